@@ -1,0 +1,61 @@
+"""Commands around the demo shop: demo-data (files) and demo (the whole tour)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from custintel.cli.common import app, console, handles_errors, out_console, settings
+from custintel.services import build_demo, write_demo_data
+
+CustomersCount = Annotated[int, typer.Option(
+    "--customers", min=1_000, max=1_000_000, help="How many customers (1,000 to 1,000,000).")]
+
+
+@app.command(name="demo-data")
+@handles_errors
+def demo_data(
+    out: Annotated[Path, typer.Option("--out", help="Folder to write the shop into.")],
+    customers: CustomersCount = 10_000,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same shop).")] = 42,
+) -> None:
+    """Write a realistic demo shop: CSV, Parquet and SQLite (canonical and Laravel)."""
+    with console.status(f"generating {customers:,} customers"):
+        paths = write_demo_data(out, customers=customers, seed=seed)
+    for path in paths:
+        out_console.print(str(path), highlight=False)
+
+
+@app.command()
+@handles_errors
+def demo(
+    customers: CustomersCount = 10_000,
+    serve: Annotated[bool, typer.Option("--serve/--no-serve",
+                                        help="Serve the API and dashboard afterwards.")] = True,
+) -> None:
+    """Build the demo shop into the data directory, sync it, compute features, summarise."""
+    config = settings()
+    with console.status("building the demo shop") as status:
+        summary = build_demo(config, customers=customers,
+                             progress=lambda what: status.update(what))
+    table = Table(title=f"demo shop in {config.home}", title_justify="left", show_header=False)
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    for label, value in summary.rows():
+        table.add_row(label, value)
+    out_console.print(table)
+    if summary.categories:
+        cats = Table(title="revenue by category", title_justify="left")
+        cats.add_column("category")
+        cats.add_column("revenue", justify="right")
+        cats.add_column("share", justify="right")
+        for name, revenue, share in summary.categories:
+            cats.add_row(name, f"{revenue:,.0f}", f"{share:.1%}")
+        out_console.print(cats)
+    out_console.print(f"features: {summary.features_path}", highlight=False)
+    if serve:
+        console.print("The HTTP API and dashboard are not built yet (issues 6 and 7); "
+                      "the demo stops after the data and features.", highlight=False)

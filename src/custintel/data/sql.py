@@ -1,0 +1,244 @@
+"""Read tables and queries of a SQL database (any SQLAlchemy URL) as Arrow batches.
+
+PostgreSQL goes through ADBC (binary COPY straight into Arrow, no Python objects per
+row); every other database goes through SQLAlchemy with a server-side cursor, in
+batches, so memory stays flat whatever the table's size. Driver errors are translated
+into custintel's: a refused connection, a missing table, a failing query.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+import pyarrow as pa
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, Engine, make_url
+
+from custintel.errors import (
+    ConfigError,
+    SourceConnectionError,
+    SourceNotFound,
+    SourceUnreadable,
+    closest_names,
+)
+
+__all__ = ["Database", "SelectSpec"]
+
+BATCH_ROWS = 100_000
+
+
+class SelectSpec:
+    """What to read from the database: a table or a query, optionally rows since a time."""
+
+    def __init__(
+        self,
+        *,
+        table: str | None = None,
+        query: str | None = None,
+        updated_at: str | None = None,
+        since: datetime | None = None,
+        params: dict[str, Any] | None = None,
+    ):
+        if (table is None) == (query is None):
+            raise ConfigError("give exactly one of table or query")
+        self.table = table
+        self.query = query
+        self.updated_at = updated_at
+        self.since = since
+        self.params = params or {}
+
+    def describe(self) -> str:
+        return f"table {self.table}" if self.table else "query"
+
+
+class Database:
+    """A source database reached by a SQLAlchemy URL."""
+
+    def __init__(self, url: str):
+        try:
+            self.url: URL = make_url(_with_default_driver(url))
+        except sa.exc.ArgumentError:
+            raise ConfigError(
+                f"not a database URL: {url!r}",
+                hint="use a SQLAlchemy URL such as postgresql://user@host/db, "
+                "mysql://user:pass@host/db or sqlite:///path/shop.db",
+            ) from None
+        self.where = self.url.render_as_string(hide_password=True)
+        try:
+            self.engine: Engine = sa.create_engine(self.url)
+        except (sa.exc.NoSuchModuleError, ModuleNotFoundError) as exc:
+            raise ConfigError(f"no driver for this URL: {exc}", where=self.where) from None
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def connect(self) -> Iterator[sa.Connection]:
+        """A connection, with connection failures translated into SourceConnectionError."""
+        if self.dialect == "sqlite":
+            database = self.url.database or ""
+            if database and database != ":memory:" and not _sqlite_exists(database):
+                raise SourceNotFound("SQLite database file not found", where=self.where,
+                                     hint="check the path after sqlite:///")
+        try:
+            conn = self.engine.connect()
+        except sa.exc.OperationalError as exc:
+            raise SourceConnectionError(
+                f"cannot connect: {_driver_message(exc)}",
+                where=self.where,
+                hint="check that the server is running and that host, port, user, password "
+                "and database name in the URL are right",
+            ) from None
+        try:
+            yield conn
+        except sa.exc.OperationalError as exc:
+            raise SourceConnectionError(f"connection lost: {_driver_message(exc)}",
+                                        where=self.where) from None
+        finally:
+            conn.close()
+
+    def tables(self) -> dict[str, list[str]]:
+        """Every table (and view) name with its column names."""
+        with self.connect() as conn:
+            inspector = sa.inspect(conn)
+            names = inspector.get_table_names() + inspector.get_view_names()
+            return {n: [c["name"] for c in inspector.get_columns(n)] for n in sorted(names)}
+
+    def check_table(self, table: str) -> None:
+        """Raise SourceNotFound, with the closest names, if ``table`` does not exist."""
+        with self.connect() as conn:
+            inspector = sa.inspect(conn)
+            names = inspector.get_table_names() + inspector.get_view_names()
+        if table not in names:
+            close = closest_names(table, names)
+            raise SourceNotFound(
+                f"table {table!r} does not exist"
+                + (f" (closest: {', '.join(close)})" if close else "")
+                + f"; the database has {len(names)} tables",
+                where=self.where,
+                hint="fix the table name in custintel.toml, or run `custintel init` to "
+                "inspect the database",
+            )
+
+    def sql_for(self, spec: SelectSpec) -> sa.TextClause:
+        """The SELECT statement for ``spec``, with the incremental filter if any."""
+        preparer = self.engine.dialect.identifier_preparer
+        inner = spec.query or f"SELECT * FROM {preparer.quote(spec.table or '')}"
+        params = dict(spec.params)
+        if spec.since is not None and spec.updated_at:
+            inner = (
+                f"SELECT * FROM ({inner}) AS custintel_q "
+                f"WHERE {preparer.quote(spec.updated_at)} > :custintel_since"
+            )
+            params["custintel_since"] = spec.since
+        statement = sa.text(inner)
+        return statement.bindparams(**params) if params else statement
+
+    def read_batches(self, spec: SelectSpec) -> pa.RecordBatchReader:
+        """Stream the rows of ``spec`` as Arrow record batches."""
+        if spec.table:
+            self.check_table(spec.table)
+        statement = self.sql_for(spec)
+        if self.dialect == "postgresql":
+            return self._read_postgres_adbc(statement)
+        return self._read_sqlalchemy(statement)
+
+    def _read_postgres_adbc(self, statement: sa.TextClause) -> pa.RecordBatchReader:
+        import adbc_driver_postgresql.dbapi as adbc
+
+        sql = str(statement.compile(dialect=self.engine.dialect,
+                                    compile_kwargs={"literal_binds": True}))
+        uri = self.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        try:
+            conn = adbc.connect(uri)
+        except Exception as exc:  # adbc raises its own OperationalError types
+            raise SourceConnectionError(
+                f"cannot connect: {_driver_message(exc)}", where=self.where,
+                hint="check that the server is running and that the URL is right",
+            ) from None
+        cursor = conn.cursor()
+        try:
+            cursor.execute(sql)
+            reader = cursor.fetch_record_batch()
+        except Exception as exc:
+            cursor.close()
+            conn.close()
+            raise SourceUnreadable(f"query failed: {_driver_message(exc)}",
+                                   where=self.where) from None
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            try:
+                yield from reader
+            except Exception as exc:
+                raise SourceConnectionError(f"reading failed: {_driver_message(exc)}",
+                                            where=self.where) from None
+            finally:
+                cursor.close()
+                conn.close()
+
+        return pa.RecordBatchReader.from_batches(reader.schema, batches())
+
+    def _read_sqlalchemy(self, statement: sa.TextClause) -> pa.RecordBatchReader:
+        """Batches whose columns are all text: the driver's Python values are turned into
+        strings by Arrow, so types never clash between batches; validation parses them."""
+        stack = self.connect()
+        conn = stack.__enter__()
+        try:
+            result = conn.execution_options(stream_results=True).execute(statement)
+        except sa.exc.OperationalError:
+            stack.__exit__(None, None, None)
+            raise
+        except sa.exc.DBAPIError as exc:
+            stack.__exit__(None, None, None)
+            raise SourceUnreadable(f"query failed: {_driver_message(exc)}",
+                                   where=self.where) from None
+        names = list(result.keys())
+        schema = pa.schema([(n, pa.string()) for n in names])
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            try:
+                for rows in result.partitions(BATCH_ROWS):
+                    columns = list(zip(*rows, strict=True))
+                    yield pa.record_batch([_as_text(c) for c in columns], schema=schema)
+            except sa.exc.DBAPIError as exc:
+                raise SourceConnectionError(f"reading failed: {_driver_message(exc)}",
+                                            where=self.where) from None
+            finally:
+                result.close()
+                stack.__exit__(None, None, None)
+
+        return pa.RecordBatchReader.from_batches(schema, batches())
+
+
+def _as_text(values: tuple[Any, ...]) -> pa.Array:
+    try:
+        return pa.array(values).cast(pa.string())
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        return pa.array([None if v is None else str(v) for v in values], type=pa.string())
+
+
+def _with_default_driver(url: str) -> str:
+    """Pick the drivers custintel ships: psycopg 3 for PostgreSQL, PyMySQL for MySQL."""
+    for prefix, full in (("postgresql://", "postgresql+psycopg://"),
+                         ("postgres://", "postgresql+psycopg://"),
+                         ("mysql://", "mysql+pymysql://"),
+                         ("mariadb://", "mysql+pymysql://")):
+        if url.startswith(prefix):
+            return full + url[len(prefix):]
+    return url
+
+
+def _sqlite_exists(database: str) -> bool:
+    from pathlib import Path
+
+    return Path(database).exists()
+
+
+def _driver_message(exc: BaseException) -> str:
+    original = getattr(exc, "orig", None) or exc
+    text = str(original).strip().splitlines()
+    return text[0] if text else type(original).__name__

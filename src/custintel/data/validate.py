@@ -1,0 +1,317 @@
+"""Validation at the door: turn a raw source table into typed canonical rows and rejects.
+
+Everything happens in one SQL pass over the raw temp table (vectorised, no Python loop
+over rows). Each row either becomes a typed canonical row or gets a ``_reason`` that
+names the column, the offending value and the rule; rejected rows keep their raw
+values and their position (``_row``, 1 = first data row) for the rejects file.
+
+Rules, first failing one wins: a required value is empty; a date, number or id cannot
+be read; a date lies in the future; the row repeats an earlier row's key (or, without
+a key, the whole row); an order's customer is not in the customers table.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import duckdb
+
+from custintel.data.mapping import StatusRules
+from custintel.data.model import ColumnType, Table
+from custintel.errors import ConfigError, MissingColumns
+
+__all__ = ["DATE_FORMATS", "Staged", "stage_table"]
+
+# Candidate formats for dates held as text, tried when the mapping gives none.
+# "iso" is DuckDB's own cast (YYYY-MM-DD with optional time, fraction and offset).
+DATE_FORMATS = (
+    "iso", "%Y%m%d", "%d/%m/%Y", "%m/%d/%Y", "%d/%m/%y", "%m/%d/%y", "%d-%m-%Y",
+    "%m-%d-%Y", "%d.%m.%Y", "%d-%b-%y", "%d-%b-%Y", "%Y/%m/%d", "%d/%m/%Y %H:%M",
+    "%m/%d/%Y %H:%M", "%d/%m/%Y %H:%M:%S", "%m/%d/%Y %H:%M:%S", "%d.%m.%Y %H:%M",
+)
+_DATE_SAMPLE = 50_000
+_SENSITIVE = re.compile(r"pass(word)?|token|secret|hash|salt|api_?key", re.I)
+_NUMERIC_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT",
+                  "USMALLINT", "UINTEGER", "UBIGINT", "FLOAT", "DOUBLE", "DECIMAL")
+
+
+@dataclass
+class Staged:
+    """The outcome of :func:`stage_table`: a temp table of typed rows and reasons."""
+
+    table: str  # temp table: canonical columns, extras, _row, _key, _hash, _reason
+    accepted: int
+    rejected: int
+    columns: dict[str, str]  # canonical -> source column used
+    extra_columns: list[str] = field(default_factory=list)
+    date_formats: dict[str, str] = field(default_factory=dict)
+    reasons: list[tuple[str, int]] = field(default_factory=list)  # reason kind, count
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _lit(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _types(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
+    return {r[0]: r[1] for r in con.execute(f"DESCRIBE {_q(table)}").fetchall()}
+
+
+def _is_numeric(sql_type: str) -> bool:
+    return sql_type.startswith(_NUMERIC_TYPES)
+
+
+def _is_temporal(sql_type: str) -> bool:
+    return sql_type.startswith(("TIMESTAMP", "DATE"))
+
+
+def _text(col: str, sql_type: str) -> str:
+    """The raw value as trimmed text ('' -> NULL); whole floats lose their '.0'."""
+    if sql_type in ("DOUBLE", "FLOAT"):
+        return (f"CASE WHEN {col} = floor({col}) AND abs({col}) < 1e18 "
+                f"THEN CAST(CAST({col} AS BIGINT) AS VARCHAR) ELSE CAST({col} AS VARCHAR) END")
+    return f"NULLIF(trim(CAST({col} AS VARCHAR)), '')"
+
+
+def _date_expr(text: str, fmt: str) -> str:
+    if fmt == "iso":  # DuckDB's cast also reads '03/01/19' (as year 3): insist on Y-M-D
+        return (f"CASE WHEN regexp_matches({text}, '^\\d{{4}}-\\d{{1,2}}-\\d{{1,2}}') THEN "
+                f"coalesce(TRY_CAST({text} AS TIMESTAMP), "
+                f"CAST(TRY_CAST({text} AS TIMESTAMPTZ) AS TIMESTAMP)) END")
+    return f"TRY_STRPTIME({text}, {_lit(fmt)})"
+
+
+def _detect_date_format(con: duckdb.DuckDBPyConnection, raw: str, col: str, where: str,
+                        column: str) -> str:
+    """Pick the format that reads the most values of a text date column.
+
+    Day-first and month-first formats that read every value equally well make the
+    column ambiguous: that is an error asking for ``date_format``, never a guess.
+    """
+    text = _text(_q(col), "VARCHAR")
+    sample = (f"(SELECT DISTINCT {text} AS v FROM {_q(raw)} WHERE {text} IS NOT NULL "
+              f"LIMIT {_DATE_SAMPLE})")
+    counts = ", ".join(
+        f"count(CASE WHEN year({_date_expr('v', f)}) BETWEEN 1900 AND 2200 THEN 1 END)"
+        for f in DATE_FORMATS)
+    row = con.execute(f"SELECT count(*), {counts} FROM {sample}").fetchone()
+    assert row is not None
+    total, *parsed = row
+    if total == 0:
+        return "iso"
+    best = max(parsed)
+    winners = [f for f, n in zip(DATE_FORMATS, parsed, strict=True) if n == best]
+    if best == 0:
+        examples = [r[0] for r in con.execute(f"SELECT v FROM {sample} LIMIT 3").fetchall()]
+        raise ConfigError(
+            f"column {col!r} ({column}) holds no date in a known format, e.g. "
+            + ", ".join(map(repr, examples)),
+            where=where,
+            hint="give its format with `date_format =` in the mapping (strftime codes, "
+            "e.g. \"%d/%m/%Y\"), or map the right column",
+        )
+    day_first = [f for f in winners if f.startswith("%d")]
+    month_first = [f for f in winners if f.startswith("%m")]
+    if day_first and month_first and "iso" not in winners:
+        raise ConfigError(
+            f"dates in column {col!r} ({column}) read equally well day-first "
+            f"({day_first[0]}) and month-first ({month_first[0]})",
+            where=where,
+            hint=f"say which with `date_format = \"{day_first[0]}\"` or "
+            f"`date_format = \"{month_first[0]}\"` in the mapping",
+        )
+    return winners[0]
+
+
+def stage_table(
+    con: duckdb.DuckDBPyConnection,
+    raw: str,
+    table: Table,
+    columns: dict[str, str],
+    *,
+    where: str,
+    target: str,
+    key: list[str] | None = None,
+    date_format: str | None = None,
+    statuses: StatusRules | None = None,
+    known_customers: str | None = None,
+    updated_at: str | None = None,
+    attributes: list[str] | None = None,
+    keep_duplicates: bool = False,
+) -> Staged:
+    """Type, check and key the rows of temp table ``raw`` into temp table ``target``.
+
+    ``columns`` maps canonical names to ``raw``'s columns. ``known_customers`` names a
+    table whose ``customer_id`` values are the known customers (orders of others are
+    rejected). ``updated_at`` names a raw column kept as ``_updated_at`` (the sync
+    watermark). ``keep_duplicates`` loads rows that repeat an earlier row's key
+    instead of rejecting them (for keyless logs where identical lines are real).
+    Raises MissingColumns when a required column is not mapped.
+    """
+    types = _types(con, raw)
+    source_columns = [c for c in types if c != "_row"]
+    for canonical, source in columns.items():
+        if source not in types:
+            raise MissingColumns([source], source_columns, where=where,
+                                 hint=f"the mapping maps {canonical} to {source!r}, which the "
+                                 "source does not have: fix the name in custintel.toml")
+    missing = [c for c in table.required if c not in columns]
+    if missing:
+        raise MissingColumns(missing, source_columns, where=where)
+
+    selects = ["_row"]
+    reasons: list[tuple[str, str]] = []  # (condition, message expression)
+    formats: dict[str, str] = {}
+    for column in table.columns:
+        name = column.name
+        if name not in columns:
+            selects.append(f"CAST(NULL AS {column.type.value}) AS {_q(name)}")
+            continue
+        src, sql_type = _q(columns[name]), types[columns[name]]
+        text = _text(src, sql_type)
+        label = f"{name} ({columns[name]})" if name != columns[name] else name
+        if column.type in (ColumnType.ID, ColumnType.TEXT):
+            value = text
+        elif column.type is ColumnType.NUMBER:
+            value = (f"CAST({src} AS DOUBLE)" if _is_numeric(sql_type)
+                     else f"TRY_CAST({text} AS DOUBLE)")
+            reasons.append((f"{text} IS NOT NULL AND ({value} IS NULL OR NOT isfinite({value}))",
+                            f"{_lit(label + ': ')} || {_lit('not a number: ')} || {text}"))
+        else:
+            if _is_temporal(sql_type):
+                value = f"CAST({src} AS TIMESTAMP)"
+            else:
+                fmt = date_format or _detect_date_format(con, raw, columns[name], where, name)
+                formats[name] = fmt
+                value = _date_expr(text, fmt)
+            reasons.append((f"{text} IS NOT NULL AND {value} IS NULL",
+                            f"{_lit(label + ': not a date: ')} || {text}"))
+            reasons.append((f"year({value}) < 1900",
+                            f"{_lit(label + ': before 1900: ')} || {text}"))
+            reasons.append((f"{value} > now()::TIMESTAMP + INTERVAL 1 DAY",
+                            f"{_lit(label + ': in the future: ')} || {text}"))
+        if column.required:
+            reasons.insert(0, (f"{text} IS NULL", _lit(f"{label}: empty")))
+        selects.append(f"{value} AS {_q(name)}")
+
+    mapped = set(columns.values())
+    extras: list[str] = []
+    if table.keeps_extra_columns:
+        candidates = attributes if attributes is not None else [
+            c for c in source_columns if c not in mapped and not _SENSITIVE.search(c)
+        ]
+        for col in candidates:
+            if col not in types:
+                raise MissingColumns([col], source_columns, where=where)
+            out = _attribute_name(col)
+            if out in table.column_names or out in extras:
+                continue
+            extras.append(out)
+            selects.append(f"{_attribute_expr(con, raw, col, types[col])} AS {_q(out)}")
+    if updated_at:
+        if updated_at not in types:
+            raise MissingColumns([updated_at], source_columns, where=where,
+                                 hint="fix `updated_at =` in the mapping")
+        upd = _q(updated_at)
+        selects.append(
+            f"CAST({upd} AS TIMESTAMP) AS _updated_at" if _is_temporal(types[updated_at])
+            else f"{_date_expr(_text(upd, 'VARCHAR'), 'iso')} AS _updated_at")
+
+    reason_sql = "CASE " + " ".join(f"WHEN {c} THEN {m}" for c, m in reasons) + " END"
+    if not reasons:
+        reason_sql = "CAST(NULL AS VARCHAR)"
+    canonical = table.column_names
+    key_columns = key or _default_key(table, columns)
+    for k in key_columns:
+        if k not in canonical:
+            raise ConfigError(f"key column {k!r} is not a column of {table.name}", where=where)
+    value_cols = canonical + extras
+    hash_sql = f"hash({', '.join(_q(c) for c in value_cols)})"
+    key_sql = (f"concat_ws('|', {', '.join(f'coalesce({_q(k)}, chr(0))' for k in key_columns)})"
+               if key_columns else f"CAST({hash_sql} AS VARCHAR)")
+    kind_sql = ""
+    if table.name == "orders":
+        rules = statuses or StatusRules()
+        cancelled = ", ".join(_lit(s.lower()) for s in rules.cancelled) or "NULL"
+        refunded = ", ".join(_lit(s.lower()) for s in rules.refunded) or "NULL"
+        kind_sql = (
+            f", CASE WHEN lower(status) IN ({cancelled}) THEN 'cancelled' "
+            f"WHEN amount < 0 THEN 'return' "
+            f"WHEN lower(status) IN ({refunded}) THEN 'refunded' ELSE 'sale' END AS kind"
+        )
+    unknown = ""
+    if known_customers and "customer_id" in columns:
+        unknown = (f"WHEN _reason IS NULL AND customer_id NOT IN "
+                   f"(SELECT customer_id FROM {_q(known_customers)}) "
+                   f"THEN 'customer_id: not in customers: ' || customer_id ")
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE {_q(target)} AS
+        WITH typed AS (
+            SELECT {', '.join(selects)}, {reason_sql} AS _reason FROM {_q(raw)}
+        ), keyed AS (
+            SELECT *, {key_sql} AS _key, {hash_sql} AS _hash FROM typed
+        ), first_seen AS (
+            SELECT *, min(CASE WHEN _reason IS NULL THEN _row END)
+                          OVER (PARTITION BY _key) AS _first_row
+            FROM keyed
+        )
+        SELECT * EXCLUDE (_reason, _first_row){kind_sql},
+               CASE WHEN _reason IS NOT NULL THEN _reason
+                    {"" if keep_duplicates else
+                     "WHEN _first_row < _row THEN 'duplicate of row ' || _first_row"}
+                    {unknown}END AS _reason
+        FROM first_seen
+    """)
+    if table.name == "orders":
+        con.execute(f"""ALTER TABLE {_q(target)} ADD COLUMN net_amount DOUBLE;
+            UPDATE {_q(target)} SET net_amount =
+                CASE kind WHEN 'sale' THEN amount WHEN 'return' THEN amount ELSE 0 END""")
+    counts = con.execute(f"""
+        SELECT coalesce(regexp_extract(_reason, '^([^:]+: [a-z ]+|duplicate)'), 'ok') AS k,
+               count(*) FROM {_q(target)} GROUP BY k ORDER BY count(*) DESC
+    """).fetchall()
+    accepted = sum(n for k, n in counts if k == "ok")
+    rejected = sum(n for k, n in counts if k != "ok")
+    return Staged(
+        table=target, accepted=accepted, rejected=rejected, columns=dict(columns),
+        extra_columns=extras, date_formats=formats,
+        reasons=[(k, n) for k, n in counts if k != "ok"],
+    )
+
+
+def _default_key(table: Table, columns: dict[str, str]) -> list[str]:
+    """Identify rows by line_id, else (order_id, product_id), else the table's own id;
+    with none of those, the whole row is the key (exact duplicates are rejected)."""
+    if table.name == "orders":
+        if "line_id" in columns:
+            return ["line_id"]
+        if "order_id" in columns:
+            return ["order_id", "product_id"] if "product_id" in columns else ["order_id"]
+        return []
+    if table.name == "customers":
+        return ["customer_id"]
+    if table.name == "products":
+        return ["product_id"]
+    return []
+
+
+def _attribute_name(column: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", column.strip().lower()).strip("_") or "attribute"
+
+
+def _attribute_expr(con: duckdb.DuckDBPyConnection, raw: str, col: str, sql_type: str) -> str:
+    """Extra customer attributes keep their type; text that is all numbers becomes DOUBLE."""
+    src = _q(col)
+    if sql_type != "VARCHAR":
+        return src
+    text = _text(src, "VARCHAR")
+    row = con.execute(
+        f"SELECT count({text}), count(TRY_CAST({text} AS DOUBLE)) FROM {_q(raw)}"
+    ).fetchone()
+    if row and row[0] > 0 and row[0] == row[1]:
+        return f"TRY_CAST({text} AS DOUBLE)"
+    return text

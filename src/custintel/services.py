@@ -1,0 +1,229 @@
+"""Service functions that the CLI (and later the HTTP API and jobs) call.
+
+Adapters stay thin: they parse options, call one function here and print or return
+the result. Nothing here prints.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from custintel.config import Settings
+from custintel.data.ingest import Progress, SyncReport, sync
+from custintel.data.mapping import Mapping, load_mapping
+from custintel.data.store import Store
+from custintel.errors import ConfigError, NotEnoughData
+
+__all__ = [
+    "DemoSummary",
+    "build_demo",
+    "write_demo_data",
+    "default_as_of",
+    "export_features",
+    "mapping_from_options",
+    "open_data",
+    "write_table",
+]
+
+
+def mapping_from_options(
+    *,
+    orders: Path | None = None,
+    customers: Path | None = None,
+    products: Path | None = None,
+    reviews: Path | None = None,
+    source: str | None = None,
+    mapping: Path | None = None,
+) -> Mapping | None:
+    """The mapping that CLI options describe, or None when they name no data at all.
+
+    ``--mapping`` is read first; ``--source`` replaces its URL; file options replace
+    its tables (a file given on the command line wins over the mapping's entry).
+    """
+    files = {"orders": orders, "customers": customers, "products": products,
+             "reviews": reviews}
+    if mapping is None and source is None and not any(files.values()):
+        return None
+    result = load_mapping(mapping) if mapping is not None else Mapping()
+    if source is not None:
+        result.source = source
+    overrides = Mapping.for_files(**files).tables
+    for name, table in overrides.items():
+        base = result.tables.get(name)
+        if base is not None and base.path is not None:
+            table = base.model_copy(update={"path": table.path})
+        elif base is not None:  # a database table entry replaced by a file: keep columns
+            table = table.model_copy(update={"columns": base.columns})
+        result.tables[name] = table
+    if source is not None and mapping is None and "orders" not in result.tables:
+        raise ConfigError(
+            "--source needs a mapping that says which tables hold the orders",
+            hint="run `custintel init --source URL` to write one, then pass --mapping "
+            "custintel.toml",
+        )
+    return result
+
+
+def open_data(
+    settings: Settings,
+    mapping: Mapping | None,
+    *,
+    progress: Progress | None = None,
+) -> tuple[Store, SyncReport | None]:
+    """A store to read from: a fresh in-memory one synced from ``mapping`` when given,
+    else the data directory's store (read-only)."""
+    if mapping is None:
+        return Store(settings.store_path, read_only=True,
+                     memory_limit=settings.duckdb_memory_limit), None
+    store = Store(None, memory_limit=settings.duckdb_memory_limit)
+    report = sync(store, mapping, rejects_dir=settings.rejects_dir,
+                  max_reject_share=settings.max_reject_share, progress=progress)
+    return store, report
+
+
+def default_as_of(store: Store) -> date:
+    """The day after the last order: every order in the store is then 'before as_of'."""
+    row = (store.con.execute("SELECT CAST(max(ordered_at) AS DATE) FROM orders").fetchone()
+           if store.has_table("orders") else None)
+    if row is None or row[0] is None:
+        raise NotEnoughData("the store holds no orders", where=str(store.path or "memory"),
+                            hint="sync some orders first (`custintel sync --orders FILE`)")
+    last: date = row[0]
+    return last + timedelta(days=1)
+
+
+def write_table(table: pa.Table, out: Path) -> Path:
+    """Write ``table`` as CSV or Parquet (by ``out``'s extension), atomically: the file
+    appears whole or not at all."""
+    suffix = out.suffix.lower()
+    if suffix not in (".csv", ".parquet", ".pq"):
+        raise ConfigError(f"cannot write {suffix or 'a file without extension'!r}",
+                          where=str(out), hint="name the output file .csv or .parquet")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        if suffix == ".csv":
+            pacsv.write_csv(table, tmp)
+        else:
+            pq.write_table(table, tmp)
+        tmp.replace(out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return out
+
+
+def export_features(store: Store, as_of: date, out: Path) -> int:
+    """Compute point-in-time features as of ``as_of`` and write them to ``out``.
+
+    Returns the number of customers written.
+    """
+    from custintel.features import customer_features
+
+    table = customer_features(store.con, as_of)
+    if table.num_rows == 0:
+        raise NotEnoughData(f"no customer has an order before {as_of}",
+                            hint="choose a later --as-of")
+    table = table.drop_columns(["as_of"])
+    write_table(table, out)
+    return table.num_rows
+
+
+def write_demo_data(out: Path, *, customers: int, seed: int) -> list[Path]:
+    """Generate the demo shop and write it to ``out`` (CSV, Parquet, SQLite)."""
+    from custintel.demo import generate_shop, write_shop
+
+    return write_shop(generate_shop(customers=customers, seed=seed), out)
+
+
+@dataclass
+class DemoSummary:
+    """What ``custintel demo`` built, for printing."""
+
+    customers: int
+    orders: int
+    lines: int
+    revenue: float
+    first: date
+    last: date
+    rejected: int
+    features_path: Path
+    categories: list[tuple[str, float, float]]
+
+    def rows(self) -> list[tuple[str, str]]:
+        return [
+            ("customers", f"{self.customers:,}"),
+            ("orders", f"{self.orders:,}"),
+            ("order lines", f"{self.lines:,}"),
+            ("net revenue", f"{self.revenue:,.0f}"),
+            ("period", f"{self.first} to {self.last}"),
+            ("rows rejected at sync", f"{self.rejected:,}"),
+        ]
+
+
+DEMO_MARKER = ".custintel-demo"
+
+
+def build_demo(
+    settings: Settings,
+    *,
+    customers: int = 10_000,
+    seed: int = 42,
+    progress: Callable[[str], None] | None = None,
+) -> DemoSummary:
+    """Generate the demo shop into the data directory, sync it and compute features.
+
+    Refuses to touch a data directory that holds a store which is not the demo's.
+    """
+    say = progress or (lambda what: None)
+    home = settings.home
+    marker = home / DEMO_MARKER
+    if settings.store_path.exists() and not marker.exists():
+        raise ConfigError(
+            "the data directory holds a store that is not the demo's", where=str(home),
+            hint="point CUSTINTEL_HOME at another folder for the demo")
+    home.mkdir(parents=True, exist_ok=True)
+    marker.write_text("this data directory holds the demo shop\n", encoding="utf-8")
+    say(f"generating {customers:,} customers")
+    from custintel.demo import generate_shop, write_shop
+
+    shop_dir = home / "demo-shop"
+    write_shop(generate_shop(customers=customers, seed=seed), shop_dir,
+               formats=("parquet", "sqlite"))
+    settings.store_path.unlink(missing_ok=True)
+    mapping = Mapping.for_files(**{n: shop_dir / f"{n}.parquet"
+                                   for n in ("customers", "products", "orders", "reviews")})
+    say("syncing into the store")
+    with Store(settings.store_path, memory_limit=settings.duckdb_memory_limit) as store:
+        report = sync(store, mapping, rejects_dir=settings.rejects_dir,
+                      max_reject_share=settings.max_reject_share)
+        say("computing features")
+        as_of = default_as_of(store)
+        features_path = home / "features.parquet"
+        export_features(store, as_of, features_path)
+        row = store.con.execute("""
+            SELECT count(DISTINCT customer_id), count(DISTINCT order_id), count(*),
+                   sum(net_amount), CAST(min(ordered_at) AS DATE),
+                   CAST(max(ordered_at) AS DATE)
+            FROM orders""").fetchone()
+        categories = store.con.execute("""
+            SELECT category, sum(net_amount) AS revenue,
+                   sum(net_amount) / sum(sum(net_amount)) OVER () AS share
+            FROM orders WHERE category IS NOT NULL GROUP BY category ORDER BY revenue DESC
+        """).fetchall()
+    if row is None:
+        raise NotEnoughData("the demo shop has no orders")
+    return DemoSummary(
+        customers=row[0], orders=row[1], lines=row[2], revenue=row[3], first=row[4],
+        last=row[5], rejected=sum(t.rejected for t in report.tables),
+        features_path=features_path, categories=[(c, r, s) for c, r, s in categories])
