@@ -24,6 +24,7 @@ from custintel.data.store import Store
 from custintel.errors import ConfigError, NotEnoughData
 
 __all__ = [
+    "check_output_path",
     "DemoSummary",
     "build_demo",
     "write_demo_data",
@@ -101,13 +102,20 @@ def default_as_of(store: Store) -> date:
     return last + timedelta(days=1)
 
 
-def write_table(table: pa.Table, out: Path) -> Path:
-    """Write ``table`` as CSV or Parquet (by ``out``'s extension), atomically: the file
-    appears whole or not at all."""
+def check_output_path(out: Path) -> str:
+    """The output format of ``out`` (its suffix); a ConfigError for anything else, raised
+    before any work is done."""
     suffix = out.suffix.lower()
     if suffix not in (".csv", ".parquet", ".pq"):
         raise ConfigError(f"cannot write {suffix or 'a file without extension'!r}",
                           where=str(out), hint="name the output file .csv or .parquet")
+    return suffix
+
+
+def write_table(table: pa.Table, out: Path) -> Path:
+    """Write ``table`` as CSV or Parquet (by ``out``'s extension), atomically: the file
+    appears whole or not at all."""
+    suffix = check_output_path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
     os.close(fd)

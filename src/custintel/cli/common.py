@@ -126,8 +126,9 @@ def print_sync_report(report: SyncReport) -> None:
                       f"{t.unchanged:,}", f"[red]{t.rejected:,}[/]" if t.rejected else "0")
     console.print(table)
     for t in report.tables:
-        if t.guessed:
-            pairs = ", ".join(f"{k} <- {v!r}" for k, v in t.guessed.items())
+        renamed = {k: v for k, v in t.guessed.items() if k != v}
+        if renamed:
+            pairs = ", ".join(f"{k} <- {v!r}" for k, v in renamed.items())
             console.print(f"  {t.table}: columns guessed: {pairs}", highlight=False)
         for column, fmt in t.date_formats.items():
             console.print(f"  {t.table}: {column} read with date format {fmt}",

@@ -29,6 +29,7 @@ from custintel.data.ingest import sync
 from custintel.data.store import Store
 from custintel.errors import ConfigError
 from custintel.services import (
+    check_output_path,
     default_as_of,
     export_features,
     mapping_from_options,
@@ -96,6 +97,7 @@ def features(
 ) -> None:
     """Write point-in-time features, one row per customer known before --as-of."""
     cutoff = parse_as_of(as_of)
+    check_output_path(out)
     chosen = mapping_from_options(orders=orders, customers=customers, products=products,
                                   source=source, mapping=mapping)
     with sync_progress() as step:

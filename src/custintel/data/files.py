@@ -156,7 +156,8 @@ def _read_csv(
     delimiter: str | None,
     encoding: str | None,
 ) -> FileRead:
-    head = path.open("rb").read(_SNIFF_BYTES)
+    with path.open("rb") as f:
+        head = f.read(_SNIFF_BYTES)
     if b"\x00" in head and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise SourceUnreadable("this is a binary file, not CSV text", where=str(path),
                                hint="give a CSV, Parquet or XLSX export")
@@ -210,6 +211,15 @@ def _detect_encoding(head: bytes, path: Path) -> str:
     if best is None:
         raise SourceUnreadable("cannot detect the text encoding", where=str(path),
                                hint="give it with `encoding =` in the mapping, e.g. latin-1")
+    # Detection cannot tell apart the 8-bit Latin code pages on a short sample; shop
+    # exports in them are overwhelmingly Windows-1252 (Excel's default in Western
+    # Europe and the Americas), so that is the choice, and `encoding =` overrides it.
+    if re.match(r"(cp125\d|latin|iso8859|mac_)", best.encoding):
+        try:
+            head.decode("cp1252")
+            return "cp1252"
+        except UnicodeDecodeError:
+            return "latin-1"
     return best.encoding
 
 

@@ -15,7 +15,16 @@ from datetime import date, timedelta
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["CATEGORIES", "Calendar", "CategorySpec", "Catalog", "build_catalog"]
+__all__ = [
+    "CATEGORIES",
+    "REVIEW_OPENERS",
+    "Calendar",
+    "Catalog",
+    "CategorySpec",
+    "build_calendar",
+    "build_catalog",
+    "review_vocabulary",
+]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -51,6 +60,7 @@ class CategorySpec:
     review_details: tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]
 
 
+# fmt: off
 CATEGORIES: tuple[CategorySpec, ...] = (
     CategorySpec(
         name="electronics", products=80, popularity=0.6,
@@ -80,7 +90,7 @@ CATEGORIES: tuple[CategorySpec, ...] = (
                ("Cereal", 3.9), ("Chocolate", 2.5), ("Tea", 3.5), ("Cheese", 4.9),
                ("Wine", 9.5), ("Honey", 5.5), ("Sparkling Water", 0.9), ("Tomato Sauce", 1.8)),
         brands=("Campo", "La Huerta", "Nordi", "Daily Basket", "Sol"),
-        bumps=((20, 0.12, 3.0),),
+        bumps=((20, 0.25, 3.0),),
         weekly=(1.0, 0.95, 0.95, 1.0, 1.1, 1.2, 0.8),
         black_friday=0.05, christmas=0.35, frequency=3.0,
         extra_lines=2.0, extra_quantity=0.8, return_rate=0.002,
@@ -181,18 +191,35 @@ CATEGORIES: tuple[CategorySpec, ...] = (
     ),
 )
 
+# fmt: on
+
 # Review openers per star rating (1..5); "{noun}" takes the category's review noun.
 REVIEW_OPENERS: tuple[tuple[str, ...], ...] = (
-    ("Terrible {noun}, a waste of money.", "Awful {noun}, I would not recommend it.",
-     "Very disappointed with this {noun}."),
-    ("Poor {noun} for the price.", "Not great, the {noun} did not match the description.",
-     "Below expectations, the {noun} feels cheap."),
-    ("The {noun} is okay, nothing special.", "Average {noun} that does the job.",
-     "Decent {noun} with some minor issues."),
-    ("Good {noun}, happy with it.", "Nice {noun} and good value for money.",
-     "Solid {noun}, I would buy it again."),
-    ("Excellent {noun}, highly recommended!", "Love this {noun}, perfect quality.",
-     "Fantastic {noun}, it exceeded my expectations."),
+    (
+        "Terrible {noun}, a waste of money.",
+        "Awful {noun}, I would not recommend it.",
+        "Very disappointed with this {noun}.",
+    ),
+    (
+        "Poor {noun} for the price.",
+        "Not great, the {noun} did not match the description.",
+        "Below expectations, the {noun} feels cheap.",
+    ),
+    (
+        "The {noun} is okay, nothing special.",
+        "Average {noun} that does the job.",
+        "Decent {noun} with some minor issues.",
+    ),
+    (
+        "Good {noun}, happy with it.",
+        "Nice {noun} and good value for money.",
+        "Solid {noun}, I would buy it again.",
+    ),
+    (
+        "Excellent {noun}, highly recommended!",
+        "Love this {noun}, perfect quality.",
+        "Fantastic {noun}, it exceeded my expectations.",
+    ),
 )
 
 
@@ -306,16 +333,27 @@ def _holidays(
     for year in range(start.year - 1, end.year + 1):
         nov1 = date(year, 11, 1)
         friday = nov1 + timedelta(days=(3 - nov1.weekday()) % 7 + 22)
-        boosts = {-7: 0.3, -6: 0.3, -5: 0.3, -4: 0.3, -3: 0.3, -2: 0.4, -1: 0.6,
-                  0: 3.0, 1: 1.5, 2: 1.0, 3: 2.2}
+        boosts = {
+            -7: 0.3,
+            -6: 0.3,
+            -5: 0.3,
+            -4: 0.3,
+            -3: 0.3,
+            -2: 0.4,
+            -1: 0.6,
+            0: 3.0,
+            1: 1.5,
+            2: 1.0,
+            3: 2.2,
+        }
         for offset, boost in boosts.items():
             _put(black_friday, (friday - start).days + offset, boost)
-        for day in range(1, 24):
-            _put(christmas, (date(year, 12, day) - start).days, 0.3 + 0.8 * day / 23)
-        for day in (date(year, 12, 24), date(year, 12, 31)):
-            _put(closed, (day - start).days, 0.7)
-        for day in (date(year, 12, 25), date(year + 1, 1, 1)):
-            _put(closed, (day - start).days, 0.35)
+        for december in range(1, 24):
+            _put(christmas, (date(year, 12, december) - start).days, 0.3 + 0.8 * december / 23)
+        for quiet in (date(year, 12, 24), date(year, 12, 31)):
+            _put(closed, (quiet - start).days, 0.7)
+        for holiday in (date(year, 12, 25), date(year + 1, 1, 1)):
+            _put(closed, (holiday - start).days, 0.35)
         first_sale = (date(year, 12, 26) - start).days
         sales[max(first_sale, 0) : max(first_sale + 12, 0)] = True
     return black_friday, sales, christmas, closed

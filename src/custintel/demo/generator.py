@@ -32,28 +32,56 @@ import pyarrow as pa
 
 from custintel.demo import tables
 from custintel.demo.catalog import CATEGORIES, Calendar, Catalog, build_calendar, build_catalog
-from custintel.demo.people import People, categorical, draw_people
+from custintel.demo.people import People, categorical_by_group, draw_people
 from custintel.demo.tables import IntArray, Lines, Returns, Reviews
 from custintel.errors import ConfigError
 
 __all__ = ["DemoShop", "generate_shop"]
 
 DAY = 86_400  # seconds
-GROWTH_PER_YEAR = 0.45  # log growth of daily sign-ups
+GROWTH_PER_YEAR = 0.3  # log growth of daily sign-ups
 CANCELLED_SHARE, REFUNDED_SHARE, RETURNED_SHARE = 0.03, 0.02, 0.02
 REVIEW_SHARE, REVIEW_SHARE_RETURNED = 0.06, 0.3
 # Relative orders per hour of the day, 00:00 to 23:00.
-_HOURS = np.array([0.3, 0.2, 0.1, 0.1, 0.1, 0.2, 0.5, 1.0, 1.6, 2.2, 2.8, 3.2,
-                   3.4, 3.2, 3.0, 3.0, 3.2, 3.5, 3.8, 4.2, 4.4, 4.0, 2.6, 1.2])
+_HOURS = np.array(
+    [
+        0.3,
+        0.2,
+        0.1,
+        0.1,
+        0.1,
+        0.2,
+        0.5,
+        1.0,
+        1.6,
+        2.2,
+        2.8,
+        3.2,
+        3.4,
+        3.2,
+        3.0,
+        3.0,
+        3.2,
+        3.5,
+        3.8,
+        4.2,
+        4.4,
+        4.0,
+        2.6,
+        1.2,
+    ]
+)
 # P(seller | category): rows in CATEGORIES order, columns SEL01..SEL06.
-_SELLERS = np.array([
-    [0.5, 0.3, 0.1, 0.0, 0.0, 0.1],
-    [0.0, 0.0, 0.7, 0.3, 0.0, 0.0],
-    [0.1, 0.0, 0.0, 0.0, 0.6, 0.3],
-    [0.0, 0.2, 0.0, 0.0, 0.3, 0.5],
-    [0.0, 0.4, 0.2, 0.3, 0.0, 0.1],
-    [0.0, 0.0, 0.3, 0.5, 0.0, 0.2],
-])
+_SELLERS = np.array(
+    [
+        [0.5, 0.3, 0.1, 0.0, 0.0, 0.1],
+        [0.0, 0.0, 0.7, 0.3, 0.0, 0.0],
+        [0.1, 0.0, 0.0, 0.0, 0.6, 0.3],
+        [0.0, 0.2, 0.0, 0.0, 0.3, 0.5],
+        [0.0, 0.4, 0.2, 0.3, 0.0, 0.1],
+        [0.0, 0.0, 0.3, 0.5, 0.0, 0.2],
+    ]
+)
 
 
 @dataclass(frozen=True)
@@ -103,11 +131,17 @@ def generate_shop(
 
 def _check_arguments(customers: int, start: date, end: date) -> None:
     if customers < 1:
-        raise ConfigError(f"customers={customers} should be >= 1", where="generate_shop",
-                          hint="ask for at least one customer, e.g. 1000")
+        raise ConfigError(
+            f"customers={customers} should be >= 1",
+            where="generate_shop",
+            hint="ask for at least one customer, e.g. 1000",
+        )
     if end <= start:
-        raise ConfigError(f"end={end} should be after start={start}", where="generate_shop",
-                          hint="give a period of at least two days")
+        raise ConfigError(
+            f"end={end} should be after start={start}",
+            where="generate_shop",
+            hint="give a period of at least two days",
+        )
 
 
 def _shop_intensity(calendar: Calendar, people: People) -> np.ndarray:
@@ -163,8 +197,7 @@ def _draw_order_times(
     first_of = first[owner]
     same_day = day == first_of // DAY
     day_left = (first_of // DAY + 1) * DAY - 1 - first_of
-    when = np.where(same_day, first_of + (rng.random(owner.size) * day_left).astype(np.int64),
-                    when)
+    when = np.where(same_day, first_of + (rng.random(owner.size) * day_left).astype(np.int64), when)
     customer = np.concatenate([np.flatnonzero(alive), owner])
     time = np.concatenate([first[alive], when])
     order = np.argsort(time, kind="stable")
@@ -214,7 +247,7 @@ def _draw_lines(
         quantity=quantity,
         unit_price=unit_price,
         store=store[order],
-        seller=categorical(rng, _SELLERS[line_category]),
+        seller=categorical_by_group(rng, _SELLERS, line_category),
         status=status[order],
     )
 
@@ -288,8 +321,12 @@ def _draw_reviews(
     chance = np.where(returned_at >= 0, REVIEW_SHARE_RETURNED, REVIEW_SHARE)
     index = np.flatnonzero((lines.status == 0) & (rng.random(lines.size) < chance))
     hit = returned_at[index] >= 0
-    latent = (4.1 + 0.6 * catalog.quality[lines.product[index]]
-              + rng.normal(0.0, 1.0, index.size) - 2.4 * hit)
+    latent = (
+        4.35
+        + 0.6 * catalog.quality[lines.product[index]]
+        + rng.normal(0.0, 1.0, index.size)
+        - 2.4 * hit
+    )
     rating = np.clip(np.round(latent), 1, 5).astype(np.int64)
     after = np.maximum(lines.time[index], returned_at[index])
     created = after + rng.integers(DAY, 25 * DAY, index.size)

@@ -23,7 +23,19 @@ import numpy.typing as npt
 
 from custintel.demo.catalog import CATEGORIES
 
-__all__ = ["AGE_CLASSES", "CITIES", "EDUCATION", "GENDERS", "INCOME", "People", "draw_people"]
+__all__ = [
+    "AGE_CLASSES",
+    "CITIES",
+    "EDUCATION",
+    "GENDERS",
+    "INCOME",
+    "STORES",
+    "URBAN",
+    "People",
+    "categorical",
+    "categorical_by_group",
+    "draw_people",
+]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -66,7 +78,7 @@ _TILT_RICH = np.array([0.3, -0.2, 0.1, 0.2, 0.2, 0.1])
 
 # Trait parameters: mean purchases per day while alive (Gamma shape), dropout Beta(a, b),
 # basket-value Gamma shape (mean 1 before demographic multipliers).
-RATE_MEAN, RATE_SHAPE = 0.018, 0.9
+RATE_MEAN, RATE_SHAPE = 0.027, 0.9
 DROPOUT_A, DROPOUT_B = 1.4, 5.0
 VALUE_SHAPE = 4.0
 
@@ -119,8 +131,9 @@ def draw_people(rng: np.random.Generator, n: int) -> People:
         * np.array([0.65, 1.0, 1.7])[income]
         * np.array([0.8, 0.95, 1.1, 1.15, 1.05, 0.95])[age]
     )
-    has_store = np.array([c[0] in ("Madrid", "Barcelona", "Valencia", "Sevilla", "Bilbao")
-                          for c in CITIES])[city]
+    has_store = np.array(
+        [c[0] in ("Madrid", "Barcelona", "Valencia", "Sevilla", "Bilbao") for c in CITIES]
+    )[city]
     web_logit = (
         rng.normal(-0.6, 1.0, n)
         + np.array([0.3, 0.0, 0.8])[urban]
@@ -128,8 +141,17 @@ def draw_people(rng: np.random.Generator, n: int) -> People:
         + np.where(has_store, 0.0, 1.2)
     )
     return People(
-        city=city, urban=urban, age=age, income=income, education=education, gender=gender,
-        male_female_ratio=ratio, prefs=prefs, rate=rate, dropout=dropout, value=value,
+        city=city,
+        urban=urban,
+        age=age,
+        income=income,
+        education=education,
+        gender=gender,
+        male_female_ratio=ratio,
+        prefs=prefs,
+        rate=rate,
+        dropout=dropout,
+        value=value,
         web_share=1.0 / (1.0 + np.exp(-web_logit)),
         home_store=np.array([c[2] for c in CITIES], dtype=np.int64)[city],
     )
@@ -142,11 +164,23 @@ def categorical(rng: np.random.Generator, probs: FloatArray) -> IntArray:
     return np.minimum(chosen, probs.shape[1] - 1).astype(np.int64)
 
 
+def categorical_by_group(rng: np.random.Generator, probs: FloatArray, group: IntArray) -> IntArray:
+    """One draw per element of ``group`` from the row ``probs[group]``, without building
+    an (n, k) matrix: cheap for millions of draws over a few groups."""
+    cumulative: FloatArray = np.cumsum(probs, axis=1)
+    u = rng.random(group.size)
+    chosen = np.zeros(group.size, dtype=np.int64)
+    for column in range(probs.shape[1] - 1):
+        chosen += cumulative[:, column][group] < u
+    return chosen
+
+
 def _draw_income(rng: np.random.Generator, age: IntArray, urban: IntArray) -> IntArray:
     """Income bracket from a softmax that favours middle age and cities."""
     low = np.array([1.0, 0.2, 0.0, 0.0, 0.1, 0.5])[age] + np.array([0.0, 0.0, 0.4])[urban]
-    high = (np.array([-1.0, -0.2, 0.3, 0.5, 0.3, -0.2])[age]
-            + np.array([0.4, 0.2, -0.3])[urban] - 0.6)
+    high = (
+        np.array([-1.0, -0.2, 0.3, 0.5, 0.3, -0.2])[age] + np.array([0.4, 0.2, -0.3])[urban] - 0.6
+    )
     scores = np.stack([low, np.full(age.size, 0.6), high], axis=1)
     weights = np.exp(scores)
     return categorical(rng, weights / weights.sum(axis=1, keepdims=True))

@@ -93,17 +93,19 @@ class Reviews:
 
 def customers_table(people: People, signup: IntArray, start: date) -> pa.Table:
     """customer_id, signup_at and the demographic columns, in sign-up order."""
-    return pa.table({
-        "customer_id": _customer_ids(people.size),
-        "signup_at": _timestamps(signup, start),
-        "city": _names([c[0] for c in CITIES], people.city),
-        "urban_rural_classification": _names(URBAN, people.urban),
-        "customer_age_class": _names(AGE_CLASSES, people.age),
-        "customer_income_bracket": _names(INCOME, people.income),
-        "customer_education_level": _names(EDUCATION, people.education),
-        "gender": _names(GENDERS, people.gender),
-        "male_female_ratio": pa.array(people.male_female_ratio, pa.float64()),
-    })
+    return pa.table(
+        {
+            "customer_id": _customer_ids(people.size),
+            "signup_at": _timestamps(signup, start),
+            "city": _names([c[0] for c in CITIES], people.city),
+            "urban_rural_classification": _names(URBAN, people.urban),
+            "customer_age_class": _names(AGE_CLASSES, people.age),
+            "customer_income_bracket": _names(INCOME, people.income),
+            "customer_education_level": _names(EDUCATION, people.education),
+            "gender": _names(GENDERS, people.gender),
+            "male_female_ratio": pa.array(people.male_female_ratio, pa.float64()),
+        }
+    )
 
 
 def orders_table(
@@ -124,43 +126,49 @@ def orders_table(
     quantity = both(lines.quantity, -returns.quantity)
     unit_price = both(lines.unit_price)
     status = both(lines.status, np.full(returns.line.size, STATUSES.index("returned")))
-    return pa.table({
-        "customer_id": pc.take(_customer_ids(customers), pa.array(both(lines.customer))),
-        "ordered_at": _timestamps(both(lines.time, returns.time), start),
-        "amount": pa.array(np.round(quantity * unit_price, 2), pa.float64()),
-        "order_id": _ids("O", both(lines.order) + 1, 7),
-        "line_id": _ids("L", np.arange(1, order.size + 1), 8),
-        "product_id": pc.take(_product_ids(catalog), pa.array(both(lines.product))),
-        "category": _names([spec.name for spec in CATEGORIES], both(lines.category)),
-        "quantity": pa.array(quantity, pa.int64()),
-        "unit_price": pa.array(unit_price, pa.float64()),
-        "store_id": _names(STORES, both(lines.store)),
-        "seller_id": _names(SELLERS, both(lines.seller)),
-        "status": _names(STATUSES, status),
-    })
+    return pa.table(
+        {
+            "customer_id": pc.take(_customer_ids(customers), pa.array(both(lines.customer))),
+            "ordered_at": _timestamps(both(lines.time, returns.time), start),
+            "amount": pa.array(np.round(quantity * unit_price, 2), pa.float64()),
+            "order_id": _ids("O", both(lines.order) + 1, 7),
+            "line_id": _ids("L", np.arange(1, order.size + 1), 8),
+            "product_id": pc.take(_product_ids(catalog), pa.array(both(lines.product))),
+            "category": _names([spec.name for spec in CATEGORIES], both(lines.category)),
+            "quantity": pa.array(quantity, pa.int64()),
+            "unit_price": pa.array(unit_price, pa.float64()),
+            "store_id": _names(STORES, both(lines.store)),
+            "seller_id": _names(SELLERS, both(lines.seller)),
+            "status": _names(STATUSES, status),
+        }
+    )
 
 
 def products_table(catalog: Catalog) -> pa.Table:
     """product_id, name, category, price (list price), sorted by product_id."""
     order = np.argsort(catalog.product_number)
-    return pa.table({
-        "product_id": _product_ids(catalog).take(pa.array(order)),
-        "name": pa.array(catalog.name).take(pa.array(order)),
-        "category": _names([spec.name for spec in CATEGORIES], catalog.category[order]),
-        "price": pa.array(catalog.price[order], pa.float64()),
-    })
+    return pa.table(
+        {
+            "product_id": _product_ids(catalog).take(pa.array(order)),
+            "name": pa.array(catalog.name).take(pa.array(order)),
+            "category": _names([spec.name for spec in CATEGORIES], catalog.category[order]),
+            "price": pa.array(catalog.price[order], pa.float64()),
+        }
+    )
 
 
 def reviews_table(reviews: Reviews, catalog: Catalog, customers: int, start: date) -> pa.Table:
     """customer_id, product_id, rating (1-5), text, created_at, sorted by created_at."""
     text = (reviews.category * 5 + reviews.rating - 1) * 9 + reviews.wording
-    return pa.table({
-        "customer_id": pc.take(_customer_ids(customers), pa.array(reviews.customer)),
-        "product_id": pc.take(_product_ids(catalog), pa.array(reviews.product)),
-        "rating": pa.array(reviews.rating, pa.int64()),
-        "text": _names(review_vocabulary(), text),
-        "created_at": _timestamps(reviews.time, start),
-    })
+    return pa.table(
+        {
+            "customer_id": pc.take(_customer_ids(customers), pa.array(reviews.customer)),
+            "product_id": pc.take(_product_ids(catalog), pa.array(reviews.product)),
+            "rating": pa.array(reviews.rating, pa.int64()),
+            "text": _names(review_vocabulary(), text),
+            "created_at": _timestamps(reviews.time, start),
+        }
+    )
 
 
 def _customer_ids(n: int) -> pa.Array:
@@ -185,6 +193,7 @@ def _names(vocabulary: tuple[str, ...] | list[str], codes: IntArray) -> pa.Array
 
 def _timestamps(seconds: IntArray, start: date) -> pa.Array:
     """Naive timestamps from seconds after midnight of ``start``."""
-    epoch = int((datetime(start.year, start.month, start.day) - datetime(1970, 1, 1))
-                .total_seconds())
+    epoch = int(
+        (datetime(start.year, start.month, start.day) - datetime(1970, 1, 1)).total_seconds()
+    )
     return pa.array((seconds + epoch) * 1_000_000, TIMESTAMP)

@@ -149,7 +149,7 @@ def feature_sql(
     )
     spend_cols = ",\n".join(f"  cu.spend_{n}d" for n in WINDOWS)
     return f"""\
-WITH lines AS (
+WITH lines AS NOT MATERIALIZED (
   SELECT
     o.customer_id,
     c.as_of,

@@ -1,0 +1,219 @@
+"""Sync from files: validation at the door, rejects, the refund rule, all-or-nothing,
+incremental and idempotent loads."""
+
+from __future__ import annotations
+
+import csv
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from custintel.data import Mapping, Store, TableMapping, sync
+from custintel.errors import ConfigError, MissingColumns, RowsRejected
+
+
+def write_csv(path: Path, header: list[str], rows: list[list[object]]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+ORDER_HEADER = ["order_id", "customer_id", "ordered_at", "amount", "status"]
+GOOD_ORDERS = [
+    ["o1", "c1", "2024-01-05 10:00:00", "10.00", "completed"],
+    ["o2", "c1", "2024-02-05 11:00:00", "20.50", "completed"],
+    ["o3", "c2", "2024-01-07", "5", "cancelled"],
+    ["o4", "c2", "2024-03-01", "8", "refunded"],
+    ["o5", "c3", "2024-03-02", "-4", "returned"],
+]
+
+
+@pytest.fixture()
+def store() -> Store:
+    return Store(None)
+
+
+def sync_orders(store: Store, path: Path, tmp_path: Path, **options: object):
+    mapping = Mapping(tables={"orders": TableMapping(path=path, **options)})
+    return sync(store, mapping, rejects_dir=tmp_path / "rejects", max_reject_share=0.5)
+
+
+def test_clean_file_loads_every_row_with_the_refund_rule(store: Store, tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "orders.csv", ORDER_HEADER, GOOD_ORDERS)
+    report = sync_orders(store, path, tmp_path)
+    t = report.table("orders")
+    assert (t.read, t.inserted, t.rejected) == (5, 5, 0)
+    kinds = dict(store.con.execute("SELECT order_id, kind FROM orders").fetchall())
+    assert kinds == {
+        "o1": "sale",
+        "o2": "sale",
+        "o3": "cancelled",
+        "o4": "refunded",
+        "o5": "return",
+    }
+    net = dict(store.con.execute("SELECT order_id, net_amount FROM orders").fetchall())
+    assert net == {"o1": 10.0, "o2": 20.5, "o3": 0.0, "o4": 0.0, "o5": -4.0}
+
+
+@pytest.mark.parametrize(
+    ("bad_row", "reason"),
+    [
+        (["o9", "", "2024-01-05", "1", "completed"], "customer_id: empty"),
+        (["o9", "c9", "yesterday", "1", "completed"], "ordered_at: not a date: yesterday"),
+        (["o9", "c9", "2024-01-05", "12,50 EUR", "completed"], "amount: not a number: 12,50 EUR"),
+        (["o9", "c9", "2024-01-05", "", "completed"], "amount: empty"),
+        (["o1", "c1", "2024-01-05 10:00:00", "10.00", "completed"], "duplicate of row 1"),
+    ],
+    ids=["no-customer", "bad-date", "bad-amount", "no-amount", "duplicate"],
+)
+def test_bad_rows_are_rejected_with_reason_and_row(
+    store: Store, tmp_path: Path, bad_row: list[str], reason: str
+) -> None:
+    path = write_csv(tmp_path / "orders.csv", ORDER_HEADER, [*GOOD_ORDERS, bad_row])
+    report = sync_orders(store, path, tmp_path)
+    t = report.table("orders")
+    assert (t.inserted, t.rejected) == (5, 1)
+    assert t.rejects_file is not None
+    with t.rejects_file.open(newline="") as f:
+        rejects = list(csv.DictReader(f))
+    assert len(rejects) == 1
+    assert rejects[0]["_reason"] == reason
+    assert rejects[0]["_row"] == "6"  # the sixth data row
+    assert rejects[0]["order_id"] == bad_row[0]  # raw values are kept
+    assert store.count("orders") == 5
+
+
+def test_future_dates_are_rejected(store: Store, tmp_path: Path) -> None:
+    future = (datetime.now() + timedelta(days=30)).strftime("%Y-%m-%d")
+    path = write_csv(
+        tmp_path / "orders.csv", ORDER_HEADER, [*GOOD_ORDERS, ["o9", "c9", future, "1", "x"]]
+    )
+    t = sync_orders(store, path, tmp_path).table("orders")
+    assert t.rejected == 1
+    assert t.reasons == [("ordered_at: in the future", 1)]
+
+
+def test_misnamed_column_suggests_the_closest_name(store: Store, tmp_path: Path) -> None:
+    path = write_csv(
+        tmp_path / "orders.csv", ["customer_id", "order_dat", "amount"], [["c1", "2024-01-01", "1"]]
+    )
+    with pytest.raises(MissingColumns) as info:
+        sync_orders(store, path, tmp_path)
+    message = str(info.value)
+    assert "'ordered_at' (closest: 'order_dat')" in message
+    assert str(path) in message
+    assert "custintel.toml" in (info.value.hint or "")
+    assert not store.has_table("orders")
+
+
+def test_mapping_to_a_column_the_file_lacks_is_named(store: Store, tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "orders.csv", ORDER_HEADER, GOOD_ORDERS)
+    with pytest.raises(MissingColumns, match="'total'"):
+        sync_orders(store, path, tmp_path, columns={"amount": "total"})
+
+
+def test_ambiguous_day_month_dates_ask_for_a_format(store: Store, tmp_path: Path) -> None:
+    rows = [["c1", "03/01/2024", "1"], ["c2", "04/02/2024", "2"]]
+    path = write_csv(tmp_path / "orders.csv", ["customer_id", "ordered_at", "amount"], rows)
+    with pytest.raises(ConfigError, match="day-first") as info:
+        sync_orders(store, path, tmp_path)
+    assert "date_format" in (info.value.hint or "")
+    report = sync_orders(store, path, tmp_path, date_format="%d/%m/%Y")
+    assert report.table("orders").inserted == 2
+    dates = [r[0] for r in store.con.execute("SELECT ordered_at FROM orders ORDER BY 1").fetchall()]
+    assert [d.date().isoformat() for d in dates] == ["2024-01-03", "2024-02-04"]
+
+
+def test_day_first_dates_are_detected_from_unambiguous_values(store, tmp_path: Path) -> None:
+    rows = [["c1", "03/01/19", "1"], ["c2", "25/12/19", "2"]]
+    path = write_csv(tmp_path / "orders.csv", ["customer_id", "ordered_at", "amount"], rows)
+    report = sync_orders(store, path, tmp_path)
+    assert report.table("orders").date_formats == {"ordered_at": "%d/%m/%y"}
+    first = store.con.execute("SELECT min(ordered_at) FROM orders").fetchall()[0][0]
+    assert first == datetime(2019, 1, 3)
+
+
+def test_too_many_rejects_load_nothing_and_point_at_the_rejects(store, tmp_path: Path) -> None:
+    rows = [["c1", "not a date", "1"]] * 3 + [["c2", "2024-01-01", "1"]]
+    path = write_csv(tmp_path / "orders.csv", ["customer_id", "ordered_at", "amount"], rows)
+    with pytest.raises(RowsRejected) as info:
+        sync_orders(store, path, tmp_path)
+    assert "3 of 4 rows rejected" in str(info.value)
+    assert "ordered_at: not a date (3 rows)" in str(info.value)
+    assert ".csv" in (info.value.hint or "")
+    assert not store.has_table("orders")
+
+
+def test_unknown_customers_are_rejected_when_customers_are_given(store, tmp_path: Path) -> None:
+    customers = write_csv(tmp_path / "customers.csv", ["customer_id", "city"], [["c1", "Oslo"]])
+    orders = write_csv(tmp_path / "orders.csv", ORDER_HEADER, GOOD_ORDERS[:3])
+    mapping = Mapping.for_files(customers=customers, orders=orders)
+    report = sync(store, mapping, rejects_dir=tmp_path / "r", max_reject_share=0.9)
+    assert report.table("orders").reasons == [("customer_id: not in customers", 1)]
+    assert store.count("orders") == 2
+
+
+def test_a_bad_table_rolls_back_the_tables_before_it(store: Store, tmp_path: Path) -> None:
+    customers = write_csv(tmp_path / "customers.csv", ["customer_id"], [["c1"], ["c2"]])
+    orders = tmp_path / "orders.csv"
+    orders.write_bytes(b"")  # an export that failed half-way
+    mapping = Mapping.for_files(customers=customers, orders=orders)
+    with pytest.raises(Exception, match="empty"):
+        sync(store, mapping)
+    assert not store.has_table("customers")
+
+
+def test_resync_is_idempotent_and_incremental(store: Store, tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "orders.csv", ORDER_HEADER, GOOD_ORDERS)
+    sync_orders(store, path, tmp_path)
+    again = sync_orders(store, path, tmp_path).table("orders")
+    assert (again.inserted, again.updated, again.unchanged) == (0, 0, 5)
+    changed = [list(r) for r in GOOD_ORDERS]
+    changed[0][4] = "refunded"  # o1 was refunded since
+    changed.append(["o6", "c3", "2024-04-01", "7", "completed"])
+    path = write_csv(tmp_path / "orders.csv", ORDER_HEADER, changed)
+    third = sync_orders(store, path, tmp_path).table("orders")
+    assert (third.inserted, third.updated, third.unchanged) == (1, 1, 4)
+    assert store.count("orders") == 6
+    kind = store.con.execute("SELECT kind FROM orders WHERE order_id = 'o1'").fetchall()
+    assert kind == [("refunded",)]
+
+
+def test_keyless_duplicates_can_be_kept(store: Store, tmp_path: Path) -> None:
+    rows = [["c1", "2024-01-01", "5"], ["c1", "2024-01-01", "5"]]
+    path = write_csv(tmp_path / "orders.csv", ["customer_id", "ordered_at", "amount"], rows)
+    assert sync_orders(store, path, tmp_path).table("orders").rejected == 1
+    fresh = Store(None)
+    report = sync_orders(fresh, path, tmp_path, duplicates="keep")
+    assert report.table("orders").inserted == 2
+
+
+def test_customer_attributes_keep_types_and_skip_secrets(store: Store, tmp_path: Path) -> None:
+    customers = write_csv(
+        tmp_path / "customers.csv",
+        ["customer_id", "signup_at", "City", "male_female_ratio", "password"],
+        [["c1", "2023-01-01", "Oslo", "0.4", "x"], ["c2", "2023-02-01", "Rome", "0.6", "y"]],
+    )
+    orders = write_csv(tmp_path / "orders.csv", ORDER_HEADER, GOOD_ORDERS[:1])
+    sync(store, Mapping.for_files(customers=customers, orders=orders))
+    types = dict(
+        store.con.execute("SELECT column_name, column_type FROM (DESCRIBE customers)").fetchall()
+    )
+    assert types["city"] == "VARCHAR"
+    assert types["male_female_ratio"] == "DOUBLE"
+    assert types["signup_at"] == "TIMESTAMP"
+    assert "password" not in types
+
+
+def test_categories_are_filled_from_products(store: Store, tmp_path: Path) -> None:
+    products = write_csv(tmp_path / "products.csv", ["product_id", "category"], [["p1", "toys"]])
+    orders = write_csv(
+        tmp_path / "orders.csv",
+        ["customer_id", "ordered_at", "amount", "product_id"],
+        [["c1", "2024-01-01", "3", "p1"]],
+    )
+    sync(store, Mapping.for_files(products=products, orders=orders))
+    assert store.con.execute("SELECT category FROM orders").fetchall() == [("toys",)]
