@@ -32,8 +32,17 @@ import pyarrow as pa
 
 from custintel.demo import tables
 from custintel.demo.catalog import CATEGORIES, Calendar, Catalog, build_calendar, build_catalog
-from custintel.demo.people import People, categorical_by_group, draw_people
-from custintel.demo.tables import IntArray, Lines, Returns, Reviews
+from custintel.demo.people import WEB, People, categorical_by_group, draw_people
+from custintel.demo.tables import (
+    CANCELLED,
+    COMPLETED,
+    REFUNDED,
+    FloatArray,
+    IntArray,
+    Lines,
+    Returns,
+    Reviews,
+)
 from custintel.errors import ConfigError
 
 __all__ = ["DemoShop", "generate_shop"]
@@ -42,46 +51,22 @@ DAY = 86_400  # seconds
 GROWTH_PER_YEAR = 0.3  # log growth of daily sign-ups
 CANCELLED_SHARE, REFUNDED_SHARE, RETURNED_SHARE = 0.03, 0.02, 0.02
 REVIEW_SHARE, REVIEW_SHARE_RETURNED = 0.06, 0.3
+# Review rating: a latent score around RATING_MEAN, lifted by product quality, sunk by a return.
+RATING_MEAN, RATING_QUALITY, RATING_RETURN_PENALTY = 4.35, 0.6, 2.4
 # Relative orders per hour of the day, 00:00 to 23:00.
-_HOURS = np.array(
-    [
-        0.3,
-        0.2,
-        0.1,
-        0.1,
-        0.1,
-        0.2,
-        0.5,
-        1.0,
-        1.6,
-        2.2,
-        2.8,
-        3.2,
-        3.4,
-        3.2,
-        3.0,
-        3.0,
-        3.2,
-        3.5,
-        3.8,
-        4.2,
-        4.4,
-        4.0,
-        2.6,
-        1.2,
-    ]
-)
+# fmt: off
+_HOURS = np.array([0.3, 0.2, 0.1, 0.1, 0.1, 0.2, 0.5, 1.0, 1.6, 2.2, 2.8, 3.2,
+                   3.4, 3.2, 3.0, 3.0, 3.2, 3.5, 3.8, 4.2, 4.4, 4.0, 2.6, 1.2])
 # P(seller | category): rows in CATEGORIES order, columns SEL01..SEL06.
-_SELLERS = np.array(
-    [
-        [0.5, 0.3, 0.1, 0.0, 0.0, 0.1],
-        [0.0, 0.0, 0.7, 0.3, 0.0, 0.0],
-        [0.1, 0.0, 0.0, 0.0, 0.6, 0.3],
-        [0.0, 0.2, 0.0, 0.0, 0.3, 0.5],
-        [0.0, 0.4, 0.2, 0.3, 0.0, 0.1],
-        [0.0, 0.0, 0.3, 0.5, 0.0, 0.2],
-    ]
-)
+_SELLERS = np.array([
+    [0.5, 0.3, 0.1, 0.0, 0.0, 0.1],
+    [0.0, 0.0, 0.7, 0.3, 0.0, 0.0],
+    [0.1, 0.0, 0.0, 0.0, 0.6, 0.3],
+    [0.0, 0.2, 0.0, 0.0, 0.3, 0.5],
+    [0.0, 0.4, 0.2, 0.3, 0.0, 0.1],
+    [0.0, 0.0, 0.3, 0.5, 0.0, 0.2],
+])
+# fmt: on
 
 
 @dataclass(frozen=True)
@@ -89,7 +74,8 @@ class DemoShop:
     """A generated shop in canonical form (see ``custintel.data.model``).
 
     ``orders`` holds one row per order line, sorted by ``ordered_at``; return lines carry
-    a negative ``amount`` and quantity and the status ``returned``.
+    a negative ``amount`` and quantity and the status ``returned``. A few customers who
+    signed up at the very end have no order yet, as in a real shop.
     """
 
     customers: pa.Table
@@ -144,17 +130,17 @@ def _check_arguments(customers: int, start: date, end: date) -> None:
         )
 
 
-def _shop_intensity(calendar: Calendar, people: People) -> np.ndarray:
+def _shop_intensity(calendar: Calendar, people: People) -> FloatArray:
     """The shop's daily order intensity (mean 1): categories' curves weighted by the mix."""
     frequency = np.array([spec.frequency for spec in CATEGORIES])
     weighted = people.prefs * frequency
     mix = (weighted / weighted.sum(axis=1, keepdims=True)).mean(axis=0)
-    intensity: np.ndarray = mix @ calendar.season
+    intensity: FloatArray = mix @ calendar.season
     return intensity / intensity.mean()
 
 
 def _draw_signups(
-    rng: np.random.Generator, calendar: Calendar, intensity: np.ndarray, n: int
+    rng: np.random.Generator, calendar: Calendar, intensity: FloatArray, n: int
 ) -> tuple[IntArray, IntArray]:
     """Sign-up and first-order times (seconds from the start), sorted by sign-up so that
     customer numbers grow with time; a first order after the period is -1 (none yet)."""
@@ -171,7 +157,7 @@ def _draw_signups(
 def _draw_order_times(
     rng: np.random.Generator,
     calendar: Calendar,
-    intensity: np.ndarray,
+    intensity: FloatArray,
     people: People,
     first: IntArray,
 ) -> tuple[IntArray, IntArray]:
@@ -224,9 +210,13 @@ def _draw_lines(
     day = order_time // DAY
     category = _draw_categories(rng, calendar, people, order_customer, day)
     u = rng.random(n_orders)
-    status = np.where(u < CANCELLED_SHARE, 1, np.where(u < CANCELLED_SHARE + REFUNDED_SHARE, 2, 0))
+    status = np.where(
+        u < CANCELLED_SHARE,
+        CANCELLED,
+        np.where(u < CANCELLED_SHARE + REFUNDED_SHARE, REFUNDED, COMPLETED),
+    )
     web = rng.random(n_orders) < people.web_share[order_customer]
-    store = np.where(web, 5, people.home_store[order_customer])
+    store = np.where(web, WEB, people.home_store[order_customer])
     value = people.value[order_customer]
     extra = np.array([spec.extra_lines for spec in CATEGORIES])[category] * np.sqrt(value)
     per_order = 1 + rng.poisson(extra)
@@ -262,8 +252,8 @@ def _draw_categories(
     """Each order's category: P(c) proportional to preference x frequency x season(c, day)."""
     frequency = [spec.frequency for spec in CATEGORIES]
 
-    def weight(c: int) -> np.ndarray:
-        w: np.ndarray = people.prefs[customer, c] * frequency[c] * calendar.season[c, day]
+    def weight(c: int) -> FloatArray:
+        w: FloatArray = people.prefs[customer, c] * frequency[c] * calendar.season[c, day]
         return w
 
     total = sum((weight(c) for c in range(len(CATEGORIES))), np.zeros(customer.size))
@@ -277,7 +267,7 @@ def _draw_categories(
 
 
 def _draw_products(
-    rng: np.random.Generator, catalog: Catalog, category: IntArray, value: np.ndarray
+    rng: np.random.Generator, catalog: Catalog, category: IntArray, value: FloatArray
 ) -> IntArray:
     """A product of the line's category; customers with higher basket value choose pricier
     products (products are sorted by price within a category)."""
@@ -298,7 +288,9 @@ def _draw_returns(
     that about 2% of all lines are returned; returns due after the period are dropped.
     """
     rates = np.array([spec.return_rate for spec in CATEGORIES])[lines.category]
-    base = np.where(lines.status == 0, rates * np.exp(-0.8 * catalog.quality[lines.product]), 0.0)
+    base = np.where(
+        lines.status == COMPLETED, rates * np.exp(-0.8 * catalog.quality[lines.product]), 0.0
+    )
     scale = RETURNED_SHARE * base.size / max(float(base.sum()), 1e-12)
     index = np.flatnonzero(rng.random(base.size) < np.minimum(base * scale, 0.5))
     units = 1 + (rng.random(index.size) * lines.quantity[index]).astype(np.int64)
@@ -319,13 +311,13 @@ def _draw_reviews(
     returned_at = np.full(lines.size, -1, dtype=np.int64)
     returned_at[returns.line] = returns.time
     chance = np.where(returned_at >= 0, REVIEW_SHARE_RETURNED, REVIEW_SHARE)
-    index = np.flatnonzero((lines.status == 0) & (rng.random(lines.size) < chance))
+    index = np.flatnonzero((lines.status == COMPLETED) & (rng.random(lines.size) < chance))
     hit = returned_at[index] >= 0
     latent = (
-        4.35
-        + 0.6 * catalog.quality[lines.product[index]]
+        RATING_MEAN
+        + RATING_QUALITY * catalog.quality[lines.product[index]]
         + rng.normal(0.0, 1.0, index.size)
-        - 2.4 * hit
+        - RATING_RETURN_PENALTY * hit
     )
     rating = np.clip(np.round(latent), 1, 5).astype(np.int64)
     after = np.maximum(lines.time[index], returned_at[index])

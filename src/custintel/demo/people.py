@@ -31,6 +31,7 @@ __all__ = [
     "INCOME",
     "STORES",
     "URBAN",
+    "WEB",
     "People",
     "categorical",
     "categorical_by_group",
@@ -56,6 +57,7 @@ CITIES: tuple[tuple[str, float, int, tuple[float, float, float]], ...] = (
     ("Teruel", 0.03, 2, (0.05, 0.25, 0.7)),
 )
 STORES = ("S01", "S02", "S03", "S04", "S05", "web")
+WEB = STORES.index("web")
 URBAN = ("urban", "suburban", "rural")
 AGE_CLASSES = ("18-24", "25-34", "35-44", "45-54", "55-64", "65+")
 INCOME = ("low", "middle", "high")
@@ -78,7 +80,7 @@ _TILT_RICH = np.array([0.3, -0.2, 0.1, 0.2, 0.2, 0.1])
 
 # Trait parameters: mean purchases per day while alive (Gamma shape), dropout Beta(a, b),
 # basket-value Gamma shape (mean 1 before demographic multipliers).
-RATE_MEAN, RATE_SHAPE = 0.027, 0.9
+RATE_MEAN, RATE_SHAPE = 0.03, 0.9
 DROPOUT_A, DROPOUT_B = 1.4, 5.0
 VALUE_SHAPE = 4.0
 
@@ -159,7 +161,7 @@ def draw_people(rng: np.random.Generator, n: int) -> People:
 
 def categorical(rng: np.random.Generator, probs: FloatArray) -> IntArray:
     """One draw per row of ``probs`` (rows sum to 1): the index of the chosen column."""
-    u = rng.random(probs.shape[0])[:, None]
+    u = rng.random((probs.shape[0], 1))
     chosen = (np.cumsum(probs, axis=1) < u).sum(axis=1)
     return np.minimum(chosen, probs.shape[1] - 1).astype(np.int64)
 

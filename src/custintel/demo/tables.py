@@ -30,6 +30,10 @@ from custintel.demo.people import (
 )
 
 __all__ = [
+    "CANCELLED",
+    "COMPLETED",
+    "REFUNDED",
+    "RETURNED",
     "STATUSES",
     "Lines",
     "Returns",
@@ -44,6 +48,7 @@ IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 
 STATUSES = ("completed", "cancelled", "refunded", "returned")
+COMPLETED, CANCELLED, REFUNDED, RETURNED = range(len(STATUSES))
 SELLERS = ("SEL01", "SEL02", "SEL03", "SEL04", "SEL05", "SEL06")
 TIMESTAMP = pa.timestamp("us")
 _T = TypeVar("_T", bound=np.generic)
@@ -125,7 +130,7 @@ def orders_table(
 
     quantity = both(lines.quantity, -returns.quantity)
     unit_price = both(lines.unit_price)
-    status = both(lines.status, np.full(returns.line.size, STATUSES.index("returned")))
+    status = both(lines.status, np.full(returns.line.size, RETURNED))
     return pa.table(
         {
             "customer_id": pc.take(_customer_ids(customers), pa.array(both(lines.customer))),
