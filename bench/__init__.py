@@ -1,0 +1,1 @@
+"""Benchmarks: run with `make bench`; they write their figures to docs/performance.md."""
