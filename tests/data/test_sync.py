@@ -217,3 +217,41 @@ def test_categories_are_filled_from_products(store: Store, tmp_path: Path) -> No
     )
     sync(store, Mapping.for_files(products=products, orders=orders))
     assert store.con.execute("SELECT category FROM orders").fetchall() == [("toys",)]
+
+
+def test_a_connection_dropped_mid_stream_leaves_the_store_as_it_was(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pyarrow as pa
+
+    from custintel.data.sql import Database
+    from custintel.errors import SourceConnectionError
+
+    path = write_csv(tmp_path / "orders.csv", ORDER_HEADER, GOOD_ORDERS)
+    sync_orders(store, path, tmp_path)
+    schema = pa.schema([(c, pa.string()) for c in ORDER_HEADER])
+
+    def dropping_reader(self: Database, spec: object) -> pa.RecordBatchReader:
+        def batches():
+            yield pa.record_batch(
+                [
+                    pa.array(["o7"]),
+                    pa.array(["c7"]),
+                    pa.array(["2024-05-01"]),
+                    pa.array(["3"]),
+                    pa.array(["completed"]),
+                ],
+                schema=schema,
+            )
+            raise SourceConnectionError("connection lost: server closed", where="db")
+
+        return pa.RecordBatchReader.from_batches(schema, batches())
+
+    monkeypatch.setattr(Database, "read_batches", dropping_reader)
+    mapping = Mapping(source="sqlite://", tables={"orders": TableMapping(table="orders")})
+    with pytest.raises(SourceConnectionError, match="connection lost"):
+        sync(store, mapping)
+    assert store.count("orders") == 5
+    assert store.con.execute("SELECT count(*) FROM orders WHERE order_id = 'o7'").fetchall() == [
+        (0,)
+    ]
