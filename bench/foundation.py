@@ -27,8 +27,7 @@ from pathlib import Path
 from bench.measure import ROOT, Measurement, report, run_step
 
 DATA = ROOT / "bench" / "results" / "foundation"
-PG_URL = os.environ.get("CUSTINTEL_BENCH_POSTGRES",
-                        "postgresql://postgres@127.0.0.1:5432/postgres")
+PG_URL = os.environ.get("CUSTINTEL_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 AS_OF = "2025-07-01"
 
 
@@ -38,8 +37,9 @@ def step_generate(customers: str, out: str) -> None:
     start = time.perf_counter()
     shop = generate_shop(customers=int(customers), seed=7)
     write_shop(shop, Path(out), formats=("parquet",))
-    report(time.perf_counter() - start, lines=shop.orders.num_rows,
-           customers=shop.customers.num_rows)
+    report(
+        time.perf_counter() - start, lines=shop.orders.num_rows, customers=shop.customers.num_rows
+    )
 
 
 def step_sync_parquet(data: str, store_path: str) -> None:
@@ -48,10 +48,17 @@ def step_sync_parquet(data: str, store_path: str) -> None:
     Path(store_path).unlink(missing_ok=True)
     start = time.perf_counter()
     with Store(Path(store_path)) as store:
-        result = sync(store, Mapping.for_files(customers=Path(data) / "customers.parquet",
-                                               orders=Path(data) / "orders.parquet"))
-    report(time.perf_counter() - start, loaded=result.table("orders").inserted,
-           rejected=result.table("orders").rejected)
+        result = sync(
+            store,
+            Mapping.for_files(
+                customers=Path(data) / "customers.parquet", orders=Path(data) / "orders.parquet"
+            ),
+        )
+    report(
+        time.perf_counter() - start,
+        loaded=result.table("orders").inserted,
+        rejected=result.table("orders").rejected,
+    )
 
 
 def step_features_duckdb(store_path: str, as_of: str) -> None:
@@ -100,8 +107,9 @@ def step_features_pandas(data: str, as_of: str) -> None:
     out["distinct_products"] = sales.groupby("customer_id")["product_id"].nunique()
     out["distinct_categories"] = sales.groupby("customer_id")["category"].nunique()
     out["weekend_share"] = (days["day"].dt.dayofweek >= 5).groupby(days["customer_id"]).mean()
-    spend = sales.pivot_table(index="customer_id", columns="category", values="amount",
-                              aggfunc="sum", fill_value=0.0)
+    spend = sales.pivot_table(
+        index="customer_id", columns="category", values="amount", aggfunc="sum", fill_value=0.0
+    )
     out = out.join(spend.add_prefix("spend__"))
     out = out.join(spend.div(spend.sum(axis=1), axis=0).add_prefix("share__"))
     report(time.perf_counter() - start, customers=len(out), features=out.shape[1])
@@ -125,8 +133,7 @@ def step_pg_load(data: str, url: str) -> None:
         with conn.cursor().copy(f"COPY bench_orders ({cols}) FROM STDIN (FORMAT csv)") as copy:
             for batch in table.to_batches(max_chunksize=500_000):
                 buffer = io.BytesIO()
-                pacsv.write_csv(batch, buffer,
-                                pacsv.WriteOptions(include_header=False))
+                pacsv.write_csv(batch, buffer, pacsv.WriteOptions(include_header=False))
                 copy.write(buffer.getvalue())
         conn.execute("ANALYZE bench_orders")
     report(time.perf_counter() - start, rows=table.num_rows)
@@ -138,8 +145,9 @@ def step_sync_postgres(url: str, store_path: str) -> None:
     Path(store_path).unlink(missing_ok=True)
     start = time.perf_counter()
     with Store(Path(store_path)) as store:
-        result = sync(store, Mapping(source=url,
-                                     tables={"orders": TableMapping(table="bench_orders")}))
+        result = sync(
+            store, Mapping(source=url, tables={"orders": TableMapping(table="bench_orders")})
+        )
     report(time.perf_counter() - start, loaded=result.table("orders").inserted)
 
 
@@ -172,8 +180,7 @@ def run_all(customers: int, with_postgres: bool) -> list[Measurement]:
         results.append(run_step(module, "sync_postgres", PG_URL, str(pg_store)))
         results.append(run_step(module, "read_pandas_sql", PG_URL))
     for m in results:
-        print(f"{m.name:18s} {m.seconds:8.1f} s {m.peak_mib:8.0f} MiB {m.result}",
-              file=sys.stderr)
+        print(f"{m.name:18s} {m.seconds:8.1f} s {m.peak_mib:8.0f} MiB {m.result}", file=sys.stderr)
     return results
 
 
@@ -189,21 +196,26 @@ def markdown(results: list[Measurement], customers: int) -> str:
         "|---|---:|---:|---|",
     ]
     for m in results:
-        detail = ", ".join(f"{k}={v:,}" if isinstance(v, int) else f"{k}={v}"
-                           for k, v in m.result.items())
+        detail = ", ".join(
+            f"{k}={v:,}" if isinstance(v, int) else f"{k}={v}" for k, v in m.result.items()
+        )
         lines.append(f"| {m.name} | {m.seconds:.1f} s | {m.peak_mib:,.0f} MiB | {detail} |")
     lines.append("")
     if "features_duckdb" in by and "features_pandas" in by:
         fast, slow = by["features_duckdb"], by["features_pandas"]
-        lines.append(f"Features: custintel is **{slow.seconds / fast.seconds:.1f}x faster** "
-                     f"than the naive pandas way and uses **{slow.peak_mib / fast.peak_mib:.1f}x "
-                     "less peak memory** (same data, same run).")
+        lines.append(
+            f"Features: custintel is **{slow.seconds / fast.seconds:.1f}x faster** "
+            f"than the naive pandas way and uses **{slow.peak_mib / fast.peak_mib:.1f}x "
+            "less peak memory** (same data, same run)."
+        )
     if "sync_postgres" in by and "read_pandas_sql" in by:
         fast, slow = by["sync_postgres"], by["read_pandas_sql"]
-        lines.append(f"PostgreSQL: custintel's whole sync (read, validate, store) is "
-                     f"**{slow.seconds / fast.seconds:.1f}x faster** than just reading the "
-                     f"table with pandas.read_sql, with {slow.peak_mib / fast.peak_mib:.1f}x "
-                     "less peak memory.")
+        lines.append(
+            f"PostgreSQL: custintel's whole sync (read, validate, store) is "
+            f"**{slow.seconds / fast.seconds:.1f}x faster** than just reading the "
+            f"table with pandas.read_sql, with {slow.peak_mib / fast.peak_mib:.1f}x "
+            "less peak memory."
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -213,8 +225,9 @@ def main() -> None:
     parser.add_argument("args", nargs="*")
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--postgres", action="store_true")
-    parser.add_argument("--write", type=Path, default=None,
-                        help="write the markdown table to this file")
+    parser.add_argument(
+        "--write", type=Path, default=None, help="write the markdown table to this file"
+    )
     options = parser.parse_args()
     if options.step != "all":
         STEPS[options.step](*options.args)

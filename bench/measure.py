@@ -29,7 +29,11 @@ def run_step(module: str, step: str, *args: str, timeout: float = 3600) -> Measu
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.run(
         [sys.executable, "-m", module, step, *args],
-        capture_output=True, text=True, env=env, timeout=timeout, cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+        cwd=ROOT,
     )
     if proc.returncode != 0:
         raise RuntimeError(f"step {step} failed:\n{proc.stderr[-4000:]}")

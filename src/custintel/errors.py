@@ -134,7 +134,7 @@ class MissingColumns(InputError):
             where=where,
             hint=hint
             or "rename the columns, or map them in custintel.toml "
-            "([tables.<name>.columns] canonical = \"your_column\"), or pass --mapping FILE",
+            '([tables.<name>.columns] canonical = "your_column"), or pass --mapping FILE',
         )
 
 

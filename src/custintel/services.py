@@ -24,14 +24,14 @@ from custintel.data.store import Store
 from custintel.errors import ConfigError, NotEnoughData
 
 __all__ = [
-    "check_output_path",
     "DemoSummary",
     "build_demo",
-    "write_demo_data",
+    "check_output_path",
     "default_as_of",
     "export_features",
     "mapping_from_options",
     "open_data",
+    "write_demo_data",
     "write_table",
 ]
 
@@ -50,8 +50,7 @@ def mapping_from_options(
     ``--mapping`` is read first; ``--source`` replaces its URL; file options replace
     its tables (a file given on the command line wins over the mapping's entry).
     """
-    files = {"orders": orders, "customers": customers, "products": products,
-             "reviews": reviews}
+    files = {"orders": orders, "customers": customers, "products": products, "reviews": reviews}
     if mapping is None and source is None and not any(files.values()):
         return None
     result = load_mapping(mapping) if mapping is not None else Mapping()
@@ -83,21 +82,33 @@ def open_data(
     """A store to read from: a fresh in-memory one synced from ``mapping`` when given,
     else the data directory's store (read-only)."""
     if mapping is None:
-        return Store(settings.store_path, read_only=True,
-                     memory_limit=settings.duckdb_memory_limit), None
+        return Store(
+            settings.store_path, read_only=True, memory_limit=settings.duckdb_memory_limit
+        ), None
     store = Store(None, memory_limit=settings.duckdb_memory_limit)
-    report = sync(store, mapping, rejects_dir=settings.rejects_dir,
-                  max_reject_share=settings.max_reject_share, progress=progress)
+    report = sync(
+        store,
+        mapping,
+        rejects_dir=settings.rejects_dir,
+        max_reject_share=settings.max_reject_share,
+        progress=progress,
+    )
     return store, report
 
 
 def default_as_of(store: Store) -> date:
     """The day after the last order: every order in the store is then 'before as_of'."""
-    row = (store.con.execute("SELECT CAST(max(ordered_at) AS DATE) FROM orders").fetchone()
-           if store.has_table("orders") else None)
+    row = (
+        store.con.execute("SELECT CAST(max(ordered_at) AS DATE) FROM orders").fetchone()
+        if store.has_table("orders")
+        else None
+    )
     if row is None or row[0] is None:
-        raise NotEnoughData("the store holds no orders", where=str(store.path or "memory"),
-                            hint="sync some orders first (`custintel sync --orders FILE`)")
+        raise NotEnoughData(
+            "the store holds no orders",
+            where=str(store.path or "memory"),
+            hint="sync some orders first (`custintel sync --orders FILE`)",
+        )
     last: date = row[0]
     return last + timedelta(days=1)
 
@@ -107,8 +118,11 @@ def check_output_path(out: Path) -> str:
     before any work is done."""
     suffix = out.suffix.lower()
     if suffix not in (".csv", ".parquet", ".pq"):
-        raise ConfigError(f"cannot write {suffix or 'a file without extension'!r}",
-                          where=str(out), hint="name the output file .csv or .parquet")
+        raise ConfigError(
+            f"cannot write {suffix or 'a file without extension'!r}",
+            where=str(out),
+            hint="name the output file .csv or .parquet",
+        )
     return suffix
 
 
@@ -140,8 +154,9 @@ def export_features(store: Store, as_of: date, out: Path) -> int:
 
     table = customer_features(store.con, as_of)
     if table.num_rows == 0:
-        raise NotEnoughData(f"no customer has an order before {as_of}",
-                            hint="choose a later --as-of")
+        raise NotEnoughData(
+            f"no customer has an order before {as_of}", hint="choose a later --as-of"
+        )
     table = table.drop_columns(["as_of"])
     write_table(table, out)
     return table.num_rows
@@ -198,23 +213,31 @@ def build_demo(
     marker = home / DEMO_MARKER
     if settings.store_path.exists() and not marker.exists():
         raise ConfigError(
-            "the data directory holds a store that is not the demo's", where=str(home),
-            hint="point CUSTINTEL_HOME at another folder for the demo")
+            "the data directory holds a store that is not the demo's",
+            where=str(home),
+            hint="point CUSTINTEL_HOME at another folder for the demo",
+        )
     home.mkdir(parents=True, exist_ok=True)
     marker.write_text("this data directory holds the demo shop\n", encoding="utf-8")
     say(f"generating {customers:,} customers")
     from custintel.demo import generate_shop, write_shop
 
     shop_dir = home / "demo-shop"
-    write_shop(generate_shop(customers=customers, seed=seed), shop_dir,
-               formats=("parquet", "sqlite"))
+    write_shop(
+        generate_shop(customers=customers, seed=seed), shop_dir, formats=("parquet", "sqlite")
+    )
     settings.store_path.unlink(missing_ok=True)
-    mapping = Mapping.for_files(**{n: shop_dir / f"{n}.parquet"
-                                   for n in ("customers", "products", "orders", "reviews")})
+    mapping = Mapping.for_files(
+        **{n: shop_dir / f"{n}.parquet" for n in ("customers", "products", "orders", "reviews")}
+    )
     say("syncing into the store")
     with Store(settings.store_path, memory_limit=settings.duckdb_memory_limit) as store:
-        report = sync(store, mapping, rejects_dir=settings.rejects_dir,
-                      max_reject_share=settings.max_reject_share)
+        report = sync(
+            store,
+            mapping,
+            rejects_dir=settings.rejects_dir,
+            max_reject_share=settings.max_reject_share,
+        )
         say("computing features")
         as_of = default_as_of(store)
         features_path = home / "features.parquet"
@@ -232,6 +255,13 @@ def build_demo(
     if row is None:
         raise NotEnoughData("the demo shop has no orders")
     return DemoSummary(
-        customers=row[0], orders=row[1], lines=row[2], revenue=row[3], first=row[4],
-        last=row[5], rejected=sum(t.rejected for t in report.tables),
-        features_path=features_path, categories=[(c, r, s) for c, r, s in categories])
+        customers=row[0],
+        orders=row[1],
+        lines=row[2],
+        revenue=row[3],
+        first=row[4],
+        last=row[5],
+        rejected=sum(t.rejected for t in report.tables),
+        features_path=features_path,
+        categories=[(c, r, s) for c, r, s in categories],
+    )

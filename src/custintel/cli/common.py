@@ -50,11 +50,13 @@ def handles_errors(command: Callable[P, R]) -> Callable[P, R]:
             if _state["debug"]:
                 raise
             where = f"{exc.where}: " if exc.where else ""
-            console.print(f"[bold red]error:[/] {escape(where + exc.message)}",
-                          highlight=False, soft_wrap=True)
+            console.print(
+                f"[bold red]error:[/] {escape(where + exc.message)}",
+                highlight=False,
+                soft_wrap=True,
+            )
             if exc.hint:
-                console.print(f"[bold]fix:[/] {escape(exc.hint)}", highlight=False,
-                              soft_wrap=True)
+                console.print(f"[bold]fix:[/] {escape(exc.hint)}", highlight=False, soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
 
     return wrapper
@@ -69,27 +71,41 @@ def _version(value: bool) -> None:
 @app.callback()
 def main(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                          help="Print the version and exit.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
 ) -> None:
     """custintel: point it at your orders data."""
     _state["debug"] = debug
 
 
 # Options shared by the commands that read data (DESIGN.md's CLI contract).
-OrdersOpt = Annotated[Path | None, typer.Option(
-    "--orders", help="Orders or order lines file (CSV, Parquet, XLSX).")]
-CustomersOpt = Annotated[Path | None, typer.Option(
-    "--customers", help="Customers file (id, signup date, demographic columns).")]
+OrdersOpt = Annotated[
+    Path | None, typer.Option("--orders", help="Orders or order lines file (CSV, Parquet, XLSX).")
+]
+CustomersOpt = Annotated[
+    Path | None,
+    typer.Option("--customers", help="Customers file (id, signup date, demographic columns)."),
+]
 ProductsOpt = Annotated[Path | None, typer.Option("--products", help="Products file.")]
 ReviewsOpt = Annotated[Path | None, typer.Option("--reviews", help="Reviews file.")]
-SourceOpt = Annotated[str | None, typer.Option(
-    "--source", help="SQLAlchemy URL of the shop's database.")]
-MappingOpt = Annotated[Path | None, typer.Option(
-    "--mapping", help="custintel.toml mapping your tables and columns.")]
-AsOfOpt = Annotated[str | None, typer.Option(
-    "--as-of", help="YYYY-MM-DD: use only data strictly before this day "
-    "(default: the day after the last order).")]
+SourceOpt = Annotated[
+    str | None, typer.Option("--source", help="SQLAlchemy URL of the shop's database.")
+]
+MappingOpt = Annotated[
+    Path | None, typer.Option("--mapping", help="custintel.toml mapping your tables and columns.")
+]
+AsOfOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--as-of",
+        help="YYYY-MM-DD: use only data strictly before this day "
+        "(default: the day after the last order).",
+    ),
+]
 OutOpt = Annotated[Path, typer.Option("--out", help="Output file, .csv or .parquet.")]
 
 
@@ -100,15 +116,23 @@ def parse_as_of(value: str | None) -> date | None:
     try:
         return datetime.strptime(value, "%Y-%m-%d").date()
     except ValueError:
-        raise ConfigError(f"--as-of {value!r} is not a date",
-                          hint="write it as YYYY-MM-DD, e.g. --as-of 2024-01-31") from None
+        raise ConfigError(
+            f"--as-of {value!r} is not a date",
+            hint="write it as YYYY-MM-DD, e.g. --as-of 2024-01-31",
+        ) from None
 
 
 @contextmanager
 def sync_progress() -> Iterator[Callable[[str, str], None]]:
     """A rich progress bar fed by sync's (table, step) callbacks."""
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                  TimeElapsedColumn(), console=console, transient=True) as progress:
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
         task = progress.add_task("syncing", total=len(SYNC_ORDER) * 3)
 
         def step(table: str, what: str) -> None:
@@ -122,8 +146,14 @@ def print_sync_report(report: SyncReport) -> None:
     for column in ("table", "read", "new", "changed", "unchanged", "rejected"):
         table.add_column(column, justify="left" if column == "table" else "right")
     for t in report.tables:
-        table.add_row(t.table, f"{t.read:,}", f"{t.inserted:,}", f"{t.updated:,}",
-                      f"{t.unchanged:,}", f"[red]{t.rejected:,}[/]" if t.rejected else "0")
+        table.add_row(
+            t.table,
+            f"{t.read:,}",
+            f"{t.inserted:,}",
+            f"{t.updated:,}",
+            f"{t.unchanged:,}",
+            f"[red]{t.rejected:,}[/]" if t.rejected else "0",
+        )
     console.print(table)
     for t in report.tables:
         renamed = {k: v for k, v in t.guessed.items() if k != v}
@@ -131,13 +161,15 @@ def print_sync_report(report: SyncReport) -> None:
             pairs = ", ".join(f"{k} <- {v!r}" for k, v in renamed.items())
             console.print(f"  {t.table}: columns guessed: {pairs}", highlight=False)
         for column, fmt in t.date_formats.items():
-            console.print(f"  {t.table}: {column} read with date format {fmt}",
-                          highlight=False)
+            console.print(f"  {t.table}: {column} read with date format {fmt}", highlight=False)
         if t.rejected:
             reasons = "; ".join(f"{r} ({n})" for r, n in t.reasons)
-            console.print(f"  [yellow]{t.table}: {t.rejected:,} rows rejected: {reasons}"
-                          + (f"; see {t.rejects_file}" if t.rejects_file else "") + "[/]",
-                          highlight=False)
+            console.print(
+                f"  [yellow]{t.table}: {t.rejected:,} rows rejected: {reasons}"
+                + (f"; see {t.rejects_file}" if t.rejects_file else "")
+                + "[/]",
+                highlight=False,
+            )
 
 
 def settings() -> Settings:

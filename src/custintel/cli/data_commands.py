@@ -24,8 +24,8 @@ from custintel.cli.common import (
     settings,
     sync_progress,
 )
-from custintel.data.inspect import propose_mapping
 from custintel.data.ingest import sync
+from custintel.data.inspect import propose_mapping
 from custintel.data.store import Store
 from custintel.errors import ConfigError
 from custintel.services import (
@@ -42,13 +42,17 @@ from custintel.services import (
 def init(
     source: Annotated[str, typer.Option("--source", help="SQLAlchemy URL of the database.")],
     out: Annotated[Path, typer.Option("--out", help="Where to write the mapping.")] = Path(
-        "custintel.toml"),
+        "custintel.toml"
+    ),
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
 ) -> None:
     """Inspect a database and write a first mapping (custintel.toml)."""
     if out.exists() and not force:
-        raise ConfigError("the mapping file exists already", where=str(out),
-                          hint="pass --force to overwrite it, or --out another path")
+        raise ConfigError(
+            "the mapping file exists already",
+            where=str(out),
+            hint="pass --force to overwrite it, or --out another path",
+        )
     proposal = propose_mapping(source)
     out.write_text(proposal.toml, encoding="utf-8")
     console.print(f"wrote {out}", highlight=False)
@@ -70,16 +74,31 @@ def sync_command(
     config = settings()
     if mapping is None and config.mapping_path.exists() and not (orders or source):
         mapping = config.mapping_path
-    chosen = mapping_from_options(orders=orders, customers=customers, products=products,
-                                  reviews=reviews, source=source, mapping=mapping)
+    chosen = mapping_from_options(
+        orders=orders,
+        customers=customers,
+        products=products,
+        reviews=reviews,
+        source=source,
+        mapping=mapping,
+    )
     if chosen is None:
-        raise ConfigError("no data named",
-                          hint="pass --orders FILE, or --mapping custintel.toml (write one "
-                          "with `custintel init --source URL`)")
-    with Store(config.store_path, memory_limit=config.duckdb_memory_limit) as store, \
-            sync_progress() as step:
-        report = sync(store, chosen, rejects_dir=config.rejects_dir,
-                      max_reject_share=config.max_reject_share, progress=step)
+        raise ConfigError(
+            "no data named",
+            hint="pass --orders FILE, or --mapping custintel.toml (write one "
+            "with `custintel init --source URL`)",
+        )
+    with (
+        Store(config.store_path, memory_limit=config.duckdb_memory_limit) as store,
+        sync_progress() as step,
+    ):
+        report = sync(
+            store,
+            chosen,
+            rejects_dir=config.rejects_dir,
+            max_reject_share=config.max_reject_share,
+            progress=step,
+        )
     print_sync_report(report)
     console.print(f"store: {config.store_path}", highlight=False)
 
@@ -98,8 +117,9 @@ def features(
     """Write point-in-time features, one row per customer known before --as-of."""
     cutoff = parse_as_of(as_of)
     check_output_path(out)
-    chosen = mapping_from_options(orders=orders, customers=customers, products=products,
-                                  source=source, mapping=mapping)
+    chosen = mapping_from_options(
+        orders=orders, customers=customers, products=products, source=source, mapping=mapping
+    )
     with sync_progress() as step:
         store, report = open_data(settings(), chosen, progress=step)
     with store:
@@ -107,5 +127,4 @@ def features(
             print_sync_report(report)
         cutoff = cutoff or default_as_of(store)
         rows = export_features(store, cutoff, out)
-    console.print(f"wrote {rows:,} customers' features as of {cutoff} to {out}",
-                  highlight=False)
+    console.print(f"wrote {rows:,} customers' features as of {cutoff} to {out}", highlight=False)

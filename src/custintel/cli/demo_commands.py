@@ -11,8 +11,12 @@ from rich.table import Table
 from custintel.cli.common import app, console, handles_errors, out_console, settings
 from custintel.services import build_demo, write_demo_data
 
-CustomersCount = Annotated[int, typer.Option(
-    "--customers", min=1_000, max=1_000_000, help="How many customers (1,000 to 1,000,000).")]
+CustomersCount = Annotated[
+    int,
+    typer.Option(
+        "--customers", min=1_000, max=1_000_000, help="How many customers (1,000 to 1,000,000)."
+    ),
+]
 
 
 @app.command(name="demo-data")
@@ -33,14 +37,14 @@ def demo_data(
 @handles_errors
 def demo(
     customers: CustomersCount = 10_000,
-    serve: Annotated[bool, typer.Option("--serve/--no-serve",
-                                        help="Serve the API and dashboard afterwards.")] = True,
+    serve: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Serve the API and dashboard afterwards.")
+    ] = True,
 ) -> None:
     """Build the demo shop into the data directory, sync it, compute features, summarise."""
     config = settings()
     with console.status("building the demo shop") as status:
-        summary = build_demo(config, customers=customers,
-                             progress=lambda what: status.update(what))
+        summary = build_demo(config, customers=customers, progress=lambda what: status.update(what))
     table = Table(title=f"demo shop in {config.home}", title_justify="left", show_header=False)
     table.add_column("what")
     table.add_column("value", justify="right")
@@ -57,5 +61,8 @@ def demo(
         out_console.print(cats)
     out_console.print(f"features: {summary.features_path}", highlight=False)
     if serve:
-        console.print("The HTTP API and dashboard are not built yet (issues 6 and 7); "
-                      "the demo stops after the data and features.", highlight=False)
+        console.print(
+            "The HTTP API and dashboard are not built yet (issues 6 and 7); "
+            "the demo stops after the data and features.",
+            highlight=False,
+        )

@@ -69,8 +69,11 @@ def read_file(
     if path.is_dir():
         raise SourceUnreadable("is a folder, not a file", where=str(path))
     if path.stat().st_size == 0:
-        raise EmptySource("the file is empty (0 bytes)", where=str(path),
-                          hint="export the data again; the file has no header and no rows")
+        raise EmptySource(
+            "the file is empty (0 bytes)",
+            where=str(path),
+            hint="export the data again; the file has no header and no rows",
+        )
     suffix = path.suffix.lower()
     if suffix in PARQUET_SUFFIXES:
         result = _read_parquet(con, path, target)
@@ -80,12 +83,14 @@ def read_file(
         result = _read_csv(con, path, target, delimiter, encoding)
     elif suffix == ".xls":
         raise SourceUnreadable(
-            "old binary Excel (.xls) is not supported", where=str(path),
+            "old binary Excel (.xls) is not supported",
+            where=str(path),
             hint="open it in Excel or LibreOffice and save it as .xlsx or .csv",
         )
     else:
         raise SourceUnreadable(
-            f"unsupported file type {suffix or '(no extension)'!r}", where=str(path),
+            f"unsupported file type {suffix or '(no extension)'!r}",
+            where=str(path),
             hint=f"use one of {', '.join(FILE_SUFFIXES)}",
         )
     if result.rows == 0:
@@ -117,8 +122,9 @@ def _read_parquet(con: duckdb.DuckDBPyConnection, path: Path, target: str) -> Fi
     try:
         return _finish(con, target, "SELECT * FROM read_parquet(?)", [str(path)])
     except duckdb.Error as exc:
-        raise SourceUnreadable(f"not a readable Parquet file: {_first_line(exc)}",
-                               where=str(path)) from None
+        raise SourceUnreadable(
+            f"not a readable Parquet file: {_first_line(exc)}", where=str(path)
+        ) from None
 
 
 def _read_excel(
@@ -130,8 +136,11 @@ def _read_excel(
         frame = pd.read_excel(path, sheet_name=sheet or 0, dtype=object)
     except ValueError as exc:  # pandas: unknown sheet
         if "Worksheet" in str(exc) or "sheet" in str(exc).lower():
-            raise SourceNotFound(str(exc), where=str(path),
-                                 hint="name an existing sheet with `sheet =` in the mapping") from None
+            raise SourceNotFound(
+                str(exc),
+                where=str(path),
+                hint="name an existing sheet with `sheet =` in the mapping",
+            ) from None
         raise SourceUnreadable(f"not a readable Excel file: {exc}", where=str(path)) from None
     except Exception as exc:  # zipfile.BadZipFile, openpyxl errors, KeyError...
         raise SourceUnreadable(f"not a readable Excel file: {exc}", where=str(path)) from None
@@ -159,8 +168,11 @@ def _read_csv(
     with path.open("rb") as f:
         head = f.read(_SNIFF_BYTES)
     if b"\x00" in head and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise SourceUnreadable("this is a binary file, not CSV text", where=str(path),
-                               hint="give a CSV, Parquet or XLSX export")
+        raise SourceUnreadable(
+            "this is a binary file, not CSV text",
+            where=str(path),
+            hint="give a CSV, Parquet or XLSX export",
+        )
     encoding = (encoding or _detect_encoding(head, path)).lower().replace("_", "-")
     if delimiter is None and _looks_whitespace_separated(head, encoding):
         delimiter = WHITESPACE
@@ -187,9 +199,11 @@ def _read_csv(
             ).fetchall()
         ]
     except duckdb.Error as exc:
-        raise SourceUnreadable(f"cannot parse as CSV: {_first_line(exc)}", where=str(path),
-                               hint="check the delimiter and encoding (`delimiter =`, "
-                               "`encoding =` in the mapping)") from None
+        raise SourceUnreadable(
+            f"cannot parse as CSV: {_first_line(exc)}",
+            where=str(path),
+            hint="check the delimiter and encoding (`delimiter =`, `encoding =` in the mapping)",
+        ) from None
     finally:
         if tmp is not None:
             tmp.cleanup()
@@ -209,8 +223,11 @@ def _detect_encoding(head: bytes, path: Path) -> str:
             return "utf-8"
     best = from_bytes(head).best()
     if best is None:
-        raise SourceUnreadable("cannot detect the text encoding", where=str(path),
-                               hint="give it with `encoding =` in the mapping, e.g. latin-1")
+        raise SourceUnreadable(
+            "cannot detect the text encoding",
+            where=str(path),
+            hint="give it with `encoding =` in the mapping, e.g. latin-1",
+        )
     # Detection cannot tell apart the 8-bit Latin code pages on a short sample; shop
     # exports in them are overwhelmingly Windows-1252 (Excel's default in Western
     # Europe and the Americas), so that is the choice, and `encoding =` overrides it.
@@ -234,9 +251,10 @@ def _looks_whitespace_separated(head: bytes, encoding: str) -> bool:
 def _rewrite_as_utf8_csv(source: Path, dest: Path, encoding: str, split_whitespace: bool) -> None:
     """Stream ``source`` into ``dest`` as UTF-8, splitting on whitespace runs if asked."""
     try:
-        with source.open("r", encoding=encoding, newline="") as src, dest.open(
-            "w", encoding="utf-8", newline=""
-        ) as out:
+        with (
+            source.open("r", encoding=encoding, newline="") as src,
+            dest.open("w", encoding="utf-8", newline="") as out,
+        ):
             if not split_whitespace:
                 while chunk := src.read(1 << 20):
                     out.write(chunk)
@@ -245,10 +263,12 @@ def _rewrite_as_utf8_csv(source: Path, dest: Path, encoding: str, split_whitespa
             for line in src:
                 writer.writerow(line.split())
     except (UnicodeDecodeError, LookupError) as exc:
-        raise SourceUnreadable(f"cannot decode as {encoding}: {exc}", where=str(source),
-                               hint="give the right `encoding =` in the mapping") from None
+        raise SourceUnreadable(
+            f"cannot decode as {encoding}: {exc}",
+            where=str(source),
+            hint="give the right `encoding =` in the mapping",
+        ) from None
 
 
 def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-

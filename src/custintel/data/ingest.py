@@ -9,12 +9,13 @@ exactly as it was. Rejected rows are written to a CSV file per table with the re
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 from custintel.data.files import read_file
 from custintel.data.mapping import Mapping, TableMapping, guess_columns
@@ -76,8 +77,10 @@ def sync(
     ``max_reject_share`` of a table's rows are rejected; nothing is loaded then.
     """
     if "orders" not in mapping.tables:
-        raise ConfigError("the mapping has no [tables.orders]: orders are mandatory",
-                          hint="map your orders table or give --orders FILE")
+        raise ConfigError(
+            "the mapping has no [tables.orders]: orders are mandatory",
+            hint="map your orders table or give --orders FILE",
+        )
     database = Database(mapping.source) if mapping.source else None
     step = progress or (lambda table, what: None)
     report = SyncReport()
@@ -89,18 +92,23 @@ def sync(
                 continue
             step(name, "read")
             table_report = TableReport(name, _origin(table_mapping, database))
-            raw, columns = _read_raw(con, store, name, table_mapping, database, mapping,
-                                     table_report)
+            raw, columns = _read_raw(
+                con, store, name, table_mapping, database, mapping, table_report
+            )
             step(name, "validate")
             staged = stage_table(
-                con, raw, TABLES[name], columns,
+                con,
+                raw,
+                TABLES[name],
+                columns,
                 where=table_report.origin,
                 target=f"_stage_{name}",
                 key=table_mapping.key,
                 date_format=table_mapping.date_format,
                 statuses=mapping.statuses,
-                known_customers=("customers" if name == "orders"
-                                 and store.count("customers") > 0 else None),
+                known_customers=(
+                    "customers" if name == "orders" and store.count("customers") > 0 else None
+                ),
                 updated_at=table_mapping.updated_at if database else None,
                 attributes=table_mapping.attributes,
                 keep_duplicates=table_mapping.duplicates == "keep",
@@ -110,7 +118,8 @@ def sync(
             table_report.reasons = staged.reasons + table_report.reasons
             if table_report.rejected and rejects_dir is not None:
                 table_report.rejects_file = _write_rejects(
-                    con, raw, staged, rejects_dir / f"{name}-{stamp}.csv", table_report)
+                    con, raw, staged, rejects_dir / f"{name}-{stamp}.csv", table_report
+                )
             _check_reject_share(table_report, max_reject_share)
             step(name, "load")
             counts = store.upsert(name, staged.table, staged.extra_columns)
@@ -118,8 +127,9 @@ def sync(
             table_report.unchanged = counts.unchanged
             watermark = None
             if "_updated_at" in store.columns(staged.table):
-                row = con.execute(f"SELECT max(_updated_at) FROM {staged.table} "
-                                  "WHERE _reason IS NULL").fetchone()
+                row = con.execute(
+                    f"SELECT max(_updated_at) FROM {staged.table} WHERE _reason IS NULL"
+                ).fetchone()
                 watermark = row[0] if row else None
             store.record_sync(name, table_report.origin, watermark)
             con.execute(f"DROP TABLE IF EXISTS {raw}; DROP TABLE IF EXISTS {staged.table}")
@@ -146,8 +156,14 @@ def _read_raw(
     """Load the source rows into temp table ``_raw_<name>``; return it and the columns."""
     raw = f"_raw_{name}"
     if table_mapping.path is not None:
-        result = read_file(con, table_mapping.path, raw, delimiter=table_mapping.delimiter,
-                           encoding=table_mapping.encoding, sheet=table_mapping.sheet)
+        result = read_file(
+            con,
+            table_mapping.path,
+            raw,
+            delimiter=table_mapping.delimiter,
+            encoding=table_mapping.encoding,
+            sheet=table_mapping.sheet,
+        )
         report.read = result.rows + len(result.malformed)
         report.encoding = result.encoding
         if result.malformed:
@@ -157,63 +173,100 @@ def _read_raw(
         source_columns = result.columns
     else:
         if database is None:
-            raise ConfigError(f"[tables.{name}] names a table or query but the mapping has "
-                              "no `source` URL", hint="add source = \"<SQLAlchemy URL>\" or "
-                              "pass --source URL")
-        spec = SelectSpec(table=table_mapping.table, query=table_mapping.query,
-                          updated_at=table_mapping.updated_at,
-                          since=store.watermark(name) if table_mapping.updated_at else None,
-                          params=mapping.params)
-        reader = database.read_batches(spec)
+            raise ConfigError(
+                f"[tables.{name}] names a table or query but the mapping has no `source` URL",
+                hint='add source = "<SQLAlchemy URL>" or pass --source URL',
+            )
+        spec = SelectSpec(
+            table=table_mapping.table,
+            query=table_mapping.query,
+            updated_at=table_mapping.updated_at,
+            since=store.watermark(name) if table_mapping.updated_at else None,
+            params=mapping.params,
+        )
+        reader, failures = _remember_failure(database.read_batches(spec))
         con.register("_arrow_source", reader)
         try:
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {raw} AS "
-                        "SELECT *, row_number() OVER () AS _row FROM _arrow_source")
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {raw} AS "
+                "SELECT *, row_number() OVER () AS _row FROM _arrow_source"
+            )
         except duckdb.Error as exc:
-            if isinstance(exc.__cause__ or exc.__context__, Exception):
-                cause = exc.__cause__ or exc.__context__
-                if hasattr(cause, "exit_code"):
-                    raise cause from None  # our own error raised inside the batch stream
-            raise StoreError(f"loading rows failed: {str(exc).splitlines()[0]}",
-                             where=report.origin) from None
+            if failures:  # the source failed mid-stream: DuckDB only has its text
+                raise failures[0] from None
+            raise StoreError(
+                f"loading rows failed: {str(exc).splitlines()[0]}", where=report.origin
+            ) from None
         finally:
             con.unregister("_arrow_source")
         source_columns = [c for c in store.columns(raw) if c != "_row"]
         row = con.execute(f"SELECT count(*) FROM {raw}").fetchone()
         report.read = int(row[0]) if row else 0
     guessed = guess_columns(name, source_columns)
-    columns = {**{k: v for k, v in guessed.items() if k not in table_mapping.columns},
-               **table_mapping.columns}
+    columns = {
+        **{k: v for k, v in guessed.items() if k not in table_mapping.columns},
+        **table_mapping.columns,
+    }
     report.guessed = {k: v for k, v in guessed.items() if k not in table_mapping.columns}
     return raw, columns
 
 
-def _store_malformed(con: duckdb.DuckDBPyConnection, name: str,
-                     malformed: list[tuple[int, str, str]]) -> None:
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _malformed_{name} "
-                "(_line BIGINT, _text VARCHAR, _reason VARCHAR)")
-    con.executemany(f"INSERT INTO _malformed_{name} VALUES (?, ?, ?)",
-                    [(line, text, f"malformed line: {why}") for line, text, why in malformed])
+def _remember_failure(
+    reader: pa.RecordBatchReader,
+) -> tuple[pa.RecordBatchReader, list[BaseException]]:
+    """Wrap ``reader`` so that an error raised while DuckDB pulls batches is kept and can
+    be re-raised as itself (DuckDB turns it into a generic error with only its text)."""
+    failures: list[BaseException] = []
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        try:
+            yield from reader
+        except BaseException as exc:
+            failures.append(exc)
+            raise
+
+    return pa.RecordBatchReader.from_batches(reader.schema, batches()), failures
 
 
-def _write_rejects(con: duckdb.DuckDBPyConnection, raw: str, staged: Staged, path: Path,
-                   report: TableReport) -> Path:
+def _store_malformed(
+    con: duckdb.DuckDBPyConnection, name: str, malformed: list[tuple[int, str, str]]
+) -> None:
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _malformed_{name} "
+        "(_line BIGINT, _text VARCHAR, _reason VARCHAR)"
+    )
+    con.executemany(
+        f"INSERT INTO _malformed_{name} VALUES (?, ?, ?)",
+        [(line, text, f"malformed line: {why}") for line, text, why in malformed],
+    )
+
+
+def _write_rejects(
+    con: duckdb.DuckDBPyConnection, raw: str, staged: Staged, path: Path, report: TableReport
+) -> Path:
     """Write every rejected row with its reason and raw values to ``path`` (CSV)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    raw_cols = [c for c in (r[0] for r in con.execute(f"DESCRIBE {raw}").fetchall())
-                if c != "_row"]
+    raw_cols = [c for c in (r[0] for r in con.execute(f"DESCRIBE {raw}").fetchall()) if c != "_row"]
     values = ", ".join(f'CAST(r."{c}" AS VARCHAR) AS "{c}"' for c in raw_cols)
-    parts = [f"SELECT s._row, NULL::BIGINT AS _line, s._reason, {values} FROM {staged.table} s "
-             f"JOIN {raw} r ON r._row = s._row WHERE s._reason IS NOT NULL"]
+    parts = [
+        f"SELECT s._row, NULL::BIGINT AS _line, s._reason, {values} FROM {staged.table} s "
+        f"JOIN {raw} r ON r._row = s._row WHERE s._reason IS NOT NULL"
+    ]
     malformed = f"_malformed_{report.table}"
-    if con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?",
-                   [malformed]).fetchone() != (0,):
+    if con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [malformed]
+    ).fetchone() != (0,):
         nulls = ", ".join(f'NULL AS "{c}"' for c in raw_cols[1:])
         first = f'_text AS "{raw_cols[0]}"' if raw_cols else "_text"
-        parts.append(f"SELECT NULL::BIGINT, _line, _reason, {first}"
-                     + (f", {nulls}" if nulls else "") + f" FROM {malformed}")
-    con.execute(f"COPY ({' UNION ALL '.join(parts)} ORDER BY 1 NULLS FIRST, 2) "
-                f"TO '{path.as_posix()}' (HEADER, DELIMITER ',')")
+        parts.append(
+            f"SELECT NULL::BIGINT, _line, _reason, {first}"
+            + (f", {nulls}" if nulls else "")
+            + f" FROM {malformed}"
+        )
+    con.execute(
+        f"COPY ({' UNION ALL '.join(parts)} ORDER BY 1 NULLS FIRST, 2) "
+        f"TO '{path.as_posix()}' (HEADER, DELIMITER ',')"
+    )
     return path
 
 
@@ -223,7 +276,10 @@ def _check_reject_share(report: TableReport, max_share: float) -> None:
         raise RowsRejected(
             f"{report.rejected} of {report.read} rows rejected ({top}); nothing was loaded",
             where=report.origin,
-            hint=(f"see {report.rejects_file} for every rejected row and its reason; "
-                  if report.rejects_file else "")
+            hint=(
+                f"see {report.rejects_file} for every rejected row and its reason; "
+                if report.rejects_file
+                else ""
+            )
             + "fix the mapping (columns, date_format, delimiter) or the data",
         )

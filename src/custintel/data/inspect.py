@@ -21,8 +21,9 @@ __all__ = ["PRESET_TABLES", "Proposal", "propose_mapping"]
 PRESET_TABLES: dict[str, frozenset[str]] = {
     "laravel": frozenset({"users", "orders", "order_items", "products", "categories"}),
     "b2b": frozenset({"retailers", "sellers", "orders", "products"}),
-    "store_chain": frozenset({"customer_details", "store_sales_header",
-                              "store_sales_line_items", "products", "stores"}),
+    "store_chain": frozenset(
+        {"customer_details", "store_sales_header", "store_sales_line_items", "products", "stores"}
+    ),
     "spanish_shop": frozenset({"usuario", "venta", "detalle_venta", "producto", "tipo"}),
 }
 _NAME_HINTS = {
@@ -56,24 +57,33 @@ def propose_mapping(url: str) -> Proposal:
     """Inspect the database at ``url`` and propose a mapping for it."""
     database = Database(url)
     tables = database.tables()
-    lines = [f"# Written by `custintel init` from {database.where}.",
-             "# Check every line; then run `custintel sync --mapping custintel.toml`.",
-             f"source = {json.dumps(url)}"]
+    lines = [
+        f"# Written by `custintel init` from {database.where}.",
+        "# Check every line; then run `custintel sync --mapping custintel.toml`.",
+        f"source = {json.dumps(url)}",
+    ]
     for preset, needed in PRESET_TABLES.items():
         if needed <= set(tables):
             lines.append(f"preset = {json.dumps(preset)}")
-            return Proposal("\n".join(lines) + "\n",
-                            [f"found the tables of the {preset!r} preset: using it"], preset)
+            return Proposal(
+                "\n".join(lines) + "\n",
+                [f"found the tables of the {preset!r} preset: using it"],
+                preset,
+            )
     notes: list[str] = []
     taken: set[str] = set()
     for canonical in ("orders", "customers", "products", "reviews"):
         ranked = sorted(
             ((_score(canonical, t, cols), t) for t, cols in tables.items() if t not in taken),
-            key=lambda item: item[0][0], reverse=True)
+            key=lambda item: item[0][0],
+            reverse=True,
+        )
         if not ranked or ranked[0][0][0] < 0:
-            notes.append(f"{canonical}: no table has the columns it needs "
-                         f"({', '.join(TABLES[canonical].required)}); add [tables.{canonical}] "
-                         "by hand with a `query =` if the data is spread over several tables")
+            notes.append(
+                f"{canonical}: no table has the columns it needs "
+                f"({', '.join(TABLES[canonical].required)}); add [tables.{canonical}] "
+                "by hand with a `query =` if the data is spread over several tables"
+            )
             continue
         (_, guessed), table = ranked[0]
         taken.add(table)
@@ -85,8 +95,10 @@ def propose_mapping(url: str) -> Proposal:
         unmapped = [c.name for c in TABLES[canonical].columns if c.name not in guessed]
         if unmapped:
             lines.append(f"# not found in {table}: {', '.join(unmapped)}")
-        notes.append(f"{canonical}: table {table!r}, mapped {', '.join(guessed)}"
-                     + (f"; could not map {', '.join(unmapped)}" if unmapped else ""))
+        notes.append(
+            f"{canonical}: table {table!r}, mapped {', '.join(guessed)}"
+            + (f"; could not map {', '.join(unmapped)}" if unmapped else "")
+        )
     if "orders" not in taken and not any(n.startswith("orders: table") for n in notes):
         notes.insert(0, "no orders table found: the mapping cannot be synced until you add one")
     return Proposal("\n".join(lines) + "\n", notes)

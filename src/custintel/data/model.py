@@ -92,11 +92,28 @@ class OrderKind(StrEnum):
 # Status words (lower-cased, trimmed) that make a row ``cancelled`` or ``refunded``.
 # A mapping can replace either list ([statuses] in custintel.toml).
 DEFAULT_CANCELLED_STATUSES = (
-    "cancelled", "canceled", "cancel", "void", "voided", "failed", "declined",
-    "rejected", "cancelado", "anulado", "anulada", "cancelada", "fallido",
+    "cancelled",
+    "canceled",
+    "cancel",
+    "void",
+    "voided",
+    "failed",
+    "declined",
+    "rejected",
+    "cancelado",
+    "anulado",
+    "anulada",
+    "cancelada",
+    "fallido",
 )
 DEFAULT_REFUNDED_STATUSES = (
-    "refunded", "refund", "returned", "chargeback", "reembolsado", "devuelto", "devuelta",
+    "refunded",
+    "refund",
+    "returned",
+    "chargeback",
+    "reembolsado",
+    "devuelto",
+    "devuelta",
 )
 
 CUSTOMERS = Table(

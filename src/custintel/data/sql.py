@@ -8,6 +8,7 @@ into custintel's: a refused connection, a missing table, a failing query.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -28,6 +29,7 @@ from custintel.errors import (
 __all__ = ["Database", "SelectSpec"]
 
 BATCH_ROWS = 100_000
+_PASSWORD = re.compile(r"(://[^:/@]*:)[^/]*@")  # the password of a URL, to hide it
 
 
 class SelectSpec:
@@ -60,15 +62,17 @@ class Database:
     def __init__(self, url: str):
         try:
             self.url: URL = make_url(_with_default_driver(url))
-        except sa.exc.ArgumentError:
+        except (sa.exc.ArgumentError, ValueError):  # ValueError: a port that is no number
             raise ConfigError(
-                f"not a database URL: {url!r}",
+                f"not a database URL: {_hide_password(url)!r}",
                 hint="use a SQLAlchemy URL such as postgresql://user@host/db, "
                 "mysql://user:pass@host/db or sqlite:///path/shop.db",
             ) from None
         self.where = self.url.render_as_string(hide_password=True)
         try:
-            self.engine: Engine = sa.create_engine(self.url)
+            # No pool: a sync opens few connections, and a pooled one would outlive the
+            # Database object, unclosed (ResourceWarning), since nothing disposes the engine.
+            self.engine: Engine = sa.create_engine(self.url, poolclass=sa.pool.NullPool)
         except (sa.exc.NoSuchModuleError, ModuleNotFoundError) as exc:
             raise ConfigError(f"no driver for this URL: {exc}", where=self.where) from None
 
@@ -82,8 +86,11 @@ class Database:
         if self.dialect == "sqlite":
             database = self.url.database or ""
             if database and database != ":memory:" and not _sqlite_exists(database):
-                raise SourceNotFound("SQLite database file not found", where=self.where,
-                                     hint="check the path after sqlite:///")
+                raise SourceNotFound(
+                    "SQLite database file not found",
+                    where=self.where,
+                    hint="check the path after sqlite:///",
+                )
         try:
             conn = self.engine.connect()
         except sa.exc.OperationalError as exc:
@@ -96,8 +103,9 @@ class Database:
         try:
             yield conn
         except sa.exc.OperationalError as exc:
-            raise SourceConnectionError(f"connection lost: {_driver_message(exc)}",
-                                        where=self.where) from None
+            raise SourceConnectionError(
+                f"connection lost: {_driver_message(exc)}", where=self.where
+            ) from None
         finally:
             conn.close()
 
@@ -132,10 +140,13 @@ class Database:
         if spec.since is not None and spec.updated_at:
             inner = (
                 f"SELECT * FROM ({inner}) AS custintel_q "
-                f"WHERE {preparer.quote(spec.updated_at)} > :custintel_since"
+                f"WHERE {preparer.quote(spec.updated_at)} >= :custintel_since"
             )
             params["custintel_since"] = spec.since
         statement = sa.text(inner)
+        # The mapping's [params] are shared by all its queries: bind only those this one uses.
+        used = statement.compile().params
+        params = {k: v for k, v in params.items() if k in used}
         return statement.bindparams(**params) if params else statement
 
     def read_batches(self, spec: SelectSpec) -> pa.RecordBatchReader:
@@ -150,14 +161,16 @@ class Database:
     def _read_postgres_adbc(self, statement: sa.TextClause) -> pa.RecordBatchReader:
         import adbc_driver_postgresql.dbapi as adbc
 
-        sql = str(statement.compile(dialect=self.engine.dialect,
-                                    compile_kwargs={"literal_binds": True}))
+        sql = str(
+            statement.compile(dialect=self.engine.dialect, compile_kwargs={"literal_binds": True})
+        )
         uri = self.url.set(drivername="postgresql").render_as_string(hide_password=False)
         try:
             conn = adbc.connect(uri)
         except Exception as exc:  # adbc raises its own OperationalError types
             raise SourceConnectionError(
-                f"cannot connect: {_driver_message(exc)}", where=self.where,
+                f"cannot connect: {_driver_message(exc)}",
+                where=self.where,
                 hint="check that the server is running and that the URL is right",
             ) from None
         cursor = conn.cursor()
@@ -167,15 +180,17 @@ class Database:
         except Exception as exc:
             cursor.close()
             conn.close()
-            raise SourceUnreadable(f"query failed: {_driver_message(exc)}",
-                                   where=self.where) from None
+            raise SourceUnreadable(
+                f"query failed: {_driver_message(exc)}", where=self.where
+            ) from None
 
         def batches() -> Iterator[pa.RecordBatch]:
             try:
                 yield from reader
             except Exception as exc:
-                raise SourceConnectionError(f"reading failed: {_driver_message(exc)}",
-                                            where=self.where) from None
+                raise SourceConnectionError(
+                    f"reading failed: {_driver_message(exc)}", where=self.where
+                ) from None
             finally:
                 cursor.close()
                 conn.close()
@@ -189,13 +204,16 @@ class Database:
         conn = stack.__enter__()
         try:
             result = conn.execution_options(stream_results=True).execute(statement)
-        except sa.exc.OperationalError:
-            stack.__exit__(None, None, None)
-            raise
         except sa.exc.DBAPIError as exc:
             stack.__exit__(None, None, None)
-            raise SourceUnreadable(f"query failed: {_driver_message(exc)}",
-                                   where=self.where) from None
+            if exc.connection_invalidated:  # the connection dropped: the query is not at fault
+                raise SourceConnectionError(
+                    f"connection lost: {_driver_message(exc)}", where=self.where
+                ) from None
+            # Not only ProgrammingError: PyMySQL reports an unknown column as OperationalError.
+            raise SourceUnreadable(
+                f"query failed: {_driver_message(exc)}", where=self.where
+            ) from None
         names = list(result.keys())
         schema = pa.schema([(n, pa.string()) for n in names])
 
@@ -205,8 +223,9 @@ class Database:
                     columns = list(zip(*rows, strict=True))
                     yield pa.record_batch([_as_text(c) for c in columns], schema=schema)
             except sa.exc.DBAPIError as exc:
-                raise SourceConnectionError(f"reading failed: {_driver_message(exc)}",
-                                            where=self.where) from None
+                raise SourceConnectionError(
+                    f"reading failed: {_driver_message(exc)}", where=self.where
+                ) from None
             finally:
                 result.close()
                 stack.__exit__(None, None, None)
@@ -223,13 +242,19 @@ def _as_text(values: tuple[Any, ...]) -> pa.Array:
 
 def _with_default_driver(url: str) -> str:
     """Pick the drivers custintel ships: psycopg 3 for PostgreSQL, PyMySQL for MySQL."""
-    for prefix, full in (("postgresql://", "postgresql+psycopg://"),
-                         ("postgres://", "postgresql+psycopg://"),
-                         ("mysql://", "mysql+pymysql://"),
-                         ("mariadb://", "mysql+pymysql://")):
+    for prefix, full in (
+        ("postgresql://", "postgresql+psycopg://"),
+        ("postgres://", "postgresql+psycopg://"),
+        ("mysql://", "mysql+pymysql://"),
+        ("mariadb://", "mysql+pymysql://"),
+    ):
         if url.startswith(prefix):
-            return full + url[len(prefix):]
+            return full + url[len(prefix) :]
     return url
+
+
+def _hide_password(url: str) -> str:
+    return _PASSWORD.sub(r"\1***@", url)
 
 
 def _sqlite_exists(database: str) -> bool:

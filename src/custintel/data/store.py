@@ -40,30 +40,40 @@ def _q(name: str) -> str:
 class Store:
     """The DuckDB store of one shop. ``path=None`` keeps it in memory (CLI on files)."""
 
-    def __init__(self, path: Path | None = None, *, read_only: bool = False,
-                 memory_limit: str | None = None):
+    def __init__(
+        self, path: Path | None = None, *, read_only: bool = False, memory_limit: str | None = None
+    ):
         self.path = path
         where = str(path) if path else ":memory:"
-        config = {"memory_limit": memory_limit} if memory_limit else {}
+        config: dict[str, str | bool | int | float | list[str]] = (
+            {"memory_limit": memory_limit} if memory_limit else {}
+        )
         try:
             if path is not None and not read_only:
                 path.parent.mkdir(parents=True, exist_ok=True)
             if read_only and (path is None or not path.exists()):
-                raise StoreError("the store does not exist yet", where=where,
-                                 hint="run `custintel sync` (or `custintel demo`) first")
+                raise StoreError(
+                    "the store does not exist yet",
+                    where=where,
+                    hint="run `custintel sync` (or `custintel demo`) first",
+                )
             self.con = duckdb.connect(where, read_only=read_only, config=config)
         except duckdb.IOException as exc:
             message = str(exc).splitlines()[0]
-            hint = ("another custintel process (serve, worker, sync) holds the store; "
-                    "stop it or wait for it to finish" if "lock" in message.lower()
-                    else "check the path and its permissions; if the file is damaged, "
-                    "move it away and sync again")
-            raise StoreError(f"cannot open the store: {message}", where=where,
-                             hint=hint) from None
+            hint = (
+                "another custintel process (serve, worker, sync) holds the store; "
+                "stop it or wait for it to finish"
+                if "lock" in message.lower()
+                else "check the path and its permissions; if the file is damaged, "
+                "move it away and sync again"
+            )
+            raise StoreError(f"cannot open the store: {message}", where=where, hint=hint) from None
         except duckdb.Error as exc:
-            raise StoreError(f"cannot open the store: {str(exc).splitlines()[0]}",
-                             where=where, hint="move the damaged file away and sync again"
-                             ) from None
+            raise StoreError(
+                f"cannot open the store: {str(exc).splitlines()[0]}",
+                where=where,
+                hint="move the damaged file away and sync again",
+            ) from None
         self.con.execute("SET TimeZone = 'UTC'")
         if not read_only:
             self.con.execute(
@@ -95,7 +105,9 @@ class Store:
     def has_table(self, name: str) -> bool:
         row = self.con.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' "
-            "AND table_name = ?", [name]).fetchone()
+            "AND table_name = ?",
+            [name],
+        ).fetchone()
         return bool(row and row[0])
 
     def count(self, name: str) -> int:
@@ -115,14 +127,14 @@ class Store:
             cols = ", ".join(_q(c) for c in own)
             self.con.execute(
                 f"CREATE TABLE {_q(name)} AS SELECT {cols}, _key, _hash, "
-                f"now()::TIMESTAMP AS _synced_at FROM {_q(staged)} LIMIT 0")
+                f"now()::TIMESTAMP AS _synced_at FROM {_q(staged)} LIMIT 0"
+            )
             return
         present = set(self.columns(name))
         types = {r[0]: r[1] for r in self.con.execute(f"DESCRIBE {_q(staged)}").fetchall()}
         for extra in extras:
             if extra not in present:
-                self.con.execute(
-                    f"ALTER TABLE {_q(name)} ADD COLUMN {_q(extra)} {types[extra]}")
+                self.con.execute(f"ALTER TABLE {_q(name)} ADD COLUMN {_q(extra)} {types[extra]}")
 
     def upsert(self, name: str, staged: str, extras: list[str]) -> UpsertCounts:
         """Insert new rows of ``staged`` (those without ``_reason``), replace changed ones.
@@ -134,7 +146,8 @@ class Store:
         target_cols = [c for c in self.columns(name) if c != "_synced_at"]
         staged_cols = set(self.columns(staged))
         select = ", ".join(
-            f"s.{_q(c)}" if c in staged_cols else f"NULL AS {_q(c)}" for c in target_cols)
+            f"s.{_q(c)}" if c in staged_cols else f"NULL AS {_q(c)}" for c in target_cols
+        )
         self.con.execute(f"""
             CREATE OR REPLACE TEMP TABLE _changes AS
             SELECT {select}, t._key IS NULL AS _is_new
@@ -143,29 +156,38 @@ class Store:
         """)
         row = self.con.execute(
             "SELECT count(*) FILTER (WHERE _is_new), count(*) FILTER (WHERE NOT _is_new) "
-            "FROM _changes").fetchone()
+            "FROM _changes"
+        ).fetchone()
         inserted, updated = (int(row[0]), int(row[1])) if row else (0, 0)
         if updated:
-            self.con.execute(f"DELETE FROM {_q(name)} WHERE _key IN "
-                             "(SELECT _key FROM _changes WHERE NOT _is_new)")
+            self.con.execute(
+                f"DELETE FROM {_q(name)} WHERE _key IN "
+                "(SELECT _key FROM _changes WHERE NOT _is_new)"
+            )
         cols = ", ".join(_q(c) for c in target_cols)
-        self.con.execute(f"INSERT INTO {_q(name)} ({cols}, _synced_at) "
-                         f"SELECT {cols}, now()::TIMESTAMP FROM _changes")
-        total = self.con.execute(f"SELECT count(*) FROM {_q(staged)} WHERE _reason IS NULL"
-                                 ).fetchone()
+        self.con.execute(
+            f"INSERT INTO {_q(name)} ({cols}, _synced_at) "
+            f"SELECT {cols}, now()::TIMESTAMP FROM _changes"
+        )
+        total = self.con.execute(
+            f"SELECT count(*) FROM {_q(staged)} WHERE _reason IS NULL"
+        ).fetchone()
         self.con.execute("DROP TABLE _changes")
         return UpsertCounts(inserted, updated, int(total[0] if total else 0) - inserted - updated)
 
     def watermark(self, name: str) -> datetime | None:
-        row = self.con.execute(f"SELECT watermark FROM {_META} WHERE table_name = ?",
-                               [name]).fetchone()
+        row = self.con.execute(
+            f"SELECT watermark FROM {_META} WHERE table_name = ?", [name]
+        ).fetchone()
         return row[0] if row else None
 
     def record_sync(self, name: str, origin: str, watermark: datetime | None) -> None:
         self.con.execute(
             f"INSERT OR REPLACE INTO {_META} VALUES (?, ?, "
             f"greatest(?, (SELECT watermark FROM {_META} WHERE table_name = ?)), "
-            "now()::TIMESTAMP)", [name, origin, watermark, name])
+            "now()::TIMESTAMP)",
+            [name, origin, watermark, name],
+        )
 
     def fill_categories_from_products(self) -> None:
         """Order lines without a category take their product's category."""

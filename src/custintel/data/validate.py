@@ -26,14 +26,40 @@ __all__ = ["DATE_FORMATS", "Staged", "stage_table"]
 # Candidate formats for dates held as text, tried when the mapping gives none.
 # "iso" is DuckDB's own cast (YYYY-MM-DD with optional time, fraction and offset).
 DATE_FORMATS = (
-    "iso", "%Y%m%d", "%d/%m/%Y", "%m/%d/%Y", "%d/%m/%y", "%m/%d/%y", "%d-%m-%Y",
-    "%m-%d-%Y", "%d.%m.%Y", "%d-%b-%y", "%d-%b-%Y", "%Y/%m/%d", "%d/%m/%Y %H:%M",
-    "%m/%d/%Y %H:%M", "%d/%m/%Y %H:%M:%S", "%m/%d/%Y %H:%M:%S", "%d.%m.%Y %H:%M",
+    "iso",
+    "%Y%m%d",
+    "%d/%m/%Y",
+    "%m/%d/%Y",
+    "%d/%m/%y",
+    "%m/%d/%y",
+    "%d-%m-%Y",
+    "%m-%d-%Y",
+    "%d.%m.%Y",
+    "%d-%b-%y",
+    "%d-%b-%Y",
+    "%Y/%m/%d",
+    "%d/%m/%Y %H:%M",
+    "%m/%d/%Y %H:%M",
+    "%d/%m/%Y %H:%M:%S",
+    "%m/%d/%Y %H:%M:%S",
+    "%d.%m.%Y %H:%M",
 )
 _DATE_SAMPLE = 50_000
 _SENSITIVE = re.compile(r"pass(word)?|token|secret|hash|salt|api_?key", re.I)
-_NUMERIC_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT",
-                  "USMALLINT", "UINTEGER", "UBIGINT", "FLOAT", "DOUBLE", "DECIMAL")
+_NUMERIC_TYPES = (
+    "TINYINT",
+    "SMALLINT",
+    "INTEGER",
+    "BIGINT",
+    "HUGEINT",
+    "UTINYINT",
+    "USMALLINT",
+    "UINTEGER",
+    "UBIGINT",
+    "FLOAT",
+    "DOUBLE",
+    "DECIMAL",
+)
 
 
 @dataclass
@@ -72,32 +98,40 @@ def _is_temporal(sql_type: str) -> bool:
 def _text(col: str, sql_type: str) -> str:
     """The raw value as trimmed text ('' -> NULL); whole floats lose their '.0'."""
     if sql_type in ("DOUBLE", "FLOAT"):
-        return (f"CASE WHEN {col} = floor({col}) AND abs({col}) < 1e18 "
-                f"THEN CAST(CAST({col} AS BIGINT) AS VARCHAR) ELSE CAST({col} AS VARCHAR) END")
+        return (
+            f"CASE WHEN {col} = floor({col}) AND abs({col}) < 1e18 "
+            f"THEN CAST(CAST({col} AS BIGINT) AS VARCHAR) ELSE CAST({col} AS VARCHAR) END"
+        )
     return f"NULLIF(trim(CAST({col} AS VARCHAR)), '')"
 
 
 def _date_expr(text: str, fmt: str) -> str:
     if fmt == "iso":  # DuckDB's cast also reads '03/01/19' (as year 3): insist on Y-M-D
-        return (f"CASE WHEN regexp_matches({text}, '^\\d{{4}}-\\d{{1,2}}-\\d{{1,2}}') THEN "
-                f"coalesce(TRY_CAST({text} AS TIMESTAMP), "
-                f"CAST(TRY_CAST({text} AS TIMESTAMPTZ) AS TIMESTAMP)) END")
+        return (
+            f"CASE WHEN regexp_matches({text}, '^\\d{{4}}-\\d{{1,2}}-\\d{{1,2}}') THEN "
+            f"coalesce(TRY_CAST({text} AS TIMESTAMP), "
+            f"CAST(TRY_CAST({text} AS TIMESTAMPTZ) AS TIMESTAMP)) END"
+        )
     return f"TRY_STRPTIME({text}, {_lit(fmt)})"
 
 
-def _detect_date_format(con: duckdb.DuckDBPyConnection, raw: str, col: str, where: str,
-                        column: str) -> str:
+def _detect_date_format(
+    con: duckdb.DuckDBPyConnection, raw: str, col: str, where: str, column: str
+) -> str:
     """Pick the format that reads the most values of a text date column.
 
     Day-first and month-first formats that read every value equally well make the
     column ambiguous: that is an error asking for ``date_format``, never a guess.
     """
     text = _text(_q(col), "VARCHAR")
-    sample = (f"(SELECT DISTINCT {text} AS v FROM {_q(raw)} WHERE {text} IS NOT NULL "
-              f"LIMIT {_DATE_SAMPLE})")
+    sample = (
+        f"(SELECT DISTINCT {text} AS v FROM {_q(raw)} WHERE {text} IS NOT NULL "
+        f"LIMIT {_DATE_SAMPLE})"
+    )
     counts = ", ".join(
         f"count(CASE WHEN year({_date_expr('v', f)}) BETWEEN 1900 AND 2200 THEN 1 END)"
-        for f in DATE_FORMATS)
+        for f in DATE_FORMATS
+    )
     row = con.execute(f"SELECT count(*), {counts} FROM {sample}").fetchone()
     assert row is not None
     total, *parsed = row
@@ -112,7 +146,7 @@ def _detect_date_format(con: duckdb.DuckDBPyConnection, raw: str, col: str, wher
             + ", ".join(map(repr, examples)),
             where=where,
             hint="give its format with `date_format =` in the mapping (strftime codes, "
-            "e.g. \"%d/%m/%Y\"), or map the right column",
+            'e.g. "%d/%m/%Y"), or map the right column',
         )
     day_first = [f for f in winners if f.startswith("%d")]
     month_first = [f for f in winners if f.startswith("%m")]
@@ -121,8 +155,8 @@ def _detect_date_format(con: duckdb.DuckDBPyConnection, raw: str, col: str, wher
             f"dates in column {col!r} ({column}) read equally well day-first "
             f"({day_first[0]}) and month-first ({month_first[0]})",
             where=where,
-            hint=f"say which with `date_format = \"{day_first[0]}\"` or "
-            f"`date_format = \"{month_first[0]}\"` in the mapping",
+            hint=f'say which with `date_format = "{day_first[0]}"` or '
+            f'`date_format = "{month_first[0]}"` in the mapping',
         )
     return winners[0]
 
@@ -156,9 +190,13 @@ def stage_table(
     source_columns = [c for c in types if c != "_row"]
     for canonical, source in columns.items():
         if source not in types:
-            raise MissingColumns([source], source_columns, where=where,
-                                 hint=f"the mapping maps {canonical} to {source!r}, which the "
-                                 "source does not have: fix the name in custintel.toml")
+            raise MissingColumns(
+                [source],
+                source_columns,
+                where=where,
+                hint=f"the mapping maps {canonical} to {source!r}, which the "
+                "source does not have: fix the name in custintel.toml",
+            )
     missing = [c for c in table.required if c not in columns]
     if missing:
         raise MissingColumns(missing, source_columns, where=where)
@@ -177,10 +215,15 @@ def stage_table(
         if column.type in (ColumnType.ID, ColumnType.TEXT):
             value = text
         elif column.type is ColumnType.NUMBER:
-            value = (f"CAST({src} AS DOUBLE)" if _is_numeric(sql_type)
-                     else f"TRY_CAST({text} AS DOUBLE)")
-            reasons.append((f"{text} IS NOT NULL AND ({value} IS NULL OR NOT isfinite({value}))",
-                            f"{_lit(label + ': ')} || {_lit('not a number: ')} || {text}"))
+            value = (
+                f"CAST({src} AS DOUBLE)" if _is_numeric(sql_type) else f"TRY_CAST({text} AS DOUBLE)"
+            )
+            reasons.append(
+                (
+                    f"{text} IS NOT NULL AND ({value} IS NULL OR NOT isfinite({value}))",
+                    f"{_lit(label + ': ')} || {_lit('not a number: ')} || {text}",
+                )
+            )
         else:
             if _is_temporal(sql_type):
                 value = f"CAST({src} AS TIMESTAMP)"
@@ -188,12 +231,21 @@ def stage_table(
                 fmt = date_format or _detect_date_format(con, raw, columns[name], where, name)
                 formats[name] = fmt
                 value = _date_expr(text, fmt)
-            reasons.append((f"{text} IS NOT NULL AND {value} IS NULL",
-                            f"{_lit(label + ': not a date: ')} || {text}"))
-            reasons.append((f"year({value}) < 1900",
-                            f"{_lit(label + ': before 1900: ')} || {text}"))
-            reasons.append((f"{value} > now()::TIMESTAMP + INTERVAL 1 DAY",
-                            f"{_lit(label + ': in the future: ')} || {text}"))
+            reasons.append(
+                (
+                    f"{text} IS NOT NULL AND {value} IS NULL",
+                    f"{_lit(label + ': not a date: ')} || {text}",
+                )
+            )
+            reasons.append(
+                (f"year({value}) < 1900", f"{_lit(label + ': before 1900: ')} || {text}")
+            )
+            reasons.append(
+                (
+                    f"{value} > now()::TIMESTAMP + INTERVAL 1 DAY",
+                    f"{_lit(label + ': in the future: ')} || {text}",
+                )
+            )
         if column.required:
             reasons.insert(0, (f"{text} IS NULL", _lit(f"{label}: empty")))
         selects.append(f"{value} AS {_q(name)}")
@@ -201,9 +253,11 @@ def stage_table(
     mapped = set(columns.values())
     extras: list[str] = []
     if table.keeps_extra_columns:
-        candidates = attributes if attributes is not None else [
-            c for c in source_columns if c not in mapped and not _SENSITIVE.search(c)
-        ]
+        candidates = (
+            attributes
+            if attributes is not None
+            else [c for c in source_columns if c not in mapped and not _SENSITIVE.search(c)]
+        )
         for col in candidates:
             if col not in types:
                 raise MissingColumns([col], source_columns, where=where)
@@ -214,25 +268,31 @@ def stage_table(
             selects.append(f"{_attribute_expr(con, raw, col, types[col])} AS {_q(out)}")
     if updated_at:
         if updated_at not in types:
-            raise MissingColumns([updated_at], source_columns, where=where,
-                                 hint="fix `updated_at =` in the mapping")
+            raise MissingColumns(
+                [updated_at], source_columns, where=where, hint="fix `updated_at =` in the mapping"
+            )
         upd = _q(updated_at)
         selects.append(
-            f"CAST({upd} AS TIMESTAMP) AS _updated_at" if _is_temporal(types[updated_at])
-            else f"{_date_expr(_text(upd, 'VARCHAR'), 'iso')} AS _updated_at")
+            f"CAST({upd} AS TIMESTAMP) AS _updated_at"
+            if _is_temporal(types[updated_at])
+            else f"{_date_expr(_text(upd, 'VARCHAR'), 'iso')} AS _updated_at"
+        )
 
     reason_sql = "CASE " + " ".join(f"WHEN {c} THEN {m}" for c, m in reasons) + " END"
     if not reasons:
         reason_sql = "CAST(NULL AS VARCHAR)"
-    canonical = table.column_names
+    canonical_names = table.column_names
     key_columns = key or _default_key(table, columns)
     for k in key_columns:
-        if k not in canonical:
+        if k not in canonical_names:
             raise ConfigError(f"key column {k!r} is not a column of {table.name}", where=where)
-    value_cols = canonical + extras
+    value_cols = canonical_names + extras
     hash_sql = f"hash({', '.join(_q(c) for c in value_cols)})"
-    key_sql = (f"concat_ws('|', {', '.join(f'coalesce({_q(k)}, chr(0))' for k in key_columns)})"
-               if key_columns else f"CAST({hash_sql} AS VARCHAR)")
+    key_sql = (
+        f"concat_ws('|', {', '.join(f'coalesce({_q(k)}, chr(0))' for k in key_columns)})"
+        if key_columns
+        else f"CAST({hash_sql} AS VARCHAR)"
+    )
     kind_sql = ""
     if table.name == "orders":
         rules = statuses or StatusRules()
@@ -245,13 +305,15 @@ def stage_table(
         )
     unknown = ""
     if known_customers and "customer_id" in columns:
-        unknown = (f"WHEN _reason IS NULL AND customer_id NOT IN "
-                   f"(SELECT customer_id FROM {_q(known_customers)}) "
-                   f"THEN 'customer_id: not in customers: ' || customer_id ")
+        unknown = (
+            f"WHEN _reason IS NULL AND customer_id NOT IN "
+            f"(SELECT customer_id FROM {_q(known_customers)}) "
+            f"THEN 'customer_id: not in customers: ' || customer_id "
+        )
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE {_q(target)} AS
         WITH typed AS (
-            SELECT {', '.join(selects)}, {reason_sql} AS _reason FROM {_q(raw)}
+            SELECT {", ".join(selects)}, {reason_sql} AS _reason FROM {_q(raw)}
         ), keyed AS (
             SELECT *, {key_sql} AS _key, {hash_sql} AS _hash FROM typed
         ), first_seen AS (
@@ -261,8 +323,9 @@ def stage_table(
         )
         SELECT * EXCLUDE (_reason, _first_row){kind_sql},
                CASE WHEN _reason IS NOT NULL THEN _reason
-                    {"" if keep_duplicates else
-                     "WHEN _first_row < _row THEN 'duplicate of row ' || _first_row"}
+                    {
+        "" if keep_duplicates else "WHEN _first_row < _row THEN 'duplicate of row ' || _first_row"
+    }
                     {unknown}END AS _reason
         FROM first_seen
     """)
@@ -277,8 +340,12 @@ def stage_table(
     accepted = sum(n for k, n in counts if k == "ok")
     rejected = sum(n for k, n in counts if k != "ok")
     return Staged(
-        table=target, accepted=accepted, rejected=rejected, columns=dict(columns),
-        extra_columns=extras, date_formats=formats,
+        table=target,
+        accepted=accepted,
+        rejected=rejected,
+        columns=dict(columns),
+        extra_columns=extras,
+        date_formats=formats,
         reasons=[(k, n) for k, n in counts if k != "ok"],
     )
 
@@ -304,14 +371,20 @@ def _attribute_name(column: str) -> str:
 
 
 def _attribute_expr(con: duckdb.DuckDBPyConnection, raw: str, col: str, sql_type: str) -> str:
-    """Extra customer attributes keep their type; text that is all numbers becomes DOUBLE."""
+    """Extra customer attributes keep their type; text that is all numbers becomes DOUBLE,
+    text that is all ISO dates DATE (TIMESTAMP when some carry a time), so that a column
+    reads the same from a typed source (Parquet, PostgreSQL) and a text one (CSV, MySQL)."""
     src = _q(col)
     if sql_type != "VARCHAR":
         return src
     text = _text(src, "VARCHAR")
+    iso = _date_expr(text, "iso")
     row = con.execute(
-        f"SELECT count({text}), count(TRY_CAST({text} AS DOUBLE)) FROM {_q(raw)}"
+        f"SELECT count({text}), count(TRY_CAST({text} AS DOUBLE)), count({iso}), "
+        f"count(CASE WHEN contains({text}, ':') THEN 1 END) FROM {_q(raw)}"
     ).fetchone()
     if row and row[0] > 0 and row[0] == row[1]:
         return f"TRY_CAST({text} AS DOUBLE)"
+    if row and row[0] > 0 and row[0] == row[2]:
+        return iso if row[3] else f"CAST({iso} AS DATE)"
     return text
