@@ -293,46 +293,39 @@ def stage_table(
         if key_columns
         else f"CAST({hash_sql} AS VARCHAR)"
     )
-    kind_sql = ""
+    order_sql = ""
     if table.name == "orders":
         rules = statuses or StatusRules()
         cancelled = ", ".join(_lit(s.lower()) for s in rules.cancelled) or "NULL"
         refunded = ", ".join(_lit(s.lower()) for s in rules.refunded) or "NULL"
-        kind_sql = (
-            f", CASE WHEN lower(status) IN ({cancelled}) THEN 'cancelled' "
-            f"WHEN amount < 0 THEN 'return' "
-            f"WHEN lower(status) IN ({refunded}) THEN 'refunded' ELSE 'sale' END AS kind"
+        rule = (f"WHEN lower(status) IN ({cancelled}) THEN {{cancelled}} "
+                f"WHEN amount < 0 THEN {{ret}} "
+                f"WHEN lower(status) IN ({refunded}) THEN {{refunded}} ELSE {{sale}} END")
+        order_sql = (
+            ", CASE " + rule.format(cancelled="'cancelled'", ret="'return'",
+                                    refunded="'refunded'", sale="'sale'") + " AS kind"
+            ", CASE " + rule.format(cancelled="0.0", ret="amount", refunded="0.0",
+                                    sale="amount") + " AS net_amount"
         )
-    unknown = ""
-    if known_customers and "customer_id" in columns:
-        unknown = (
-            f"WHEN _reason IS NULL AND customer_id NOT IN "
-            f"(SELECT customer_id FROM {_q(known_customers)}) "
-            f"THEN 'customer_id: not in customers: ' || customer_id "
-        )
+    t = _q(target)
     con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE {_q(target)} AS
-        WITH typed AS (
-            SELECT {", ".join(selects)}, {reason_sql} AS _reason FROM {_q(raw)}
-        ), keyed AS (
-            SELECT *, {key_sql} AS _key, {hash_sql} AS _hash FROM typed
-        ), first_seen AS (
-            SELECT *, min(CASE WHEN _reason IS NULL THEN _row END)
-                          OVER (PARTITION BY _key) AS _first_row
-            FROM keyed
-        )
-        SELECT * EXCLUDE (_reason, _first_row){kind_sql},
-               CASE WHEN _reason IS NOT NULL THEN _reason
-                    {
-        "" if keep_duplicates else "WHEN _first_row < _row THEN 'duplicate of row ' || _first_row"
-    }
-                    {unknown}END AS _reason
-        FROM first_seen
+        CREATE OR REPLACE TEMP TABLE {t} AS
+        SELECT *, {key_sql} AS _key, {hash_sql} AS _hash{order_sql}
+        FROM (SELECT {", ".join(selects)}, {reason_sql} AS _reason FROM {_q(raw)})
     """)
-    if table.name == "orders":
-        con.execute(f"""ALTER TABLE {_q(target)} ADD COLUMN net_amount DOUBLE;
-            UPDATE {_q(target)} SET net_amount =
-                CASE kind WHEN 'sale' THEN amount WHEN 'return' THEN amount ELSE 0 END""")
+    if not keep_duplicates:  # a GROUP BY finds repeated keys far faster than a window
+        con.execute(f"""
+            UPDATE {t} SET _reason = 'duplicate of row ' || d.first_row
+            FROM (SELECT _key, min(_row) AS first_row FROM {t} WHERE _reason IS NULL
+                  GROUP BY _key HAVING count(*) > 1) d
+            WHERE {t}._key = d._key AND {t}._row > d.first_row AND {t}._reason IS NULL
+        """)
+    if known_customers and "customer_id" in columns:
+        con.execute(f"""
+            UPDATE {t} SET _reason = 'customer_id: not in customers: ' || customer_id
+            WHERE _reason IS NULL AND customer_id NOT IN
+                (SELECT customer_id FROM {_q(known_customers)})
+        """)
     counts = con.execute(f"""
         SELECT coalesce(regexp_extract(_reason, '^([^:]+: [a-z ]+|duplicate)'), 'ok') AS k,
                count(*) FROM {_q(target)} GROUP BY k ORDER BY count(*) DESC
