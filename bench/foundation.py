@@ -28,7 +28,7 @@ from bench.measure import ROOT, Measurement, report, run_step
 
 DATA = ROOT / "bench" / "results" / "foundation"
 PG_URL = os.environ.get("CUSTINTEL_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
-AS_OF = "2025-07-01"
+AS_OF = "2026-01-01"
 
 
 def step_generate(customers: str, out: str) -> None:
