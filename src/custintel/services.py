@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -23,7 +24,11 @@ from custintel.data.mapping import Mapping, load_mapping
 from custintel.data.store import Store
 from custintel.errors import ConfigError, NotEnoughData
 
+if TYPE_CHECKING:
+    from custintel.segmentation.service import SegmentationRun
+
 __all__ = [
+    "run_segmentation",
     "DemoSummary",
     "build_demo",
     "check_output_path",
@@ -265,3 +270,66 @@ def build_demo(
         features_path=features_path,
         categories=[(c, r, s) for c, r, s in categories],
     )
+
+
+def run_segmentation(
+    settings: Settings,
+    mapping: Mapping | None,
+    *,
+    as_of: date | None,
+    out: Path,
+    scheme: str | None = None,
+    method: str | None = None,
+    min_clusters: int | None = None,
+    max_clusters: int | None = None,
+    progress: Progress | None = None,
+) -> tuple[SegmentationRun, Path, int | None]:
+    """Segment every customer as of ``as_of`` and write the assignment to ``out`` and its
+    summary as JSON beside it. Returns the run, the summary path and the model version.
+
+    On the data directory's store (no files named) the model is versioned in the
+    registry, the previous version keeps cluster ids and names stable, and the
+    assignment is kept in the history for migration tables; runs on files are one-off.
+    """
+    import json
+
+    from custintel.registry import ArtifactStore
+    from custintel.segmentation.service import record_assignments, segment_customers
+
+    check_output_path(out)
+    options = (mapping.segmentation if mapping else {}) or {}
+    persistent = mapping is None
+    if persistent:
+        store = Store(settings.store_path, memory_limit=settings.duckdb_memory_limit)
+        local = settings.mapping_path
+        options = load_mapping(local).segmentation if local.exists() else {}
+    else:
+        store, _ = open_data(settings, mapping, progress=progress)
+    registry = ArtifactStore(settings.home / "models")
+    with store:
+        cutoff = as_of or default_as_of(store)
+        from custintel.features import customer_features
+
+        features = customer_features(store.con, cutoff)
+        previous = registry.latest("segmentation") if persistent else None
+        run = segment_customers(
+            features, as_of=cutoff,
+            scheme=scheme or options.get("scheme", "standard"),
+            user_schemes=options.get("schemes"),
+            method=method or options.get("method", "auto"),
+            min_clusters=min_clusters or options.get("min_clusters", 2),
+            max_clusters=max_clusters or options.get("max_clusters", 10),
+            previous=previous[1] if previous else None,
+        )
+        version = None
+        if persistent:
+            ref = registry.save("segmentation", run.model,
+                                metadata={"as_of": cutoff.isoformat(),
+                                          "customers": len(run.assignments)})
+            version = ref.version
+            record_assignments(store, run, version)
+    write_table(pa.Table.from_pandas(run.assignments, preserve_index=False), out)
+    summary_path = out.with_name(out.stem + ".summary.json")
+    summary_path.write_text(json.dumps({**run.summary, "model_version": version}, indent=1,
+                                       default=str), encoding="utf-8")
+    return run, summary_path, version

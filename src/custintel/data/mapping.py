@@ -114,6 +114,8 @@ class Mapping(BaseModel):
     tables: dict[str, TableMapping] = Field(default_factory=dict)
     statuses: StatusRules = Field(default_factory=StatusRules)
     params: dict[str, Any] = Field(default_factory=dict)
+    # Capability settings kept in the same file ([segmentation] schemes, k range...).
+    segmentation: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _known_tables(self) -> Mapping:
