@@ -90,7 +90,7 @@ def volume_categories(sales: pd.Series, thresholds: tuple[float, float] | None =
         ranks = sales.rank(method="min", pct=False).to_numpy() - 1
         codes = np.minimum(2, (3 * ranks // max(len(sales), 1)).astype(int))
     return pd.Series(
-        pd.Categorical.from_codes(codes, VOLUME_LEVELS, ordered=True),
+        pd.Categorical.from_codes(codes, pd.Index(VOLUME_LEVELS), ordered=True),
         index=sales.index,
         name="volume",
     )
@@ -194,8 +194,9 @@ def _cluster_names(frame: pd.DataFrame, attributes: list[str]) -> dict[int, str]
                     continue
                 overall = frame[column].value_counts(normalize=True)
                 lift = share / overall.reindex(share.index)
-                value = lift.idxmax()
-                parts.append((float(share[value] * np.log(lift[value])), str(value)))
+                best = int(np.argmax(lift.to_numpy()))
+                weight = float(share.iloc[best] * np.log(lift.iloc[best]))
+                parts.append((weight, str(share.index[best])))
         parts.sort(reverse=True)
         label = ", ".join(p for _, p in parts[:2]) or f"cluster {cluster}"
         names[int(str(cluster))] = label if label not in names.values() else f"{label} ({cluster})"

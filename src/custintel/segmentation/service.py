@@ -34,10 +34,22 @@ __all__ = [
     "segment_customers",
 ]
 
-ASSIGNMENT_COLUMNS = ("customer_id", "r_score", "f_score", "m_score", "rfm_segment",
-                      "cluster", "cluster_name", "pc1", "pc2")
-_SCORED = (("r_score", "recency_days", False), ("f_score", "frequency", True),
-           ("m_score", "monetary", True))
+ASSIGNMENT_COLUMNS = (
+    "customer_id",
+    "r_score",
+    "f_score",
+    "m_score",
+    "rfm_segment",
+    "cluster",
+    "cluster_name",
+    "pc1",
+    "pc2",
+)
+_SCORED = (
+    ("r_score", "recency_days", False),
+    ("f_score", "frequency", True),
+    ("m_score", "monetary", True),
+)
 
 
 @dataclass
@@ -55,11 +67,12 @@ def _thresholds(features: pd.DataFrame, scores: pd.DataFrame) -> dict[str, dict[
     the smallest value reaching it (larger is better) or the largest (recency)."""
     out: dict[str, dict[str, float]] = {}
     for score, column, larger_better in _SCORED:
-        frame = pd.DataFrame({"s": scores[score].to_numpy(),
-                              "v": features[column].to_numpy(dtype=float)})
+        frame = pd.DataFrame(
+            {"s": scores[score].to_numpy(), "v": features[column].to_numpy(dtype=float)}
+        )
         grouped = frame.groupby("s")["v"]
         bounds = grouped.min() if larger_better else grouped.max()
-        out[score] = {str(int(s)): float(v) for s, v in bounds.items()}
+        out[score] = {str(s): float(v) for s, v in zip(bounds.index, bounds, strict=True)}
     return out
 
 
@@ -94,26 +107,33 @@ def segment_customers(
     if "as_of" in frame.columns and frame["as_of"].nunique() > 1:
         raise ConfigError("segment one as_of at a time")
     if len(frame) == 0:
-        raise NotEnoughData(f"no customer has an order before {as_of}",
-                            hint="choose a later --as-of")
+        raise NotEnoughData(
+            f"no customer has an order before {as_of}", hint="choose a later --as-of"
+        )
     chosen = scheme if isinstance(scheme, Scheme) else get_scheme(scheme, user_schemes)
     scores = rfm_scores(frame)
     segments = assign_segments(scores, chosen)
-    clusterer = CustomerClusterer(method=method, min_clusters=min_clusters,
-                                  max_clusters=max_clusters, random_state=random_state)
+    clusterer = CustomerClusterer(
+        method=method,
+        min_clusters=min_clusters,
+        max_clusters=max_clusters,
+        random_state=random_state,
+    )
     clusterer.fit(frame, previous=(previous or {}).get("clusterer"))
     matrix = clusterer.feature_matrix(frame)
     clusters = clusterer.assign(frame, matrix=matrix)
     coords = pca_coordinates(clusterer.pca_, matrix)
-    assignments = pd.DataFrame({
-        "customer_id": frame["customer_id"].astype(str).to_numpy(),
-        **{c: scores[c].to_numpy() for c in SCORE_COLUMNS},
-        "rfm_segment": segments.astype(str).to_numpy(),
-        "cluster": clusters["cluster"].to_numpy(),
-        "cluster_name": clusters["cluster_name"].to_numpy(),
-        "pc1": coords[:, 0],
-        "pc2": coords[:, 1],
-    })
+    assignments = pd.DataFrame(
+        {
+            "customer_id": frame["customer_id"].astype(str).to_numpy(),
+            **{c: scores[c].to_numpy() for c in SCORE_COLUMNS},
+            "rfm_segment": segments.astype(str).to_numpy(),
+            "cluster": clusters["cluster"].to_numpy(),
+            "cluster_name": clusters["cluster_name"].to_numpy(),
+            "pc1": coords[:, 0],
+            "pc2": coords[:, 1],
+        }
+    )
     model = {
         "as_of": as_of.isoformat(),
         "scheme": chosen.name,
@@ -124,24 +144,34 @@ def segment_customers(
     return SegmentationRun(as_of, assignments, summary, model)
 
 
-def _summary(frame: pd.DataFrame, assignments: pd.DataFrame, scheme: Scheme,
-             clusterer: CustomerClusterer, as_of: date) -> dict[str, Any]:
+def _summary(
+    frame: pd.DataFrame,
+    assignments: pd.DataFrame,
+    scheme: Scheme,
+    clusterer: CustomerClusterer,
+    as_of: date,
+) -> dict[str, Any]:
     revenue = frame["monetary"].clip(lower=0).to_numpy(dtype=float)
     total = float(revenue.sum()) or 1.0
-    by_segment = (pd.DataFrame({"segment": assignments["rfm_segment"], "revenue": revenue})
-                  .groupby("segment")["revenue"].agg(["size", "sum"]))
+    by_segment = (
+        pd.DataFrame({"segment": assignments["rfm_segment"], "revenue": revenue})
+        .groupby("segment")["revenue"]
+        .agg(["size", "sum"])
+    )
     described = {s.name: s for s in scheme.segments}
     segments = []
     for name in scheme.segment_names:
         size = int(by_segment["size"].get(name, 0))
-        segments.append({
-            "segment": name,
-            "customers": size,
-            "share_customers": round(size / len(frame), 4),
-            "share_revenue": round(float(by_segment["sum"].get(name, 0.0)) / total, 4),
-            "description": described[name].description,
-            "action": described[name].action,
-        })
+        segments.append(
+            {
+                "segment": name,
+                "customers": size,
+                "share_customers": round(size / len(frame), 4),
+                "share_revenue": round(float(by_segment["sum"].get(name, 0.0)) / total, 4),
+                "description": described[name].description,
+                "action": described[name].action,
+            }
+        )
     return {
         "as_of": as_of.isoformat(),
         "customers": len(frame),
@@ -166,13 +196,13 @@ def record_assignments(store: Store, run: SegmentationRun, model_version: int) -
         as_of DATE, model_version INTEGER, customer_id VARCHAR, r_score TINYINT,
         f_score TINYINT, m_score TINYINT, rfm_segment VARCHAR, cluster INTEGER,
         cluster_name VARCHAR, pc1 DOUBLE, pc2 DOUBLE)""")
-    frame = pa.Table.from_pandas(run.assignments[list(ASSIGNMENT_COLUMNS)],
-                                 preserve_index=False)
+    frame = pa.Table.from_pandas(run.assignments[list(ASSIGNMENT_COLUMNS)], preserve_index=False)
     with store.transaction():
         con.execute("DELETE FROM segment_assignments WHERE as_of = ?", [run.as_of])
         con.register("_run", frame)
-        con.execute("INSERT INTO segment_assignments SELECT ?, ?, * FROM _run",
-                    [run.as_of, model_version])
+        con.execute(
+            "INSERT INTO segment_assignments SELECT ?, ?, * FROM _run", [run.as_of, model_version]
+        )
         con.unregister("_run")
 
 
@@ -185,37 +215,48 @@ def migration(store: Store, start: date, end: date, by: str = "rfm_segment") -> 
     if by not in ("rfm_segment", "cluster_name"):
         raise ConfigError(f"migration by {by!r}: use rfm_segment or cluster_name")
     if not store.has_table("segment_assignments"):
-        raise NotEnoughData("no segment assignments recorded yet",
-                            hint="run `custintel segment` at two dates first")
-    recorded = {r[0] for r in store.con.execute(
-        "SELECT DISTINCT as_of FROM segment_assignments").fetchall()}
+        raise NotEnoughData(
+            "no segment assignments recorded yet", hint="run `custintel segment` at two dates first"
+        )
+    recorded = {
+        r[0] for r in store.con.execute("SELECT DISTINCT as_of FROM segment_assignments").fetchall()
+    }
     for day in (start, end):
         if day not in recorded:
             raise NotEnoughData(
                 f"no segment assignment recorded as of {day}; recorded: "
                 + (", ".join(sorted(str(d) for d in recorded)) or "none"),
-                hint=f"run `custintel segment --as-of {day}` first")
-    return store.con.execute(f"""
+                hint=f"run `custintel segment --as-of {day}` first",
+            )
+    return store.con.execute(
+        f"""
         SELECT coalesce(a.{by}, '(new)') AS from_segment,
                coalesce(b.{by}, '(gone)') AS to_segment, count(*) AS customers
         FROM (SELECT * FROM segment_assignments WHERE as_of = ?) a
         FULL JOIN (SELECT * FROM segment_assignments WHERE as_of = ?) b
           ON a.customer_id = b.customer_id
         GROUP BY ALL ORDER BY customers DESC, from_segment, to_segment
-    """, [start, end]).df()
+    """,
+        [start, end],
+    ).df()
 
 
-def predict_segment(model: dict[str, Any], features: pd.DataFrame,
-                    user_schemes: dict[str, Any] | None = None) -> pd.DataFrame:
+def predict_segment(
+    model: dict[str, Any], features: pd.DataFrame, user_schemes: dict[str, Any] | None = None
+) -> pd.DataFrame:
     """Segment and cluster of customers given as feature rows (not in the store), scored
     against the population the model was fitted on."""
     missing = [c for _, c, _ in _SCORED if c not in features.columns]
     if missing:
         raise ConfigError(f"feature rows need {', '.join(missing)}")
-    scores = pd.DataFrame({
-        score: _score_new(features[column].to_numpy(dtype=float),
-                          model["rfm_thresholds"][score], larger)
-        for score, column, larger in _SCORED})
+    scores = pd.DataFrame(
+        {
+            score: _score_new(
+                features[column].to_numpy(dtype=float), model["rfm_thresholds"][score], larger
+            )
+            for score, column, larger in _SCORED
+        }
+    )
     scores.loc[features["frequency"].to_numpy() <= 0, "f_score"] = 1
     scores.loc[features["monetary"].to_numpy() <= 0, "m_score"] = 1
     scheme = get_scheme(model["scheme"], user_schemes)
@@ -224,10 +265,10 @@ def predict_segment(model: dict[str, Any], features: pd.DataFrame,
     if "customer_id" not in frame.columns:
         frame["customer_id"] = [f"row-{i}" for i in range(len(frame))]
     clusters = clusterer.assign(frame)
-    result = pd.DataFrame({"customer_id": clusters["customer_id"], **{
-        c: scores[c].to_numpy() for c in SCORE_COLUMNS}})
+    result = pd.DataFrame(
+        {"customer_id": clusters["customer_id"], **{c: scores[c].to_numpy() for c in SCORE_COLUMNS}}
+    )
     result["rfm_segment"] = assign_segments(result, scheme).astype(str).to_numpy()
     result["cluster"] = clusters["cluster"].to_numpy()
     result["cluster_name"] = clusters["cluster_name"].to_numpy()
     return result
-
