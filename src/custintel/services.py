@@ -28,7 +28,6 @@ if TYPE_CHECKING:
     from custintel.segmentation.service import SegmentationRun
 
 __all__ = [
-    "run_segmentation",
     "DemoSummary",
     "build_demo",
     "check_output_path",
@@ -36,6 +35,7 @@ __all__ = [
     "export_features",
     "mapping_from_options",
     "open_data",
+    "run_segmentation",
     "write_demo_data",
     "write_table",
 ]
@@ -313,7 +313,8 @@ def run_segmentation(
         features = customer_features(store.con, cutoff)
         previous = registry.latest("segmentation") if persistent else None
         run = segment_customers(
-            features, as_of=cutoff,
+            features,
+            as_of=cutoff,
             scheme=scheme or options.get("scheme", "standard"),
             user_schemes=options.get("schemes"),
             method=method or options.get("method", "auto"),
@@ -323,13 +324,17 @@ def run_segmentation(
         )
         version = None
         if persistent:
-            ref = registry.save("segmentation", run.model,
-                                metadata={"as_of": cutoff.isoformat(),
-                                          "customers": len(run.assignments)})
+            ref = registry.save(
+                "segmentation",
+                run.model,
+                metadata={"as_of": cutoff.isoformat(), "customers": len(run.assignments)},
+            )
             version = ref.version
             record_assignments(store, run, version)
     write_table(pa.Table.from_pandas(run.assignments, preserve_index=False), out)
     summary_path = out.with_name(out.stem + ".summary.json")
-    summary_path.write_text(json.dumps({**run.summary, "model_version": version}, indent=1,
-                                       default=str), encoding="utf-8")
+    summary_path.write_text(
+        json.dumps({**run.summary, "model_version": version}, indent=1, default=str),
+        encoding="utf-8",
+    )
     return run, summary_path, version

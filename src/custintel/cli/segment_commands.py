@@ -34,10 +34,13 @@ def segment(
     source: SourceOpt = None,
     mapping: MappingOpt = None,
     as_of: AsOfOpt = None,
-    scheme: Annotated[str | None, typer.Option(
-        "--scheme", help="standard, eleven, value_tiers or one of custintel.toml's.")] = None,
-    method: Annotated[str | None, typer.Option(
-        "--method", help="auto, kmeans, hdbscan or agglomerative.")] = None,
+    scheme: Annotated[
+        str | None,
+        typer.Option("--scheme", help="standard, eleven, value_tiers or one of custintel.toml's."),
+    ] = None,
+    method: Annotated[
+        str | None, typer.Option("--method", help="auto, kmeans, hdbscan or agglomerative.")
+    ] = None,
     min_clusters: Annotated[int | None, typer.Option("--min-clusters", min=2)] = None,
     max_clusters: Annotated[int | None, typer.Option("--max-clusters", min=2)] = None,
 ) -> None:
@@ -46,30 +49,47 @@ def segment(
     chosen = mapping_from_options(orders=orders, source=source, mapping=mapping)
     with sync_progress() as step:
         run, summary_path, version = run_segmentation(
-            settings(), chosen, as_of=cutoff, out=out, scheme=scheme, method=method,
-            min_clusters=min_clusters, max_clusters=max_clusters, progress=step)
+            settings(),
+            chosen,
+            as_of=cutoff,
+            out=out,
+            scheme=scheme,
+            method=method,
+            min_clusters=min_clusters,
+            max_clusters=max_clusters,
+            progress=step,
+        )
     summary = run.summary
-    segments = Table(title=f"segments as of {run.as_of} ({summary['scheme']} scheme)",
-                     title_justify="left")
+    segments = Table(
+        title=f"segments as of {run.as_of} ({summary['scheme']} scheme)", title_justify="left"
+    )
     for column in ("segment", "customers", "% customers", "% revenue"):
         segments.add_column(column, justify="left" if column == "segment" else "right")
     for s in summary["segments"]:
-        segments.add_row(s["segment"], f"{s['customers']:,}", f"{s['share_customers']:.1%}",
-                         f"{s['share_revenue']:.1%}")
+        segments.add_row(
+            s["segment"],
+            f"{s['customers']:,}",
+            f"{s['share_customers']:.1%}",
+            f"{s['share_revenue']:.1%}",
+        )
     out_console.print(segments)
     clustering = summary["clustering"]
-    clusters = Table(title=f"clusters: {clustering['method']}, k={clustering['k']}",
-                     title_justify="left")
+    clusters = Table(
+        title=f"clusters: {clustering['method']}, k={clustering['k']}", title_justify="left"
+    )
     for column in ("id", "name", "customers", "% revenue", "what sets it apart"):
         clusters.add_column(column)
     for c in clustering["clusters"]:
         apart = ", ".join(f"{t['direction']} {t['feature']}" for t in c["top_features"][:3])
-        clusters.add_row(str(c["cluster"]), c["name"], f"{c['size']:,}",
-                         f"{c['share_revenue']:.1%}", apart)
+        clusters.add_row(
+            str(c["cluster"]), c["name"], f"{c['size']:,}", f"{c['share_revenue']:.1%}", apart
+        )
     out_console.print(clusters)
     console.print(f"why: {clustering['why']}", highlight=False)
-    console.print(f"wrote {out} and {summary_path}"
-                  + (f" (model version {version})" if version else ""), highlight=False)
+    console.print(
+        f"wrote {out} and {summary_path}" + (f" (model version {version})" if version else ""),
+        highlight=False,
+    )
 
 
 @app.command(name="segment-migration")
@@ -77,8 +97,7 @@ def segment(
 def segment_migration(
     start: Annotated[str, typer.Option("--from", help="YYYY-MM-DD of a recorded run.")],
     end: Annotated[str, typer.Option("--to", help="YYYY-MM-DD of a later recorded run.")],
-    by: Annotated[str, typer.Option("--by", help="rfm_segment or cluster_name.")] = (
-        "rfm_segment"),
+    by: Annotated[str, typer.Option("--by", help="rfm_segment or cluster_name.")] = ("rfm_segment"),
 ) -> None:
     """How many customers moved between segments from one recorded run to another."""
     from custintel.segmentation.service import migration
@@ -94,4 +113,3 @@ def segment_migration(
     for row in table.itertuples(index=False):
         view.add_row(str(row.from_segment), str(row.to_segment), f"{row.customers:,}")
     out_console.print(view)
-

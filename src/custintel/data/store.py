@@ -147,14 +147,18 @@ class Store:
         staged_cols = set(self.columns(staged))
         cols = ", ".join(_q(c) for c in target_cols)
         if self.count(name) == 0:  # a first load: every accepted row is new
-            select = ", ".join(_q(c) if c in staged_cols else f"NULL AS {_q(c)}"
-                               for c in target_cols)
-            self.con.execute(f"INSERT INTO {_q(name)} ({cols}, _synced_at) "
-                             f"SELECT {select}, now()::TIMESTAMP FROM {_q(staged)} "
-                             "WHERE _reason IS NULL")
+            select = ", ".join(
+                _q(c) if c in staged_cols else f"NULL AS {_q(c)}" for c in target_cols
+            )
+            self.con.execute(
+                f"INSERT INTO {_q(name)} ({cols}, _synced_at) "
+                f"SELECT {select}, now()::TIMESTAMP FROM {_q(staged)} "
+                "WHERE _reason IS NULL"
+            )
             return UpsertCounts(self.count(name), 0, 0)
         select = ", ".join(
-            f"s.{_q(c)}" if c in staged_cols else f"NULL AS {_q(c)}" for c in target_cols)
+            f"s.{_q(c)}" if c in staged_cols else f"NULL AS {_q(c)}" for c in target_cols
+        )
         self.con.execute(f"""
             CREATE OR REPLACE TEMP TABLE _changes AS
             SELECT {select}, t._key IS NULL AS _is_new
@@ -163,15 +167,21 @@ class Store:
         """)
         row = self.con.execute(
             "SELECT count(*) FILTER (WHERE _is_new), count(*) FILTER (WHERE NOT _is_new) "
-            "FROM _changes").fetchone()
+            "FROM _changes"
+        ).fetchone()
         inserted, updated = (int(row[0]), int(row[1])) if row else (0, 0)
         if updated:
-            self.con.execute(f"DELETE FROM {_q(name)} WHERE _key IN "
-                             "(SELECT _key FROM _changes WHERE NOT _is_new)")
-        self.con.execute(f"INSERT INTO {_q(name)} ({cols}, _synced_at) "
-                         f"SELECT {cols}, now()::TIMESTAMP FROM _changes")
-        total = self.con.execute(f"SELECT count(*) FROM {_q(staged)} WHERE _reason IS NULL"
-                                 ).fetchone()
+            self.con.execute(
+                f"DELETE FROM {_q(name)} WHERE _key IN "
+                "(SELECT _key FROM _changes WHERE NOT _is_new)"
+            )
+        self.con.execute(
+            f"INSERT INTO {_q(name)} ({cols}, _synced_at) "
+            f"SELECT {cols}, now()::TIMESTAMP FROM _changes"
+        )
+        total = self.con.execute(
+            f"SELECT count(*) FROM {_q(staged)} WHERE _reason IS NULL"
+        ).fetchone()
         self.con.execute("DROP TABLE _changes")
         return UpsertCounts(inserted, updated, int(total[0] if total else 0) - inserted - updated)
 

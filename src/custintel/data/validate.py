@@ -298,14 +298,20 @@ def stage_table(
         rules = statuses or StatusRules()
         cancelled = ", ".join(_lit(s.lower()) for s in rules.cancelled) or "NULL"
         refunded = ", ".join(_lit(s.lower()) for s in rules.refunded) or "NULL"
-        rule = (f"WHEN lower(status) IN ({cancelled}) THEN {{cancelled}} "
-                f"WHEN amount < 0 THEN {{ret}} "
-                f"WHEN lower(status) IN ({refunded}) THEN {{refunded}} ELSE {{sale}} END")
+        rule = (
+            f"WHEN lower(status) IN ({cancelled}) THEN {{cancelled}} "
+            f"WHEN amount < 0 THEN {{ret}} "
+            f"WHEN lower(status) IN ({refunded}) THEN {{refunded}} ELSE {{sale}} END"
+        )
         order_sql = (
-            ", CASE " + rule.format(cancelled="'cancelled'", ret="'return'",
-                                    refunded="'refunded'", sale="'sale'") + " AS kind"
-            ", CASE " + rule.format(cancelled="0.0", ret="amount", refunded="0.0",
-                                    sale="amount") + " AS net_amount"
+            ", CASE "
+            + rule.format(
+                cancelled="'cancelled'", ret="'return'", refunded="'refunded'", sale="'sale'"
+            )
+            + " AS kind"
+            ", CASE "
+            + rule.format(cancelled="0.0", ret="amount", refunded="0.0", sale="amount")
+            + " AS net_amount"
         )
     t = _q(target)
     con.execute(f"""

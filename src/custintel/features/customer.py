@@ -22,7 +22,13 @@ import pyarrow as pa
 
 from custintel.errors import ConfigError, StoreError
 
-__all__ = ["FEATURE_COLUMNS", "category_slug", "customer_features", "feature_sql"]
+__all__ = [
+    "FEATURE_COLUMNS",
+    "category_slug",
+    "customer_features",
+    "feature_sql",
+    "top_categories",
+]
 
 # The windows (days) of the orders_<N>d / spend_<N>d columns: [as_of - N days, as_of).
 WINDOWS = (7, 30, 90, 365)
@@ -93,9 +99,65 @@ def _literal(value: str) -> str:
 def _window_sums(column: str, age: str, value: str) -> str:
     """SUM(CASE ...) per window: ``value`` summed where ``age`` (days before as_of) <= N."""
     return ",\n".join(
-        f"    SUM(CASE WHEN {age} <= {n} THEN {value} ELSE 0 END) AS {column}_{n}d"
-        for n in WINDOWS
+        f"    SUM(CASE WHEN {age} <= {n} THEN {value} ELSE 0 END) AS {column}_{n}d" for n in WINDOWS
     )
+
+
+def _lines(as_of_table: str, where: str = "") -> str:
+    """The order rows seen by each cutoff, with ``age`` = days from the row's date to as_of.
+
+    Written out in every branch rather than shared as a CTE: a CTE used several times is
+    materialised by DuckDB (a copy of every row), while a repeated scan of the columnar
+    table is cheap and reads only the columns that branch needs.
+    """
+    cond = f" AND {where}" if where else ""
+    return f"""(
+    SELECT
+      o.customer_id,
+      c.as_of,
+      date_diff('day', CAST(o.ordered_at AS DATE), c.as_of) AS age,
+      o.kind,
+      o.amount,
+      o.net_amount,
+      o.order_id,
+      o.product_id,
+      o.category,
+      o.store_id
+    FROM orders AS o
+    JOIN {as_of_table} AS c ON o.ordered_at < CAST(c.as_of AS TIMESTAMP){cond}
+  ) AS l"""
+
+
+def _category_parts(categories: Sequence[str], other: bool) -> tuple[list[str], str, list[str]]:
+    """Pivot aggregates over ``cat_spend``, the category-numbering join, select items.
+
+    Each listed category gets a number through a small VALUES table, so the pivot
+    compares integers rather than strings (31 string comparisons per row cost more
+    than the aggregation itself).
+    """
+    slugs = _unique_slugs(categories)
+    sums = [
+        f"    SUM(CASE WHEN k.idx = {i} THEN s.spend END) AS cat_{i}"
+        for i in range(len(categories))
+    ]
+    join = ""
+    if categories:
+        values = ", ".join(f"({_literal(c)}, {i})" for i, c in enumerate(categories))
+        join = f"\n  LEFT JOIN (VALUES {values}) AS k(category, idx) ON k.category = s.category"
+    keys = [f"cat_{i}" for i in range(len(categories))]
+    names = list(slugs)
+    if other:
+        rest = " AND k.idx IS NULL" if categories else ""
+        sums.append(f"    SUM(CASE WHEN s.by_category = 1{rest} THEN s.spend END) AS cat_other")
+        keys.append("cat_other")
+        names.append(OTHER)
+    spend = [f"  COALESCE(cs.{k}, 0.0) AS spend__{n}" for k, n in zip(keys, names, strict=True)]
+    share = [
+        f"  CASE WHEN cu.sale_spend > 0 THEN COALESCE(cs.{k}, 0.0) / cu.sale_spend END"
+        f" AS share__{n}"
+        for k, n in zip(keys, names, strict=True)
+    ]
+    return sums, join, spend + share
 
 
 def feature_sql(
@@ -108,114 +170,30 @@ def feature_sql(
     which are present when ``other`` is true (default: when ``categories`` is not
     empty). With neither, the query has no category columns. The text is plain SQL in
     DuckDB's dialect that ``sqlglot.transpile(sql, read="duckdb", write="spark")`` turns
-    into Spark SQL.
+    into Spark SQL. Rows come out in no particular order.
+
+    Plan: three scans of ``orders`` (customer totals; sale lines by order; sale lines
+    by category and by store, as grouping sets); the order rows are windowed once for
+    purchase days and the gaps between them. No correlated subqueries; the joins are on
+    (as_of, customer_id), plus one with the small VALUES table of category numbers.
     """
     if not _IDENTIFIER.fullmatch(as_of_table):
         raise ConfigError(
             f"as_of_table={as_of_table!r} is not a plain table name",
             hint="use letters, digits, underscores and at most one dot (schema.table)",
         )
-    slugs = _unique_slugs(categories)
     if other is None:
         other = bool(categories)
-    cat_sums = ""
-    cat_select = ""
-    if categories or other:
-        sums = [
-            f"    SUM(CASE WHEN kind = 'sale' AND category = {_literal(c)} "
-            f"THEN net_amount ELSE 0 END) AS cat_{i}"
-            for i, c in enumerate(categories)
-        ]
-        keys = [f"cat_{i}" for i in range(len(categories))]
-        names = list(slugs)
-        if other:
-            rest = "kind = 'sale'"
-            if categories:
-                listed = ", ".join(_literal(c) for c in categories)
-                rest += f" AND (category IS NULL OR category NOT IN ({listed}))"
-            sums.append(f"    SUM(CASE WHEN {rest} THEN net_amount ELSE 0 END) AS cat_other")
-            keys.append("cat_other")
-            names.append(OTHER)
-        cat_sums = ",\n" + ",\n".join(sums)
-        spend = [f"  cu.{k} AS spend__{s}" for k, s in zip(keys, names, strict=True)]
-        share = [
-            f"  CASE WHEN cu.sale_spend > 0 THEN cu.{k} / cu.sale_spend END AS share__{s}"
-            for k, s in zip(keys, names, strict=True)
-        ]
-        cat_select = ",\n" + ",\n".join(spend + share)
-
+    cat_sums, cat_join, cat_select = _category_parts(categories, other)
+    cat_aggs = "".join(",\n" + x for x in cat_sums)
+    cat_cols = "".join(",\n" + x for x in cat_select)
     orders_cols = ",\n".join(
         f"  CAST(COALESCE(os.orders_{n}d, 0) AS BIGINT) AS orders_{n}d" for n in WINDOWS
     )
     spend_cols = ",\n".join(f"  cu.spend_{n}d" for n in WINDOWS)
+    sale_lines = _lines(as_of_table, "o.kind = 'sale'")
     return f"""\
-WITH lines AS NOT MATERIALIZED (
-  SELECT
-    o.customer_id,
-    c.as_of,
-    CAST(o.ordered_at AS DATE) AS day,
-    date_diff('day', CAST(o.ordered_at AS DATE), c.as_of) AS age,
-    o.kind,
-    o.amount,
-    o.net_amount,
-    o.order_id,
-    o.product_id,
-    o.category,
-    o.store_id
-  FROM orders AS o
-  JOIN {as_of_table} AS c ON o.ordered_at < CAST(c.as_of AS TIMESTAMP)
-),
-sale_orders AS (
-  -- one row per order of sale lines; rows without order_id group by day
-  SELECT
-    as_of,
-    customer_id,
-    SUM(net_amount) AS order_total,
-    COUNT(*) AS n_lines,
-    MAX(age) AS order_age
-  FROM lines
-  WHERE kind = 'sale'
-  GROUP BY as_of, customer_id, order_id, CASE WHEN order_id IS NULL THEN age END
-),
-order_stats AS (
-  SELECT
-    as_of,
-    customer_id,
-    COUNT(*) AS frequency,
-    MAX(order_total) AS order_value_max,
-    STDDEV_POP(order_total) AS order_value_std,
-    SUM(n_lines) AS sale_lines,
-{_window_sums("orders", "order_age", "1")}
-  FROM sale_orders
-  GROUP BY as_of, customer_id
-),
-sale_days AS (
-  SELECT as_of, customer_id, day, age
-  FROM lines
-  WHERE kind = 'sale'
-  GROUP BY as_of, customer_id, day, age
-),
-day_gaps AS (
-  SELECT
-    as_of,
-    customer_id,
-    -- 0 = Monday ... 6 = Sunday (1900-01-01 was a Monday)
-    ((date_diff('day', DATE '1900-01-01', day) % 7) + 7) % 7 AS weekday,
-    LAG(age) OVER (PARTITION BY as_of, customer_id ORDER BY age DESC) - age AS gap
-  FROM sale_days
-),
-day_stats AS (
-  SELECT
-    as_of,
-    customer_id,
-    COUNT(*) AS purchase_days,
-    SUM(CASE WHEN weekday >= 5 THEN 1 ELSE 0 END) AS weekend_days,
-    AVG(gap) AS ipi_mean_days,
-    STDDEV_POP(gap) AS ipi_std_days
-  FROM day_gaps
-  GROUP BY as_of, customer_id
-),
-cust AS (
+WITH cust AS (
   SELECT
     as_of,
     customer_id,
@@ -228,14 +206,81 @@ cust AS (
 {_window_sums("spend", "age", "net_amount")},
     SUM(CASE WHEN age > 90 AND age <= 180 THEN net_amount ELSE 0 END) AS spend_prev_90d,
     COUNT(DISTINCT CASE WHEN kind = 'sale' THEN product_id END) AS distinct_products,
-    COUNT(DISTINCT CASE WHEN kind = 'sale' THEN category END) AS distinct_categories,
-    COUNT(DISTINCT CASE WHEN kind = 'sale' THEN store_id END) AS distinct_stores,
     SUM(CASE WHEN kind IN ('return', 'refunded') THEN 1 ELSE 0 END) AS refund_count,
     SUM(CASE WHEN kind IN ('return', 'refunded') THEN ABS(amount) ELSE 0 END)
       AS refund_amount,
-    SUM(CASE WHEN kind = 'cancelled' THEN 1 ELSE 0 END) AS cancelled_count{cat_sums}
-  FROM lines
+    SUM(CASE WHEN kind = 'cancelled' THEN 1 ELSE 0 END) AS cancelled_count
+  FROM {_lines(as_of_table)}
   GROUP BY as_of, customer_id
+),
+sale_orders AS (
+  -- one row per order of sale lines; rows without order_id form one order per day.
+  -- An order's date is the date of its first line.
+  SELECT
+    as_of,
+    customer_id,
+    SUM(net_amount) AS order_total,
+    COUNT(*) AS n_lines,
+    MAX(age) AS order_age
+  FROM {sale_lines}
+  GROUP BY as_of, customer_id, order_id, CASE WHEN order_id IS NULL THEN age END
+),
+order_gaps AS (
+  -- gap = days since the customer's previous order: 0 for a second order on the same
+  -- day, so the positive gaps are exactly the gaps between distinct purchase days
+  SELECT
+    as_of,
+    customer_id,
+    order_total,
+    n_lines,
+    order_age,
+    -- 0 = Monday ... 6 = Sunday of the order's date (1900-01-01 was a Monday)
+    (((date_diff('day', DATE '1900-01-01', as_of) - order_age) % 7) + 7) % 7 AS weekday,
+    LAG(order_age) OVER (PARTITION BY as_of, customer_id ORDER BY order_age DESC)
+      - order_age AS gap
+  FROM sale_orders
+),
+order_stats AS (
+  SELECT
+    as_of,
+    customer_id,
+    COUNT(*) AS frequency,
+    MAX(order_total) AS order_value_max,
+    STDDEV_POP(order_total) AS order_value_std,
+    SUM(n_lines) AS sale_lines,
+{_window_sums("orders", "order_age", "1")},
+    SUM(CASE WHEN gap IS NULL OR gap > 0 THEN 1 ELSE 0 END) AS purchase_days,
+    SUM(CASE WHEN (gap IS NULL OR gap > 0) AND weekday >= 5 THEN 1 ELSE 0 END)
+      AS weekend_days,
+    AVG(CASE WHEN gap > 0 THEN gap END) AS ipi_mean_days,
+    STDDEV_POP(CASE WHEN gap > 0 THEN gap END) AS ipi_std_days
+  FROM order_gaps
+  GROUP BY as_of, customer_id
+),
+cat_spend AS (
+  -- sale spend per category and, separately, per store: few rows per customer, so
+  -- the counts and the category pivot below run on far fewer rows than the lines.
+  -- by_category = 1 marks the per-category rows (store_id is not grouped there).
+  SELECT
+    as_of,
+    customer_id,
+    category,
+    store_id,
+    GROUPING(store_id) AS by_category,
+    SUM(net_amount) AS spend
+  FROM {sale_lines}
+  GROUP BY GROUPING SETS ((as_of, customer_id, category), (as_of, customer_id, store_id))
+),
+cat_stats AS (
+  SELECT
+    s.as_of,
+    s.customer_id,
+    SUM(CASE WHEN s.by_category = 1 AND s.category IS NOT NULL THEN 1 ELSE 0 END)
+      AS distinct_categories,
+    SUM(CASE WHEN s.by_category = 0 AND s.store_id IS NOT NULL THEN 1 ELSE 0 END)
+      AS distinct_stores{cat_aggs}
+  FROM cat_spend AS s{cat_join}
+  GROUP BY s.as_of, s.customer_id
 )
 SELECT
   cu.customer_id,
@@ -244,30 +289,29 @@ SELECT
   CAST(COALESCE(os.frequency, 0) AS BIGINT) AS frequency,
   cu.monetary,
   CAST(COALESCE(cu.sale_tenure, cu.any_tenure) AS BIGINT) AS tenure_days,
-  CAST(COALESCE(ds.purchase_days, 0) AS BIGINT) AS purchase_days,
+  CAST(COALESCE(os.purchase_days, 0) AS BIGINT) AS purchase_days,
   cu.monetary / os.frequency AS monetary_mean,
   os.order_value_max,
   os.order_value_std,
-  CAST(ds.ipi_mean_days AS DOUBLE) AS ipi_mean_days,
-  CAST(ds.ipi_std_days AS DOUBLE) AS ipi_std_days,
-  CAST(cu.sale_recency AS DOUBLE) / ds.ipi_mean_days AS recency_vs_usual,
+  CAST(os.ipi_mean_days AS DOUBLE) AS ipi_mean_days,
+  CAST(os.ipi_std_days AS DOUBLE) AS ipi_std_days,
+  CAST(cu.sale_recency AS DOUBLE) / os.ipi_mean_days AS recency_vs_usual,
 {orders_cols},
 {spend_cols},
   CASE WHEN ABS(cu.spend_90d) + ABS(cu.spend_prev_90d) = 0 THEN 0.0
     ELSE (cu.spend_90d - cu.spend_prev_90d) / (ABS(cu.spend_90d) + ABS(cu.spend_prev_90d))
   END AS trend_90d,
   CAST(cu.distinct_products AS BIGINT) AS distinct_products,
-  CAST(cu.distinct_categories AS BIGINT) AS distinct_categories,
-  CAST(cu.distinct_stores AS BIGINT) AS distinct_stores,
-  CAST(ds.weekend_days AS DOUBLE) / ds.purchase_days AS weekend_share,
+  CAST(COALESCE(cs.distinct_categories, 0) AS BIGINT) AS distinct_categories,
+  CAST(COALESCE(cs.distinct_stores, 0) AS BIGINT) AS distinct_stores,
+  CAST(os.weekend_days AS DOUBLE) / os.purchase_days AS weekend_share,
   CAST(cu.refund_count AS BIGINT) AS refund_count,
   cu.refund_amount,
   CAST(cu.cancelled_count AS BIGINT) AS cancelled_count,
-  CAST(os.sale_lines AS DOUBLE) / os.frequency AS avg_basket_lines{cat_select}
+  CAST(os.sale_lines AS DOUBLE) / os.frequency AS avg_basket_lines{cat_cols}
 FROM cust AS cu
 LEFT JOIN order_stats AS os ON os.as_of = cu.as_of AND os.customer_id = cu.customer_id
-LEFT JOIN day_stats AS ds ON ds.as_of = cu.as_of AND ds.customer_id = cu.customer_id
-ORDER BY cu.as_of, cu.customer_id
+LEFT JOIN cat_stats AS cs ON cs.as_of = cu.as_of AND cs.customer_id = cu.customer_id
 """
 
 
@@ -293,17 +337,36 @@ def _as_dates(as_of: date | Sequence[date]) -> list[date]:
 
 def _categories_by_spend(con: duckdb.DuckDBPyConnection, before: date) -> list[str]:
     """Every category with a row before ``before``, by sale spend (desc) then by name."""
-    rows = con.sql(
-        """
-        SELECT category
-        FROM orders
-        WHERE category IS NOT NULL AND ordered_at < CAST(? AS TIMESTAMP)
-        GROUP BY category
-        ORDER BY SUM(CASE WHEN kind = 'sale' THEN net_amount ELSE 0 END) DESC, category
-        """,
-        params=[before],
-    ).fetchall()
+    try:
+        rows = con.sql(
+            """
+            SELECT category
+            FROM orders
+            WHERE category IS NOT NULL AND ordered_at < CAST(? AS TIMESTAMP)
+            GROUP BY category
+            ORDER BY SUM(CASE WHEN kind = 'sale' THEN net_amount ELSE 0 END) DESC, category
+            """,
+            params=[before],
+        ).fetchall()
+    except duckdb.CatalogException as exc:
+        raise StoreError(
+            "the store has no 'orders' table", where="orders", hint="ingest orders first"
+        ) from exc
     return [r[0] for r in rows]
+
+
+def top_categories(
+    con: duckdb.DuckDBPyConnection, before: date, max_categories: int = 30
+) -> list[str]:
+    """The ``max_categories`` categories with the most sale spend before ``before``.
+
+    Ties are broken by name. A model trained on features should keep this list (it is
+    what names the ``spend__``/``share__`` columns) and pass it back as
+    ``customer_features(..., categories=...)`` when scoring, so that the columns match.
+    """
+    if max_categories < 0:
+        raise ConfigError(f"max_categories={max_categories} should be >= 0")
+    return _categories_by_spend(con, before)[:max_categories]
 
 
 def customer_features(
@@ -311,6 +374,7 @@ def customer_features(
     as_of: date | Sequence[date],
     *,
     max_categories: int = 30,
+    categories: Sequence[str] | None = None,
 ) -> pa.Table:
     """Compute customer features at one or many cutoffs in a single query.
 
@@ -321,23 +385,29 @@ def customer_features(
     ``spend__other``, then the matching ``share__<slug>`` columns. Days are whole
     calendar days, money is in the store's currency units. Rows are sorted by
     (as_of, customer_id).
+
+    ``categories`` fixes the category columns instead (in that order, plus ``other``),
+    e.g. to score with the columns a model was trained on; ``max_categories`` is then
+    ignored. With several cutoffs the columns are chosen at the latest one: each row's
+    values still use only rows before its own as_of (a category first sold later is 0).
     """
     dates = _as_dates(as_of)
-    if max_categories < 0:
-        raise ConfigError(f"max_categories={max_categories} should be >= 0")
-    try:
+    if categories is None:
+        if max_categories < 0:
+            raise ConfigError(f"max_categories={max_categories} should be >= 0")
         ranked = _categories_by_spend(con, dates[-1])
-    except duckdb.CatalogException as exc:
-        raise StoreError(
-            "the store has no 'orders' table", where="orders", hint="ingest orders first"
-        ) from exc
+        chosen, other = ranked[:max_categories], bool(ranked)
+    else:
+        chosen, other = list(dict.fromkeys(categories)), True
 
     table = f"cutoffs_{uuid.uuid4().hex}"
     values = ", ".join(f"(DATE '{d.isoformat()}')" for d in dates)
     con.sql(f"CREATE TEMP TABLE {table} (as_of DATE)")
     try:
         con.sql(f"INSERT INTO {table} VALUES {values}")
-        sql = feature_sql(table, ranked[:max_categories], other=bool(ranked))
-        return con.sql(sql).to_arrow_table()
+        result = con.sql(feature_sql(table, chosen, other=other)).to_arrow_table()
     finally:
         con.sql(f"DROP TABLE IF EXISTS {table}")
+    # Sorted here rather than in SQL, so that the query itself stays order-free (an
+    # ORDER BY would cost Spark a global sort for nothing).
+    return result.sort_by([("as_of", "ascending"), ("customer_id", "ascending")])

@@ -63,22 +63,45 @@ class ArtifactStore:
             entries = json.loads(path.read_text("utf-8"))
         except json.JSONDecodeError as exc:
             raise StoreError(f"model index is damaged: {exc}", where=str(path)) from None
-        return [ArtifactRef(capability, e["version"], path.parent / e["file"], e["sha256"],
-                            e["created_at"], e.get("metadata", {})) for e in entries]
+        return [
+            ArtifactRef(
+                capability,
+                e["version"],
+                path.parent / e["file"],
+                e["sha256"],
+                e["created_at"],
+                e.get("metadata", {}),
+            )
+            for e in entries
+        ]
 
-    def save(self, capability: str, payload: dict[str, Any],
-             metadata: dict[str, Any] | None = None) -> ArtifactRef:
+    def save(
+        self, capability: str, payload: dict[str, Any], metadata: dict[str, Any] | None = None
+    ) -> ArtifactRef:
         """Store ``payload`` as the next version of ``capability``."""
         existing = self.versions(capability)
         version = (existing[-1].version + 1) if existing else 1
         data = json.dumps(payload, separators=(",", ":"), allow_nan=False).encode("utf-8")
         path = self.root / capability / f"v{version}.json"
         _atomic_write(path, data)
-        ref = ArtifactRef(capability, version, path, hashlib.sha256(data).hexdigest(),
-                          datetime.now(UTC).isoformat(timespec="seconds"), metadata or {})
-        entries = [{"version": r.version, "file": r.path.name, "sha256": r.sha256,
-                    "created_at": r.created_at, "metadata": r.metadata}
-                   for r in [*existing, ref]]
+        ref = ArtifactRef(
+            capability,
+            version,
+            path,
+            hashlib.sha256(data).hexdigest(),
+            datetime.now(UTC).isoformat(timespec="seconds"),
+            metadata or {},
+        )
+        entries = [
+            {
+                "version": r.version,
+                "file": r.path.name,
+                "sha256": r.sha256,
+                "created_at": r.created_at,
+                "metadata": r.metadata,
+            }
+            for r in [*existing, ref]
+        ]
         _atomic_write(self._index_path(capability), json.dumps(entries, indent=1).encode())
         return ref
 
