@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -187,6 +187,9 @@ class DemoSummary:
     rejected: int
     features_path: Path
     categories: list[tuple[str, float, float]]
+    segments: list[dict[str, Any]]
+    clusters: list[dict[str, Any]]
+    segments_path: Path
 
     def rows(self) -> list[tuple[str, str]]:
         return [
@@ -259,7 +262,13 @@ def build_demo(
         """).fetchall()
     if row is None:
         raise NotEnoughData("the demo shop has no orders")
+    say("segmenting customers")
+    segments_path = home / "segments.parquet"
+    run, _, _ = run_segmentation(settings, None, as_of=as_of, out=segments_path)
     return DemoSummary(
+        segments=run.summary["segments"],
+        clusters=run.summary["clustering"]["clusters"],
+        segments_path=segments_path,
         customers=row[0],
         orders=row[1],
         lines=row[2],

@@ -9,7 +9,7 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from custintel.errors import ConfigError
+from custintel.errors import ConfigError, StoreError
 from custintel.features import sales_series
 from custintel.features.series import calendar
 
@@ -179,7 +179,12 @@ def test_bad_by_names_the_allowed_values(con):
 def test_bad_where_is_a_config_error(con, where):
     with pytest.raises(ConfigError):
         sales_series(con, "D", where=where)
-    assert con.sql("SELECT COUNT(*) FROM orders").fetchone() == (len(ROWS),)
+    assert con.sql("SELECT COUNT(*) FROM orders").fetchall() == [(len(ROWS),)]
+
+
+def test_missing_orders_table_is_a_store_error():
+    with pytest.raises(StoreError, match="orders"):
+        sales_series(duckdb.connect(), "D")
 
 
 def test_bad_freq_is_a_config_error(con):

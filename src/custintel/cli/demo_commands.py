@@ -59,7 +59,21 @@ def demo(
         for name, revenue, share in summary.categories:
             cats.add_row(name, f"{revenue:,.0f}", f"{share:.1%}")
         out_console.print(cats)
+    segments = Table(title="RFM segments", title_justify="left")
+    for column in ("segment", "customers", "% revenue", "what to do"):
+        segments.add_column(column)
+    for seg in summary.segments:
+        segments.add_row(seg["segment"], f"{seg['customers']:,}",
+                         f"{seg['share_revenue']:.1%}", seg["action"])
+    out_console.print(segments)
+    clusters = Table(title="customer clusters", title_justify="left")
+    for column in ("cluster", "customers", "% revenue"):
+        clusters.add_column(column)
+    for c in summary.clusters:
+        clusters.add_row(c["name"], f"{c['size']:,}", f"{c['share_revenue']:.1%}")
+    out_console.print(clusters)
     out_console.print(f"features: {summary.features_path}", highlight=False)
+    out_console.print(f"segments: {summary.segments_path}", highlight=False)
     if serve:
         console.print(
             "The HTTP API and dashboard are not built yet (issues 6 and 7); "

@@ -127,9 +127,9 @@ def sales_series(
     unit = FREQUENCIES[freq]
 
     try:
-        bounds = con.sql(
+        (bounds,) = con.sql(
             f"SELECT MIN(ordered_at), MAX(ordered_at) FROM orders WHERE {filt}", params=params
-        ).fetchone()
+        ).fetchall()
     except duckdb.CatalogException as exc:
         if "orders" in str(exc) and "Table" in str(exc):
             raise StoreError(
@@ -147,7 +147,7 @@ def sales_series(
             ("orders", pa.int64()),
         ]
     )
-    if bounds is None or bounds[0] is None:
+    if bounds[0] is None:
         return schema.empty_table()
     first = start if start is not None else bounds[0].date()
     last = as_of - timedelta(days=1) if as_of is not None else bounds[1].date()

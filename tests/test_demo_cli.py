@@ -1,0 +1,59 @@
+"""`custintel demo` and `demo-data` as a new user runs them."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from custintel.cli import app
+
+runner = CliRunner()
+
+
+@pytest.mark.slow
+def test_demo_builds_syncs_and_segments_the_shop(home: Path) -> None:
+    result = runner.invoke(app, ["demo", "--customers", "1000", "--no-serve"])
+    assert result.exit_code == 0, result.output
+    for name in (
+        "store.duckdb",
+        "features.parquet",
+        "segments.parquet",
+        "demo-shop/orders.parquet",
+        "demo-shop/laravel.sqlite",
+    ):
+        assert (home / name).exists(), name
+    assert "RFM segments" in result.output and "customer clusters" in result.output
+    assert "rows rejected at sync" in result.output
+    again = runner.invoke(app, ["demo", "--customers", "1000", "--no-serve"])
+    assert again.exit_code == 0, again.output  # a demo home can be rebuilt
+
+
+def test_demo_refuses_a_home_holding_a_shop_store(home: Path, tmp_path: Path) -> None:
+    orders = tmp_path / "orders.csv"
+    orders.write_text("customer_id,ordered_at,amount\nc1,2024-01-01,5\n")
+    assert runner.invoke(app, ["sync", "--orders", str(orders)]).exit_code == 0
+    result = runner.invoke(app, ["demo", "--customers", "1000", "--no-serve"])
+    assert result.exit_code == 78
+    assert "not the demo's" in result.output
+
+
+def test_demo_data_writes_every_format(tmp_path: Path) -> None:
+    out = tmp_path / "shop"
+    result = runner.invoke(
+        app, ["demo-data", "--customers", "1000", "--seed", "3", "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    for table in ("customers", "orders", "products", "reviews"):
+        assert (out / f"{table}.csv").exists() and (out / f"{table}.parquet").exists()
+    with sqlite3.connect(out / "laravel.sqlite") as db:
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"users", "orders", "order_items", "products", "categories"} <= tables
+
+
+def test_demo_data_refuses_too_few_customers(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["demo-data", "--customers", "10", "--out", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "1000" in result.output.replace(",", "")
