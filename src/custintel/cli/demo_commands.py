@@ -63,8 +63,9 @@ def demo(
     for column in ("segment", "customers", "% revenue", "what to do"):
         segments.add_column(column)
     for seg in summary.segments:
-        segments.add_row(seg["segment"], f"{seg['customers']:,}",
-                         f"{seg['share_revenue']:.1%}", seg["action"])
+        segments.add_row(
+            seg["segment"], f"{seg['customers']:,}", f"{seg['share_revenue']:.1%}", seg["action"]
+        )
     out_console.print(segments)
     clusters = Table(title="customer clusters", title_justify="left")
     for column in ("cluster", "customers", "% revenue"):
