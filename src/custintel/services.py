@@ -25,6 +25,7 @@ from custintel.data.store import Store
 from custintel.errors import ConfigError, NotEnoughData
 
 if TYPE_CHECKING:
+    from custintel.segmentation.demographic import DemographicSegments
     from custintel.segmentation.service import SegmentationRun
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "export_features",
     "mapping_from_options",
     "open_data",
+    "run_demographic_segmentation",
     "run_segmentation",
     "write_demo_data",
     "write_table",
@@ -291,6 +293,7 @@ def run_segmentation(
     method: str | None = None,
     min_clusters: int | None = None,
     max_clusters: int | None = None,
+    tsne_sample: int | None = None,
     progress: Progress | None = None,
 ) -> tuple[SegmentationRun, Path, int | None]:
     """Segment every customer as of ``as_of`` and write the assignment to ``out`` and its
@@ -330,6 +333,7 @@ def run_segmentation(
             min_clusters=min_clusters or options.get("min_clusters", 2),
             max_clusters=max_clusters or options.get("max_clusters", 10),
             previous=previous[1] if previous else None,
+            tsne_sample_size=tsne_sample,
         )
         version = None
         if persistent:
@@ -347,3 +351,46 @@ def run_segmentation(
         encoding="utf-8",
     )
     return run, summary_path, version
+
+
+def run_demographic_segmentation(
+    settings: Settings,
+    mapping: Mapping | None,
+    *,
+    as_of: date | None,
+    out: Path,
+    attributes: list[str] | None = None,
+    max_clusters: int = 8,
+    progress: Progress | None = None,
+) -> DemographicSegments:
+    """Cluster the customers (B2B retailers) on their demographic attributes and relate
+    the clusters to sales volume; write one row per retailer to ``out``."""
+    from custintel.segmentation.demographic import demographic_segments
+
+    check_output_path(out)
+    store, _ = open_data(settings, mapping, progress=progress)
+    with store:
+        if not store.has_table("customers"):
+            raise NotEnoughData(
+                "no customers table: demographic segmentation needs the customers' attributes",
+                hint="map a customers table with demographic columns (e.g. preset b2b)",
+            )
+        cutoff = as_of or default_as_of(store)
+        customers = store.con.execute(
+            "SELECT * EXCLUDE (_key, _hash, _synced_at) FROM customers"
+        ).df()
+        sales = store.con.execute(
+            "SELECT customer_id, sum(net_amount) AS sales FROM orders "
+            "WHERE ordered_at < ? GROUP BY customer_id",
+            [cutoff],
+        ).df()
+    result = demographic_segments(
+        customers,
+        sales.set_index("customer_id")["sales"],
+        attributes=attributes,
+        max_clusters=max_clusters,
+    )
+    write_table(
+        pa.Table.from_pandas(result.assignments.astype({"volume": str}), preserve_index=False), out
+    )
+    return result

@@ -9,6 +9,7 @@ from rich.table import Table
 
 from custintel.cli.common import (
     AsOfOpt,
+    CustomersOpt,
     MappingOpt,
     OrdersOpt,
     OutOpt,
@@ -43,6 +44,12 @@ def segment(
     ] = None,
     min_clusters: Annotated[int | None, typer.Option("--min-clusters", min=2)] = None,
     max_clusters: Annotated[int | None, typer.Option("--max-clusters", min=2)] = None,
+    tsne: Annotated[
+        int | None,
+        typer.Option(
+            "--tsne", min=100, help="Add t-SNE coordinates for a sample of this many customers."
+        ),
+    ] = None,
 ) -> None:
     """RFM scores, named segments and clusters, one row per customer, plus a summary."""
     cutoff = parse_as_of(as_of)
@@ -57,6 +64,7 @@ def segment(
             method=method,
             min_clusters=min_clusters,
             max_clusters=max_clusters,
+            tsne_sample=tsne,
             progress=step,
         )
     summary = run.summary
@@ -113,3 +121,49 @@ def segment_migration(
     for row in table.itertuples(index=False):
         view.add_row(str(row.from_segment), str(row.to_segment), f"{row.customers:,}")
     out_console.print(view)
+
+
+@app.command(name="segment-retailers")
+@handles_errors
+def segment_retailers(
+    out: OutOpt,
+    orders: OrdersOpt = None,
+    customers: CustomersOpt = None,
+    source: SourceOpt = None,
+    mapping: MappingOpt = None,
+    as_of: AsOfOpt = None,
+    attributes: Annotated[
+        str | None,
+        typer.Option("--attributes", help="Comma-separated demographic columns (default: all)."),
+    ] = None,
+    max_clusters: Annotated[int, typer.Option("--max-clusters", min=2)] = 8,
+) -> None:
+    """Cluster retailers on demographics only; relate clusters to sales volume."""
+    from custintel.services import run_demographic_segmentation
+
+    chosen = mapping_from_options(
+        orders=orders, customers=customers, source=source, mapping=mapping
+    )
+    with sync_progress() as step:
+        result = run_demographic_segmentation(
+            settings(),
+            chosen,
+            as_of=parse_as_of(as_of),
+            out=out,
+            attributes=attributes.split(",") if attributes else None,
+            max_clusters=max_clusters,
+            progress=step,
+        )
+    table = Table(
+        title=f"demographic clusters (k={result.k}) by sales volume", title_justify="left"
+    )
+    table.add_column("cluster")
+    for level in result.crosstab.columns:
+        table.add_column(str(level), justify="right")
+    table.add_column("mean sales", justify="right")
+    for name, row in result.crosstab.iterrows():
+        table.add_row(
+            str(name), *(f"{v:,}" for v in row), f"{result.profiles.loc[name, 'mean_sales']:,.0f}"
+        )
+    out_console.print(table)
+    console.print(f"wrote {out}", highlight=False)

@@ -160,7 +160,11 @@ def demographic_segments(
             "customer_id": frame["customer_id"].to_numpy(),
             "demo_cluster": labels,
             "sales": volume_sales.to_numpy(),
-            "volume": volume_categories(volume_sales, volume_thresholds).to_numpy(),
+            "volume": pd.Categorical(
+                volume_categories(volume_sales, volume_thresholds),
+                categories=VOLUME_LEVELS,
+                ordered=True,
+            ),
         }
     )
     names = _cluster_names(frame.assign(demo_cluster=labels), attributes)

@@ -21,7 +21,7 @@ from custintel.data.store import Store
 from custintel.errors import ConfigError, NotEnoughData
 from custintel.segmentation.builtin import get_scheme
 from custintel.segmentation.clustering import CustomerClusterer
-from custintel.segmentation.projection import pca_coordinates
+from custintel.segmentation.projection import project
 from custintel.segmentation.rfm import SCORE_COLUMNS, rfm_scores
 from custintel.segmentation.schemes import Scheme, assign_segments
 
@@ -32,6 +32,7 @@ __all__ = [
     "predict_segment",
     "record_assignments",
     "segment_customers",
+    "segment_of",
 ]
 
 ASSIGNMENT_COLUMNS = (
@@ -42,9 +43,12 @@ ASSIGNMENT_COLUMNS = (
     "rfm_segment",
     "cluster",
     "cluster_name",
-    "pc1",
-    "pc2",
+    "pca_x",
+    "pca_y",
+    "tsne_x",
+    "tsne_y",
 )
+NOT_CLUSTERED = "(not clustered)"
 _SCORED = (
     ("r_score", "recency_days", False),
     ("f_score", "frequency", True),
@@ -96,6 +100,7 @@ def segment_customers(
     min_clusters: int = 2,
     max_clusters: int = 10,
     previous: dict[str, Any] | None = None,
+    tsne_sample_size: int | None = None,
     random_state: int = 0,
 ) -> SegmentationRun:
     """Score, segment and cluster every customer of ``features`` (one ``as_of``).
@@ -113,34 +118,44 @@ def segment_customers(
     chosen = scheme if isinstance(scheme, Scheme) else get_scheme(scheme, user_schemes)
     scores = rfm_scores(frame)
     segments = assign_segments(scores, chosen)
-    clusterer = CustomerClusterer(
+    fitted = CustomerClusterer(
         method=method,
         min_clusters=min_clusters,
         max_clusters=max_clusters,
         random_state=random_state,
     )
-    clusterer.fit(frame, previous=(previous or {}).get("clusterer"))
-    matrix = clusterer.feature_matrix(frame)
-    clusters = clusterer.assign(frame, matrix=matrix)
-    coords = pca_coordinates(clusterer.pca_, matrix)
+    clusterer: CustomerClusterer | None = fitted
+    not_clustered: str | None = None
+    try:
+        fitted.fit(frame, previous=(previous or {}).get("clusterer"))
+        projected = project(
+            fitted,
+            frame,
+            tsne_sample_size=tsne_sample_size,
+            random_state=random_state,
+        )
+    except NotEnoughData as exc:  # RFM segments still stand; the summary says why
+        clusterer, not_clustered = None, exc.message
+        projected = pd.DataFrame(
+            {"cluster": -1, "cluster_name": NOT_CLUSTERED}
+            | {c: np.nan for c in ASSIGNMENT_COLUMNS[-4:]},
+            index=range(len(frame)),
+        )
     assignments = pd.DataFrame(
         {
             "customer_id": frame["customer_id"].astype(str).to_numpy(),
             **{c: scores[c].to_numpy() for c in SCORE_COLUMNS},
             "rfm_segment": segments.astype(str).to_numpy(),
-            "cluster": clusters["cluster"].to_numpy(),
-            "cluster_name": clusters["cluster_name"].to_numpy(),
-            "pc1": coords[:, 0],
-            "pc2": coords[:, 1],
+            **{c: projected[c].to_numpy() for c in ASSIGNMENT_COLUMNS[5:]},
         }
     )
     model = {
         "as_of": as_of.isoformat(),
         "scheme": chosen.name,
         "rfm_thresholds": _thresholds(frame, scores),
-        "clusterer": clusterer.to_dict(),
+        "clusterer": clusterer.to_dict() if clusterer is not None else None,
     }
-    summary = _summary(frame, assignments, chosen, clusterer, as_of)
+    summary = _summary(frame, assignments, chosen, clusterer, as_of, not_clustered)
     return SegmentationRun(as_of, assignments, summary, model)
 
 
@@ -148,8 +163,9 @@ def _summary(
     frame: pd.DataFrame,
     assignments: pd.DataFrame,
     scheme: Scheme,
-    clusterer: CustomerClusterer,
+    clusterer: CustomerClusterer | None,
     as_of: date,
+    not_clustered: str | None,
 ) -> dict[str, Any]:
     revenue = frame["monetary"].clip(lower=0).to_numpy(dtype=float)
     total = float(revenue.sum()) or 1.0
@@ -178,6 +194,15 @@ def _summary(
         "scheme": scheme.name,
         "segments": segments,
         "clustering": {
+            "method": None,
+            "k": 0,
+            "why": f"not clustered: {not_clustered}",
+            "comparison": [],
+            "changes": None,
+            "clusters": [],
+        }
+        if clusterer is None
+        else {
             "method": clusterer.method_,
             "k": clusterer.n_clusters_,
             "why": clusterer.selection_reason_,
@@ -195,7 +220,7 @@ def record_assignments(store: Store, run: SegmentationRun, model_version: int) -
     con.execute("""CREATE TABLE IF NOT EXISTS segment_assignments (
         as_of DATE, model_version INTEGER, customer_id VARCHAR, r_score TINYINT,
         f_score TINYINT, m_score TINYINT, rfm_segment VARCHAR, cluster INTEGER,
-        cluster_name VARCHAR, pc1 DOUBLE, pc2 DOUBLE)""")
+        cluster_name VARCHAR, pca_x DOUBLE, pca_y DOUBLE, tsne_x DOUBLE, tsne_y DOUBLE)""")
     frame = pa.Table.from_pandas(run.assignments[list(ASSIGNMENT_COLUMNS)], preserve_index=False)
     with store.transaction():
         con.execute("DELETE FROM segment_assignments WHERE as_of = ?", [run.as_of])
@@ -260,15 +285,42 @@ def predict_segment(
     scores.loc[features["frequency"].to_numpy() <= 0, "f_score"] = 1
     scores.loc[features["monetary"].to_numpy() <= 0, "m_score"] = 1
     scheme = get_scheme(model["scheme"], user_schemes)
-    clusterer = CustomerClusterer.from_dict(model["clusterer"])
     frame = features.copy()
     if "customer_id" not in frame.columns:
         frame["customer_id"] = [f"row-{i}" for i in range(len(frame))]
-    clusters = clusterer.assign(frame)
     result = pd.DataFrame(
-        {"customer_id": clusters["customer_id"], **{c: scores[c].to_numpy() for c in SCORE_COLUMNS}}
+        {
+            "customer_id": frame["customer_id"].astype(str).to_numpy(),
+            **{c: scores[c].to_numpy() for c in SCORE_COLUMNS},
+        }
     )
     result["rfm_segment"] = assign_segments(result, scheme).astype(str).to_numpy()
+    if model["clusterer"] is None:
+        result["cluster"], result["cluster_name"] = -1, NOT_CLUSTERED
+        return result
+    clusters = CustomerClusterer.from_dict(model["clusterer"]).assign(frame)
     result["cluster"] = clusters["cluster"].to_numpy()
     result["cluster_name"] = clusters["cluster_name"].to_numpy()
     return result
+
+
+def segment_of(store: Store, customer_id: str, as_of: date | None = None) -> dict[str, Any]:
+    """The recorded segment of one customer: at ``as_of``, or in the latest run."""
+    if not store.has_table("segment_assignments"):
+        raise NotEnoughData(
+            "no segment assignments recorded yet", hint="run `custintel segment` first"
+        )
+    day = "?" if as_of else "(SELECT max(as_of) FROM segment_assignments)"
+    rows = store.con.execute(
+        f"SELECT * FROM segment_assignments WHERE as_of = {day} AND customer_id = ?",
+        [as_of, customer_id] if as_of else [customer_id],
+    ).df()
+    if rows.empty:
+        raise NotEnoughData(
+            f"customer {customer_id!r} has no recorded segment"
+            + (f" as of {as_of}" if as_of else ""),
+            hint="check the id; customers without an order before the run's as_of are "
+            "not segmented",
+        )
+    record = {str(k): v for k, v in rows.iloc[0].to_dict().items()}
+    return record
