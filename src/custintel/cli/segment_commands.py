@@ -161,9 +161,8 @@ def segment_retailers(
     for level in result.crosstab.columns:
         table.add_column(str(level), justify="right")
     table.add_column("mean sales", justify="right")
+    mean_sales = result.profiles["mean_sales"].to_dict()
     for name, row in result.crosstab.iterrows():
-        table.add_row(
-            str(name), *(f"{v:,}" for v in row), f"{result.profiles.loc[name, 'mean_sales']:,.0f}"
-        )
+        table.add_row(str(name), *(f"{v:,}" for v in row), f"{mean_sales[name]:,.0f}")
     out_console.print(table)
     console.print(f"wrote {out}", highlight=False)
