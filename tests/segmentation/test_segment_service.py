@@ -112,3 +112,32 @@ def test_segment_retailers_on_the_demo_shop(home: Path, tmp_path: Path) -> None:
     assert set(table["volume"]) == {"low", "medium", "high"}
     assert {"customer_id", "demo_cluster", "demo_cluster_name", "sales"} <= set(table.columns)
     assert "mean sales" in result.output
+
+
+@pytest.mark.services
+def test_segment_retailers_on_the_b2b_preset_in_postgresql(
+    home: Path, postgres_url: str, tmp_path: Path
+) -> None:
+    from fixtures.preset_schemas import create_preset_db
+
+    create_preset_db(postgres_url, "b2b")
+    mapping = tmp_path / "custintel.toml"
+    mapping.write_text(f'source = "{postgres_url}"\npreset = "b2b"\n')
+    out = tmp_path / "retailers.csv"
+    result = CliRunner().invoke(
+        app,
+        [
+            "segment-retailers",
+            "--mapping",
+            str(mapping),
+            "--out",
+            str(out),
+            "--attributes",
+            "urban_rural_classification,customer_income_bracket,male_female_ratio",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out)
+    assert len(table) == 5  # every retailer of the fixture, with or without orders
+    assert table["volume"].isin(["low", "medium", "high"]).all()
+    assert table["demo_cluster"].nunique() >= 2
