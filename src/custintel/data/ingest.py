@@ -121,6 +121,7 @@ def sync(
                     con, raw, staged, rejects_dir / f"{name}-{stamp}.csv", table_report
                 )
             _check_reject_share(table_report, max_reject_share)
+            con.execute(f"DROP TABLE IF EXISTS {raw}")  # free its memory before the load
             step(name, "load")
             counts = store.upsert(name, staged.table, staged.extra_columns)
             table_report.inserted, table_report.updated = counts.inserted, counts.updated
@@ -132,7 +133,7 @@ def sync(
                 ).fetchone()
                 watermark = row[0] if row else None
             store.record_sync(name, table_report.origin, watermark)
-            con.execute(f"DROP TABLE IF EXISTS {raw}; DROP TABLE IF EXISTS {staged.table}")
+            con.execute(f"DROP TABLE IF EXISTS {staged.table}")
             report.tables.append(table_report)
         store.fill_categories_from_products()
     return report

@@ -83,6 +83,11 @@ def _lit(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> int:
+    row = con.execute(sql).fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
 def _types(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
     return {r[0]: r[1] for r in con.execute(f"DESCRIBE {_q(table)}").fetchall()}
 
@@ -211,19 +216,21 @@ def stage_table(
             continue
         src, sql_type = _q(columns[name]), types[columns[name]]
         text = _text(src, sql_type)
+        # Typed source columns are checked on their values: turning every number or
+        # timestamp into text just to test it would cost more than the whole load.
+        typed = _is_numeric(sql_type) or _is_temporal(sql_type)
+        empty = f"{src} IS NULL" if typed else f"{text} IS NULL"
         label = f"{name} ({columns[name]})" if name != columns[name] else name
         if column.type in (ColumnType.ID, ColumnType.TEXT):
             value = text
         elif column.type is ColumnType.NUMBER:
-            value = (
-                f"CAST({src} AS DOUBLE)" if _is_numeric(sql_type) else f"TRY_CAST({text} AS DOUBLE)"
-            )
-            reasons.append(
-                (
-                    f"{text} IS NOT NULL AND ({value} IS NULL OR NOT isfinite({value}))",
-                    f"{_lit(label + ': ')} || {_lit('not a number: ')} || {text}",
-                )
-            )
+            if _is_numeric(sql_type):
+                value = f"CAST({src} AS DOUBLE)"
+                bad = f"NOT isfinite({value})"
+            else:
+                value = f"TRY_CAST({text} AS DOUBLE)"
+                bad = f"{text} IS NOT NULL AND ({value} IS NULL OR NOT isfinite({value}))"
+            reasons.append((bad, f"{_lit(label + ': not a number: ')} || {text}"))
         else:
             if _is_temporal(sql_type):
                 value = f"CAST({src} AS TIMESTAMP)"
@@ -231,12 +238,12 @@ def stage_table(
                 fmt = date_format or _detect_date_format(con, raw, columns[name], where, name)
                 formats[name] = fmt
                 value = _date_expr(text, fmt)
-            reasons.append(
-                (
-                    f"{text} IS NOT NULL AND {value} IS NULL",
-                    f"{_lit(label + ': not a date: ')} || {text}",
+                reasons.append(
+                    (
+                        f"{text} IS NOT NULL AND {value} IS NULL",
+                        f"{_lit(label + ': not a date: ')} || {text}",
+                    )
                 )
-            )
             reasons.append(
                 (f"year({value}) < 1900", f"{_lit(label + ': before 1900: ')} || {text}")
             )
@@ -247,7 +254,7 @@ def stage_table(
                 )
             )
         if column.required:
-            reasons.insert(0, (f"{text} IS NULL", _lit(f"{label}: empty")))
+            reasons.insert(0, (empty, _lit(f"{label}: empty")))
         selects.append(f"{value} AS {_q(name)}")
 
     mapped = set(columns.values())
@@ -319,19 +326,31 @@ def stage_table(
         SELECT *, {key_sql} AS _key, {hash_sql} AS _hash{order_sql}
         FROM (SELECT {", ".join(selects)}, {reason_sql} AS _reason FROM {_q(raw)})
     """)
-    if not keep_duplicates:  # a GROUP BY finds repeated keys far faster than a window
+    if not keep_duplicates:
+        # A GROUP BY finds repeated keys far faster than a window; the rows are only
+        # updated when there are any (an UPDATE of a large table slows what reads it).
         con.execute(f"""
-            UPDATE {t} SET _reason = 'duplicate of row ' || d.first_row
-            FROM (SELECT _key, min(_row) AS first_row FROM {t} WHERE _reason IS NULL
-                  GROUP BY _key HAVING count(*) > 1) d
-            WHERE {t}._key = d._key AND {t}._row > d.first_row AND {t}._reason IS NULL
+            CREATE OR REPLACE TEMP TABLE _dup_keys AS
+            SELECT _key, min(_row) AS first_row FROM {t} WHERE _reason IS NULL
+            GROUP BY _key HAVING count(*) > 1
         """)
+        if _scalar(con, "SELECT count(*) FROM _dup_keys"):
+            con.execute(f"""
+                UPDATE {t} SET _reason = 'duplicate of row ' || d.first_row
+                FROM _dup_keys d
+                WHERE {t}._key = d._key AND {t}._row > d.first_row AND {t}._reason IS NULL
+            """)
+        con.execute("DROP TABLE _dup_keys")
     if known_customers and "customer_id" in columns:
-        con.execute(f"""
-            UPDATE {t} SET _reason = 'customer_id: not in customers: ' || customer_id
-            WHERE _reason IS NULL AND customer_id NOT IN
-                (SELECT customer_id FROM {_q(known_customers)})
-        """)
+        unknown = (
+            f"_reason IS NULL AND customer_id NOT IN "
+            f"(SELECT customer_id FROM {_q(known_customers)})"
+        )
+        if _scalar(con, f"SELECT count(*) FROM {t} WHERE {unknown}"):
+            con.execute(
+                f"UPDATE {t} SET _reason = 'customer_id: not in customers: ' "
+                f"|| customer_id WHERE {unknown}"
+            )
     counts = con.execute(f"""
         SELECT coalesce(regexp_extract(_reason, '^([^:]+: [a-z ]+|duplicate)'), 'ok') AS k,
                count(*) FROM {_q(target)} GROUP BY k ORDER BY count(*) DESC
