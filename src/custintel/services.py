@@ -38,6 +38,7 @@ __all__ = [
     "open_data",
     "run_demographic_segmentation",
     "run_segmentation",
+    "sync_with_settings",
     "write_demo_data",
     "write_table",
 ]
@@ -93,14 +94,20 @@ def open_data(
             settings.store_path, read_only=True, memory_limit=settings.duckdb_memory_limit
         ), None
     store = Store(None, memory_limit=settings.duckdb_memory_limit)
-    report = sync(
+    return store, sync_with_settings(store, mapping, settings, progress=progress)
+
+
+def sync_with_settings(
+    store: Store, mapping: Mapping, settings: Settings, *, progress: Progress | None = None
+) -> SyncReport:
+    """Sync ``mapping`` into ``store`` with the rejects folder and limits of ``settings``."""
+    return sync(
         store,
         mapping,
         rejects_dir=settings.rejects_dir,
         max_reject_share=settings.max_reject_share,
         progress=progress,
     )
-    return store, report
 
 
 def default_as_of(store: Store) -> date:
@@ -242,12 +249,7 @@ def build_demo(
     )
     say("syncing into the store")
     with Store(settings.store_path, memory_limit=settings.duckdb_memory_limit) as store:
-        report = sync(
-            store,
-            mapping,
-            rejects_dir=settings.rejects_dir,
-            max_reject_share=settings.max_reject_share,
-        )
+        report = sync_with_settings(store, mapping, settings)
         say("computing features")
         as_of = default_as_of(store)
         features_path = home / "features.parquet"

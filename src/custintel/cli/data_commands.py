@@ -24,7 +24,6 @@ from custintel.cli.common import (
     settings,
     sync_progress,
 )
-from custintel.data.ingest import sync
 from custintel.data.inspect import propose_mapping
 from custintel.data.store import Store
 from custintel.errors import ConfigError
@@ -34,6 +33,7 @@ from custintel.services import (
     export_features,
     mapping_from_options,
     open_data,
+    sync_with_settings,
 )
 
 
@@ -92,13 +92,7 @@ def sync_command(
         Store(config.store_path, memory_limit=config.duckdb_memory_limit) as store,
         sync_progress() as step,
     ):
-        report = sync(
-            store,
-            chosen,
-            rejects_dir=config.rejects_dir,
-            max_reject_share=config.max_reject_share,
-            progress=step,
-        )
+        report = sync_with_settings(store, chosen, config, progress=step)
     print_sync_report(report)
     console.print(f"store: {config.store_path}", highlight=False)
 
