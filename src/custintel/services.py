@@ -324,7 +324,10 @@ def run_segmentation(
         cutoff = as_of or default_as_of(store)
         from custintel.features import customer_features
 
+        say = progress or (lambda table, what: None)
+        say("", f"computing features as of {cutoff}")
         features = customer_features(store.con, cutoff)
+        say("", "scoring and clustering customers")
         previous = registry.latest("segmentation") if persistent else None
         run = segment_customers(
             features,

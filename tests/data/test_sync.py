@@ -255,3 +255,18 @@ def test_a_connection_dropped_mid_stream_leaves_the_store_as_it_was(
     assert store.con.execute("SELECT count(*) FROM orders WHERE order_id = 'o7'").fetchall() == [
         (0,)
     ]
+
+
+def test_an_empty_database_table_is_refused_on_first_sync(store: Store, tmp_path: Path) -> None:
+    import sqlite3
+
+    from custintel.errors import EmptySource
+
+    db = tmp_path / "shop.sqlite"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE orders (user_id TEXT, created_at TEXT, total REAL)")
+    mapping = Mapping(source=f"sqlite:///{db}", tables={"orders": TableMapping(table="orders")})
+    with pytest.raises(EmptySource, match="table orders returned no rows") as info:
+        sync(store, mapping)
+    assert "shop.sqlite" in (info.value.where or "")
+    assert not store.has_table("orders")

@@ -136,7 +136,7 @@ def sync_progress() -> Iterator[Callable[[str, str], None]]:
         task = progress.add_task("syncing", total=len(SYNC_ORDER) * 3)
 
         def step(table: str, what: str) -> None:
-            progress.update(task, description=f"{what} {table}", advance=1)
+            progress.update(task, description=f"{what} {table}".strip(), advance=1)
 
         yield step
 

@@ -120,5 +120,6 @@ def features(
         if report is not None:
             print_sync_report(report)
         cutoff = cutoff or default_as_of(store)
-        rows = export_features(store, cutoff, out)
+        with console.status(f"computing features as of {cutoff}"):
+            rows = export_features(store, cutoff, out)
     console.print(f"wrote {rows:,} customers' features as of {cutoff} to {out}", highlight=False)

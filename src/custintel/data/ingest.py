@@ -23,7 +23,7 @@ from custintel.data.model import TABLES
 from custintel.data.sql import Database, SelectSpec
 from custintel.data.store import Store
 from custintel.data.validate import Staged, stage_table
-from custintel.errors import ConfigError, RowsRejected, StoreError
+from custintel.errors import ConfigError, EmptySource, RowsRejected, StoreError
 
 __all__ = ["SYNC_ORDER", "SyncReport", "TableReport", "sync"]
 
@@ -203,6 +203,13 @@ def _read_raw(
         source_columns = [c for c in store.columns(raw) if c != "_row"]
         row = con.execute(f"SELECT count(*) FROM {raw}").fetchone()
         report.read = int(row[0]) if row else 0
+        if report.read == 0 and store.count(name) == 0:  # nothing now and nothing before
+            raise EmptySource(
+                f"{spec.describe()} returned no rows",
+                where=report.origin,
+                hint="check that the table holds data and that the query's filters "
+                "(e.g. [params]) select some",
+            )
     guessed = guess_columns(name, source_columns)
     columns = {
         **{k: v for k, v in guessed.items() if k not in table_mapping.columns},
