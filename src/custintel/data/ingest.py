@@ -85,7 +85,12 @@ def sync(
     step = progress or (lambda table, what: None)
     report = SyncReport()
     stamp = datetime.now().strftime("%Y%m%dT%H%M%S")
-    with store.transaction() as con:
+    con = store.con
+    staged_tables: list[tuple[str, Staged, TableReport]] = []
+    try:
+        # 1. Read and validate every table into temp tables, outside the transaction:
+        # the store is untouched, and the store's tables written in step 2 from temp
+        # tables made outside a transaction write twice as fast as from ones made inside.
         for name in SYNC_ORDER:
             table_mapping = mapping.tables.get(name)
             if table_mapping is None:
@@ -106,9 +111,7 @@ def sync(
                 key=table_mapping.key,
                 date_format=table_mapping.date_format,
                 statuses=mapping.statuses,
-                known_customers=(
-                    "customers" if name == "orders" and store.count("customers") > 0 else None
-                ),
+                known_customers=_known_customers(store) if name == "orders" else None,
                 updated_at=table_mapping.updated_at if database else None,
                 attributes=table_mapping.attributes,
                 keep_duplicates=table_mapping.duplicates == "keep",
@@ -120,23 +123,51 @@ def sync(
                 table_report.rejects_file = _write_rejects(
                     con, raw, staged, rejects_dir / f"{name}-{stamp}.csv", table_report
                 )
+            con.execute(f"DROP TABLE IF EXISTS {raw}")
             _check_reject_share(table_report, max_reject_share)
-            con.execute(f"DROP TABLE IF EXISTS {raw}")  # free its memory before the load
-            step(name, "load")
-            counts = store.upsert(name, staged.table, staged.extra_columns)
-            table_report.inserted, table_report.updated = counts.inserted, counts.updated
-            table_report.unchanged = counts.unchanged
-            watermark = None
-            if "_updated_at" in store.columns(staged.table):
-                row = con.execute(
-                    f"SELECT max(_updated_at) FROM {staged.table} WHERE _reason IS NULL"
-                ).fetchone()
-                watermark = row[0] if row else None
-            store.record_sync(name, table_report.origin, watermark)
+            staged_tables.append((name, staged, table_report))
+        # 2. Load them all, or nothing.
+        with store.transaction():
+            for name, staged, table_report in staged_tables:
+                step(name, "load")
+                counts = store.upsert(name, staged.table, staged.extra_columns)
+                table_report.inserted, table_report.updated = counts.inserted, counts.updated
+                table_report.unchanged = counts.unchanged
+                store.record_sync(name, table_report.origin, _watermark(store, staged))
+                report.tables.append(table_report)
+            store.fill_categories_from_products()
+    finally:
+        for _, staged, _ in staged_tables:
             con.execute(f"DROP TABLE IF EXISTS {staged.table}")
-            report.tables.append(table_report)
-        store.fill_categories_from_products()
+        con.execute("DROP VIEW IF EXISTS _known_customers")
     return report
+
+
+def _known_customers(store: Store) -> str | None:
+    """A view of the customers orders may belong to: those in the store and those
+    accepted in this sync; None when neither has any (orders are then not checked)."""
+    sources = []
+    if store.count("customers"):
+        sources.append("SELECT customer_id FROM customers")
+    staged = store.con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = '_stage_customers'"
+    ).fetchone()
+    if staged and staged[0]:
+        sources.append("SELECT customer_id FROM _stage_customers WHERE _reason IS NULL")
+    if not sources:
+        return None
+    store.con.execute(f"CREATE OR REPLACE TEMP VIEW _known_customers AS {' UNION '.join(sources)}")
+    return "_known_customers"
+
+
+def _watermark(store: Store, staged: Staged) -> datetime | None:
+    """The latest ``updated_at`` among the accepted rows, for the next incremental sync."""
+    if "_updated_at" not in store.columns(staged.table):
+        return None
+    row = store.con.execute(
+        f"SELECT max(_updated_at) FROM {staged.table} WHERE _reason IS NULL"
+    ).fetchone()
+    return row[0] if row else None
 
 
 def _origin(table_mapping: TableMapping, database: Database | None) -> str:
