@@ -1,10 +1,11 @@
 """Sync: bring a shop's data from its sources into the store, all or nothing.
 
 For each mapped table (customers, products, orders, reviews, in that order so that
-orders can be checked against customers) the rows are read as the source has them,
-validated and typed in SQL, and upserted by key. Everything happens in one store
-transaction: a corrupt file, a dropped connection or too many rejects leave the store
-exactly as it was. Rejected rows are written to a CSV file per table with the reason.
+orders can be checked against customers) the rows are read as the source has them and
+validated and typed in SQL into temp tables; then all tables are upserted by key in one
+store transaction. A corrupt file, a dropped connection or too many rejects leave the
+store exactly as it was. Rejected rows are written to a CSV file per table with the
+reason.
 """
 
 from __future__ import annotations
