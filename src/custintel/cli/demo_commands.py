@@ -78,6 +78,6 @@ def demo(
     if serve:
         console.print(
             "The HTTP API and dashboard are not built yet (issues 6 and 7); "
-            "the demo stops after the data and features.",
+            "the demo stops after the data, features and segments.",
             highlight=False,
         )
