@@ -137,9 +137,7 @@ def _detect_date_format(
         f"count(CASE WHEN year({_date_expr('v', f)}) BETWEEN 1900 AND 2200 THEN 1 END)"
         for f in DATE_FORMATS
     )
-    row = con.execute(f"SELECT count(*), {counts} FROM {sample}").fetchone()
-    assert row is not None
-    total, *parsed = row
+    total, *parsed = con.execute(f"SELECT count(*), {counts} FROM {sample}").fetchall()[0]
     if total == 0:
         return "iso"
     best = max(parsed)
