@@ -25,6 +25,7 @@ from custintel.data.store import Store
 from custintel.errors import ConfigError, NotEnoughData
 
 if TYPE_CHECKING:
+    from custintel.forecasting import ForecastResult
     from custintel.segmentation.demographic import DemographicSegments
     from custintel.segmentation.service import SegmentationRun
 
@@ -37,6 +38,7 @@ __all__ = [
     "mapping_from_options",
     "open_data",
     "run_demographic_segmentation",
+    "run_forecast",
     "run_segmentation",
     "sync_with_settings",
     "write_demo_data",
@@ -399,3 +401,79 @@ def run_demographic_segmentation(
         pa.Table.from_pandas(result.assignments.astype({"volume": str}), preserve_index=False), out
     )
     return result
+
+
+def run_forecast(
+    settings: Settings,
+    mapping: Mapping | None,
+    *,
+    out: Path,
+    freq: str,
+    horizon: int,
+    as_of: date | None = None,
+    by: str | None = None,
+    metric: str = "revenue",
+    where: str | None = None,
+    models: list[str] | None = None,
+    windows: int = 3,
+    reconcile: bool = True,
+    progress: Progress | None = None,
+) -> tuple[ForecastResult, dict[str, Any], list[Path]]:
+    """Forecast sales and write the forecast to ``out``, with the history
+    (``<out>.history``), the backtest (``<out>.backtest``) and a summary JSON beside it.
+
+    On the data directory's store (no files named) the run is versioned in the registry
+    and the forecast kept in the store's ``forecasts`` table; runs on files are one-off.
+    Returns the result, its summary and the files written.
+    """
+    import json
+
+    import pandas as pd
+
+    from custintel.forecasting.service import forecast_sales, record_forecast, summary
+    from custintel.registry import ArtifactStore
+
+    check_output_path(out)
+    persistent = mapping is None
+    if persistent:
+        store = Store(settings.store_path, memory_limit=settings.duckdb_memory_limit)
+    else:
+        store, _ = open_data(settings, mapping, progress=progress)
+    say = progress or (lambda table, what: None)
+    with store:
+        cutoff = as_of or default_as_of(store)
+        result = forecast_sales(
+            store,
+            freq=freq,
+            horizon=horizon,
+            as_of=cutoff,
+            by=by,
+            metric=metric,
+            where=where,
+            models=models,
+            windows=windows,
+            reconcile=reconcile,
+            progress=lambda message: say("", message),
+        )
+        version = None
+        if persistent:
+            info = summary(result, None)
+            ref = ArtifactStore(settings.home / "models").save(
+                "forecasting", info, metadata={"as_of": cutoff.isoformat(), **result.settings}
+            )
+            version = ref.version
+            record_forecast(store, result, version)
+    info = summary(result, version)
+    suffix = out.suffix
+    written = []
+    for frame, path in (
+        (result.forecasts, out),
+        (result.history, out.with_name(f"{out.stem}.history{suffix}")),
+        (result.backtest, out.with_name(f"{out.stem}.backtest{suffix}")),
+    ):
+        table = pa.Table.from_pandas(pd.DataFrame(frame), preserve_index=False)
+        written.append(write_table(table, path))
+    summary_path = out.with_name(f"{out.stem}.summary.json")
+    summary_path.write_text(json.dumps(info, indent=1, default=str), encoding="utf-8")
+    written.append(summary_path)
+    return result, info, written

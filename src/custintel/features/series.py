@@ -20,8 +20,9 @@ from custintel.errors import ConfigError, StoreError
 
 __all__ = ["BY_COLUMNS", "FREQUENCIES", "NONE_LABEL", "TOTAL_LABEL", "sales_series"]
 
-# Columns a series can be split by.
-BY_COLUMNS = ("category", "store_id", "seller_id")
+# Columns a series can be split by; "segment" is each customer's RFM segment in the
+# latest recorded segmentation run (``custintel segment`` on the data directory).
+BY_COLUMNS = ("category", "store_id", "seller_id", "segment")
 # freq -> the date_trunc unit that gives each period's first day (weeks start on Monday).
 FREQUENCIES = {"D": "day", "W": "week", "M": "month"}
 TOTAL_LABEL = "total"
@@ -77,6 +78,27 @@ def _check_where(where: str) -> str:
     return where
 
 
+def _with_segments(con: duckdb.DuckDBPyConnection) -> str:
+    """The orders joined to each customer's segment in the latest recorded run."""
+    has_runs = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'segment_assignments'"
+    ).fetchone()
+    if not has_runs or not has_runs[0]:
+        raise StoreError(
+            "no segmentation has been recorded, so there are no segments to split by",
+            where="segment_assignments",
+            hint="run `custintel segment --out segments.csv` on the data directory first",
+        )
+    return """(
+      SELECT o.*, s.rfm_segment
+      FROM orders AS o
+      LEFT JOIN (
+        SELECT customer_id, rfm_segment FROM segment_assignments
+        WHERE as_of = (SELECT max(as_of) FROM segment_assignments)
+      ) AS s USING (customer_id)
+    )"""
+
+
 def sales_series(
     con: duckdb.DuckDBPyConnection,
     freq: Freq,
@@ -108,8 +130,11 @@ def sales_series(
     if by is not None and by not in BY_COLUMNS:
         raise ConfigError(
             f"by={by!r} is not supported; use one of {', '.join(BY_COLUMNS)} (or none)",
-            hint="series can be split by category, store_id or seller_id",
+            hint="series can be split by category, store_id, seller_id or segment",
         )
+    source = "orders"
+    if by == "segment":
+        source = _with_segments(con)
     if as_of is not None and start is not None and start >= as_of:
         raise ConfigError(f"start={start} should be before as_of={as_of}")
 
@@ -123,7 +148,8 @@ def sales_series(
     if where:
         conditions.append(f"({_check_where(where)})")
     filt = " AND ".join(conditions) or "1 = 1"
-    series = f"COALESCE(CAST({by} AS VARCHAR), '{NONE_LABEL}')" if by else f"'{TOTAL_LABEL}'"
+    label = "rfm_segment" if by == "segment" else by
+    series = f"COALESCE(CAST({label} AS VARCHAR), '{NONE_LABEL}')" if by else f"'{TOTAL_LABEL}'"
     unit = FREQUENCIES[freq]
 
     try:
@@ -167,7 +193,7 @@ def sales_series(
                 CAST(ordered_at AS DATE) AS day,
                 kind,
                 net_amount
-              FROM orders
+              FROM {source}
               WHERE {filt}
             ),
             revenue AS (

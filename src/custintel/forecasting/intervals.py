@@ -1,0 +1,121 @@
+"""Prediction intervals that cover what they say, checked on the backtest.
+
+For each model, the backtest measures how often its own 80 % and 95 % intervals held
+the actual value. Within the band (80 %: 75-85 %, 95 %: 90-98 %) they are kept. Outside
+it, split-conformal intervals replace them: the backtest errors, divided by the model's
+own half-width (or, for models without intervals, by the series' scale), give a
+multiplier whose empirical quantile covers the nominal share; the final interval is
+forecast ± multiplier · half-width. The coverage reported for conformal intervals is
+measured leaving each backtest window out of its own calibration.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from custintel.forecasting.models import LEVELS
+
+__all__ = ["BANDS", "apply_intervals", "calibrate", "conformal_quantile", "shape"]
+
+# Coverage we accept from a model's own intervals, per nominal level.
+BANDS = {80: (0.75, 0.85), 95: (0.90, 0.98)}
+
+
+def conformal_quantile(scores: np.ndarray, level: int) -> float:
+    """The split-conformal quantile: the ⌈(n+1)·level⌉-th smallest score (the largest
+    one when n is too small for that), so that a new score falls below it with
+    probability at least ``level`` %."""
+    scores = np.sort(scores[np.isfinite(scores)])
+    if len(scores) == 0:
+        return math.nan
+    rank = math.ceil((len(scores) + 1) * level / 100)
+    return float(scores[min(rank, len(scores)) - 1])
+
+
+def shape(frame: pd.DataFrame, level: int) -> np.ndarray:
+    """The half-width conformal scores are measured in: the model's own interval where it
+    has one, else the series' scale."""
+    half = (frame[f"hi_{level}"].to_numpy(float) - frame[f"lo_{level}"].to_numpy(float)) / 2
+    fallback = frame["scale"].to_numpy(float)
+    return np.where(np.isfinite(half) & (half > 0), half, fallback)
+
+
+def _native_covered(frame: pd.DataFrame, level: int) -> np.ndarray:
+    lo, hi = frame[f"lo_{level}"].to_numpy(float), frame[f"hi_{level}"].to_numpy(float)
+    y = frame["y"].to_numpy(float)
+    covered = (y >= lo) & (y <= hi)
+    return np.where(np.isfinite(lo) & np.isfinite(hi), covered, np.nan)
+
+
+def calibrate(long: pd.DataFrame) -> tuple[dict[str, dict[int, dict[str, Any]]], pd.DataFrame]:
+    """Decide, per model and level, between its own intervals and conformal ones.
+
+    ``long``: one row per model, series and backtest point (model, unique_id, cutoff, y,
+    yhat, lo_80, hi_80, lo_95, hi_95, scale). Returns the calibration per model and level
+    (method, multiplier, native and used coverage) and ``long`` with ``covered_80`` and
+    ``covered_95``: whether the interval that will be used held the actual value.
+    """
+    calibration: dict[str, dict[int, dict[str, Any]]] = {}
+    parts = []
+    for model, rows in long.groupby("model", sort=False):
+        rows = rows.copy()
+        calibration[str(model)] = {}
+        for level in LEVELS:
+            scores = np.abs(rows["y"].to_numpy(float) - rows["yhat"].to_numpy(float)) / shape(
+                rows, level
+            )
+            native = _native_covered(rows, level)
+            native_coverage = float(np.nanmean(native)) if np.isfinite(native).any() else None
+            low, high = BANDS[level]
+            keep_native = native_coverage is not None and low <= native_coverage <= high
+            multiplier = conformal_quantile(scores, level)
+            if keep_native:
+                covered = native
+            else:
+                covered = _leave_window_out(scores, rows["cutoff"].to_numpy(), level)
+            rows[f"covered_{level}"] = covered
+            calibration[str(model)][level] = {
+                "method": "native" if keep_native else "conformal",
+                "multiplier": None if keep_native or not math.isfinite(multiplier) else multiplier,
+                "native_coverage": native_coverage,
+                "coverage": float(np.nanmean(covered)) if np.isfinite(covered).any() else None,
+            }
+        parts.append(rows)
+    return calibration, pd.concat(parts, ignore_index=True) if parts else long
+
+
+def _leave_window_out(scores: np.ndarray, cutoffs: np.ndarray, level: int) -> np.ndarray:
+    """Whether each score falls within the quantile of the other windows' scores (all
+    scores, the point's own included, when there is only one window)."""
+    covered = np.full(len(scores), np.nan)
+    windows = np.unique(cutoffs)
+    for window in windows:
+        inside = cutoffs == window
+        reference = scores[~inside] if len(windows) > 1 else scores
+        q = conformal_quantile(reference, level)
+        covered[inside] = np.where(np.isfinite(scores[inside]), scores[inside] <= q, np.nan)
+    return covered
+
+
+def apply_intervals(
+    frame: pd.DataFrame, calibration: dict[str, dict[int, dict[str, Any]]]
+) -> pd.DataFrame:
+    """Replace the bounds of ``frame`` (model, yhat, lo_/hi_ per level, scale) by conformal
+    ones where the calibration says so; models without a calibration (no backtest) keep
+    their own bounds, or get none."""
+    frame = frame.copy()
+    for model, index in frame.groupby("model", sort=False).groups.items():
+        levels = calibration.get(str(model), {})
+        for level in LEVELS:
+            setting = levels.get(level)
+            if not setting or setting["method"] != "conformal" or setting["multiplier"] is None:
+                continue
+            rows = frame.loc[index]
+            half = setting["multiplier"] * shape(rows, level)
+            frame.loc[index, f"lo_{level}"] = rows["yhat"].to_numpy(float) - half
+            frame.loc[index, f"hi_{level}"] = rows["yhat"].to_numpy(float) + half
+    return frame
