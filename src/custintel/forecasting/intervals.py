@@ -23,6 +23,7 @@ __all__ = ["BANDS", "apply_intervals", "calibrate", "conformal_quantile", "shape
 
 # Coverage we accept from a model's own intervals, per nominal level.
 BANDS = {80: (0.75, 0.85), 95: (0.90, 0.98)}
+MIN_CALIBRATION_POINTS = 30
 
 
 def conformal_quantile(scores: np.ndarray, level: int) -> float:
@@ -51,32 +52,46 @@ def _native_covered(frame: pd.DataFrame, level: int) -> np.ndarray:
     return np.where(np.isfinite(lo) & np.isfinite(hi), covered, np.nan)
 
 
-def calibrate(long: pd.DataFrame) -> tuple[dict[str, dict[int, dict[str, Any]]], pd.DataFrame]:
+def calibrate(
+    long: pd.DataFrame, chosen: set[tuple[str, str]] | None = None
+) -> tuple[dict[str, dict[int, dict[str, Any]]], pd.DataFrame]:
     """Decide, per model and level, between its own intervals and conformal ones.
 
     ``long``: one row per model, series and backtest point (model, unique_id, cutoff, y,
     yhat, lo_80, hi_80, lo_95, hi_95, scale). Returns the calibration per model and level
     (method, multiplier, native and used coverage) and ``long`` with ``covered_80`` and
     ``covered_95``: whether the interval that will be used held the actual value.
+
+    ``chosen`` (series, model) pairs: a model's multiplier is then measured on the series
+    it was chosen for (the forecasts it will make), when they give at least
+    ``MIN_CALIBRATION_POINTS`` errors; on all its series otherwise.
     """
     calibration: dict[str, dict[int, dict[str, Any]]] = {}
     parts = []
     for model, rows in long.groupby("model", sort=False):
         rows = rows.copy()
         calibration[str(model)] = {}
+        mine = np.ones(len(rows), bool)
+        if chosen is not None:
+            pairs = zip(rows["unique_id"], rows["model"], strict=True)
+            mask = np.fromiter(((str(u), str(m)) in chosen for u, m in pairs), bool, len(rows))
+            if mask.sum() >= MIN_CALIBRATION_POINTS:
+                mine = mask
         for level in LEVELS:
             scores = np.abs(rows["y"].to_numpy(float) - rows["yhat"].to_numpy(float)) / shape(
                 rows, level
             )
             native = _native_covered(rows, level)
-            native_coverage = float(np.nanmean(native)) if np.isfinite(native).any() else None
+            native_coverage = (
+                float(np.nanmean(native[mine])) if np.isfinite(native[mine]).any() else None
+            )
             low, high = BANDS[level]
             keep_native = native_coverage is not None and low <= native_coverage <= high
-            multiplier = conformal_quantile(scores, level)
+            multiplier = conformal_quantile(scores[mine], level)
             if keep_native:
                 covered = native
             else:
-                covered = _leave_window_out(scores, rows["cutoff"].to_numpy(), level)
+                covered = _leave_window_out(scores, rows["cutoff"].to_numpy(), mine, level)
             rows[f"covered_{level}"] = covered
             calibration[str(model)][level] = {
                 "method": "native" if keep_native else "conformal",
@@ -88,14 +103,16 @@ def calibrate(long: pd.DataFrame) -> tuple[dict[str, dict[int, dict[str, Any]]],
     return calibration, pd.concat(parts, ignore_index=True) if parts else long
 
 
-def _leave_window_out(scores: np.ndarray, cutoffs: np.ndarray, level: int) -> np.ndarray:
-    """Whether each score falls within the quantile of the other windows' scores (all
-    scores, the point's own included, when there is only one window)."""
+def _leave_window_out(
+    scores: np.ndarray, cutoffs: np.ndarray, mine: np.ndarray, level: int
+) -> np.ndarray:
+    """Whether each score falls within the quantile of the other windows' calibration
+    scores (``mine``; the point's own window included when there is only one)."""
     covered = np.full(len(scores), np.nan)
     windows = np.unique(cutoffs)
     for window in windows:
         inside = cutoffs == window
-        reference = scores[~inside] if len(windows) > 1 else scores
+        reference = scores[mine & ~inside] if len(windows) > 1 else scores[mine]
         q = conformal_quantile(reference, level)
         covered[inside] = np.where(np.isfinite(scores[inside]), scores[inside] <= q, np.nan)
     return covered

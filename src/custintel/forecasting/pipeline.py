@@ -156,7 +156,10 @@ def forecast_panel(
             chosen_of[str(uid)] = model
         members_of.update({str(k): v for k, v in members.items()})
 
-    calibration, backtest_long = calibrate(pd.concat(backtests)) if backtests else ({}, None)
+    chosen_pairs = set(chosen_of.items())
+    calibration, backtest_long = (
+        calibrate(pd.concat(backtests), chosen_pairs) if backtests else ({}, None)
+    )
     forecasts = pd.concat(finals, ignore_index=True) if finals else _empty_long()
     forecasts = apply_intervals(forecasts, calibration)
     is_ensemble = forecasts["model"] == ENSEMBLE

@@ -66,7 +66,8 @@ def _ensemble(long: pd.DataFrame, members: pd.Series) -> pd.DataFrame:
         **{c: (c, "mean") for c in VALUE_COLUMNS}, **{c: (c, how) for c, how in first.items()}
     )
     # A member without bounds leaves the ensemble without bounds (conformal ones follow).
-    missing = picked.groupby(keys, sort=False)[VALUE_COLUMNS[1:]].apply(lambda g: g.isna().any())
+    by = [picked[k] for k in keys]
+    missing = picked[VALUE_COLUMNS[1:]].isna().groupby(by, sort=False).any()
     mean[VALUE_COLUMNS[1:]] = mean[VALUE_COLUMNS[1:]].mask(missing)
     out = mean.reset_index()
     out.insert(0, "model", ENSEMBLE)
