@@ -415,7 +415,7 @@ def run_forecast(
     metric: str = "revenue",
     where: str | None = None,
     models: list[str] | None = None,
-    windows: int = 3,
+    windows: int | None = None,
     reconcile: bool = True,
     progress: Progress | None = None,
 ) -> tuple[ForecastResult, dict[str, Any], list[Path]]:
@@ -424,18 +424,24 @@ def run_forecast(
 
     On the data directory's store (no files named) the run is versioned in the registry
     and the forecast kept in the store's ``forecasts`` table; runs on files are one-off.
+    ``[forecasting]`` in the mapping (or the data directory's custintel.toml) gives the
+    defaults for ``models`` and ``windows`` and Prophet's settings.
     Returns the result, its summary and the files written.
     """
     import json
 
     import pandas as pd
 
+    from custintel.forecasting.models import ProphetSettings
     from custintel.forecasting.service import forecast_sales, record_forecast, summary
     from custintel.registry import ArtifactStore
 
     check_output_path(out)
     persistent = mapping is None
+    options = (mapping.forecasting if mapping else {}) or {}
     if persistent:
+        local = settings.mapping_path
+        options = load_mapping(local).forecasting if local.exists() else {}
         store = Store(settings.store_path, memory_limit=settings.duckdb_memory_limit)
     else:
         store, _ = open_data(settings, mapping, progress=progress)
@@ -450,9 +456,10 @@ def run_forecast(
             by=by,
             metric=metric,
             where=where,
-            models=models,
-            windows=windows,
+            models=models or options.get("models"),
+            windows=windows or int(options.get("windows", 3)),
             reconcile=reconcile,
+            prophet=ProphetSettings.from_options(options.get("prophet")),
             progress=lambda message: say("", message),
         )
         version = None

@@ -53,7 +53,9 @@ def forecast(
             "MSTL, SeasonalNaive, CrostonOptimized, ADIDA, IMAPA, ...",
         ),
     ] = None,
-    windows: Annotated[int, typer.Option("--windows", min=1, help="Backtest origins.")] = 3,
+    windows: Annotated[
+        int | None, typer.Option("--windows", min=1, help="Backtest origins (default 3).")
+    ] = None,
     reconcile: Annotated[
         bool,
         typer.Option("--reconcile/--no-reconcile", help="Make the groups add up to the total."),
@@ -107,7 +109,7 @@ def forecast(
     accuracy = info["accuracy"]
     if accuracy.get("series_backtested"):
         console.print(
-            f"backtest ({s['windows']} origins x {horizon} periods): MASE {accuracy['mase']:.2f} "
+            f"backtest (up to {s['windows']} origins x {horizon} periods): MASE {accuracy['mase']:.2f} "
             f"vs seasonal naive {accuracy['floor_mase']:.2f}; intervals held the actual value "
             f"{_percent(accuracy['coverage_80'])} (80 %) and {_percent(accuracy['coverage_95'])} "
             "(95 %) of the time",

@@ -116,6 +116,8 @@ class Mapping(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict)
     # Capability settings kept in the same file ([segmentation] schemes, k range...).
     segmentation: dict[str, Any] = Field(default_factory=dict)
+    # [forecasting]: models, windows, and [forecasting.prophet] settings.
+    forecasting: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _known_tables(self) -> Mapping:

@@ -260,16 +260,48 @@ class StatsForecastEngine:
 
 @dataclass(frozen=True)
 class ProphetSettings:
-    """Prophet's options that users tune; the defaults are Prophet's own."""
+    """Prophet's options that users tune (``[forecasting.prophet]`` in custintel.toml);
+    the defaults are Prophet's own, with the United States' public holidays."""
 
     seasonality_mode: Literal["additive", "multiplicative"] = "additive"
     changepoint_prior_scale: float = 0.05
     country_holidays: str | None = "US"
 
+    @classmethod
+    def from_options(cls, options: dict[str, Any] | None) -> ProphetSettings:
+        """Settings from the TOML table, with a clear error for an unknown key or value."""
+        options = dict(options or {})
+        unknown = set(options) - {"seasonality_mode", "changepoint_prior_scale", "country_holidays"}
+        if unknown:
+            raise ConfigError(
+                f"[forecasting.prophet] has unknown keys {sorted(unknown)}",
+                hint="use seasonality_mode, changepoint_prior_scale, country_holidays",
+            )
+        mode = options.get("seasonality_mode", "additive")
+        if mode not in ("additive", "multiplicative"):
+            raise ConfigError(
+                f"[forecasting.prophet] seasonality_mode={mode!r} should be additive or "
+                "multiplicative"
+            )
+        country = options.get("country_holidays", "US") or None
+        if country is not None:
+            import holidays
+
+            if country not in holidays.list_supported_countries():
+                raise ConfigError(
+                    f"[forecasting.prophet] country_holidays={country!r} is not a country code "
+                    "the holidays package knows",
+                    hint='an ISO 3166 code such as US, GB, DE, ES, or "" for none',
+                )
+        return cls(mode, float(options.get("changepoint_prior_scale", 0.05)), country)
+
 
 def _quiet_prophet() -> None:
-    for name in ("cmdstanpy", "prophet", "prophet.plot"):
-        logging.getLogger(name).setLevel(logging.ERROR)
+    """Prophet says at import that plotly is missing (we do not plot with it) and
+    cmdstanpy logs every fit at INFO with its own handler; neither is the user's news."""
+    logging.getLogger("prophet.plot").setLevel(logging.CRITICAL)
+    logging.getLogger("prophet").setLevel(logging.ERROR)
+    logging.getLogger("cmdstanpy").disabled = True
 
 
 class ProphetEngine:
@@ -289,6 +321,8 @@ class ProphetEngine:
     def _fit_predict(self, history: pd.DataFrame, future: pd.DatetimeIndex) -> pd.DataFrame:
         _quiet_prophet()
         from prophet import Prophet
+
+        _quiet_prophet()  # cmdstanpy sets its own level when imported
 
         frames = []
         for level in LEVELS:
@@ -414,7 +448,12 @@ def expand_models(
 
 
 def engines_for(
-    names: Sequence[str], freq: str, *, seasonal: bool, min_length: int
+    names: Sequence[str],
+    freq: str,
+    *,
+    seasonal: bool,
+    min_length: int,
+    prophet: ProphetSettings | None = None,
 ) -> list[Engine]:
     """The engines that run ``names``: one statsforecast engine for all its models, and
     Prophet's own."""
@@ -423,5 +462,5 @@ def engines_for(
     if stats:
         engines.append(StatsForecastEngine(stats, freq, seasonal=seasonal, min_length=min_length))
     if "Prophet" in names:
-        engines.append(ProphetEngine(freq))
+        engines.append(ProphetEngine(freq, prophet))
     return engines

@@ -21,6 +21,7 @@ from custintel.forecasting.intervals import apply_intervals, calibrate
 from custintel.forecasting.models import (
     LEVELS,
     PANDAS_FREQ,
+    ProphetSettings,
     engines_for,
     expand_models,
     floor_model,
@@ -95,6 +96,7 @@ def forecast_panel(
     models: Sequence[str] | None = None,
     windows: int = 3,
     total: str | None = None,
+    prophet: ProphetSettings | None = None,
     progress: Progress | None = None,
 ) -> ForecastResult:
     """Forecast every series of ``frame`` (series, period, value) ``horizon`` periods
@@ -102,7 +104,8 @@ def forecast_panel(
 
     ``models``: candidate names (``default`` = the measured set per frequency); ``windows``:
     backtest origins; ``total``: the name of the series that the others add up to (their
-    forecasts are then reconciled to it).
+    forecasts are then reconciled to it); ``prophet``: Prophet's settings when it is a
+    candidate.
     """
     started = time.perf_counter()
     say = progress or (lambda message: None)
@@ -126,7 +129,7 @@ def forecast_panel(
         names = expand_models(models, freq, seasonal=seasonal, intermittent=intermittent)
         floor = floor_model(seasonal)
         plan = plan_backtest(length, horizon, seasonal=seasonal, freq=freq, windows=windows)
-        engines = engines_for(names, freq, seasonal=seasonal, min_length=length)
+        engines = engines_for(names, freq, seasonal=seasonal, min_length=length, prophet=prophet)
         if plan.warning:
             for name in names_in_group:
                 warnings[name].append(plan.warning)

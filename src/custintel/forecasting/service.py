@@ -20,6 +20,7 @@ import pyarrow as pa
 from custintel.data.store import Store
 from custintel.errors import ConfigError, NotEnoughData
 from custintel.features.series import TOTAL_LABEL, calendar, sales_series
+from custintel.forecasting.models import ProphetSettings
 from custintel.forecasting.pipeline import ForecastResult, forecast_panel
 
 __all__ = [
@@ -92,6 +93,7 @@ def forecast_sales(
     models: list[str] | None = None,
     windows: int = 3,
     reconcile: bool = True,
+    prophet: ProphetSettings | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> ForecastResult:
     """Forecast the shop's sales ``horizon`` periods from the period holding ``as_of``."""
@@ -103,6 +105,7 @@ def forecast_sales(
         models=models,
         windows=windows,
         total=TOTAL_LABEL if by and reconcile else None,
+        prophet=prophet,
         progress=progress,
     )
     result.settings.update(
