@@ -201,6 +201,8 @@ class DemoSummary:
     segments: list[dict[str, Any]]
     clusters: list[dict[str, Any]]
     segments_path: Path
+    forecast_path: Path
+    forecast: dict[str, Any]
 
     def rows(self) -> list[tuple[str, str]]:
         return [
@@ -223,7 +225,8 @@ def build_demo(
     seed: int = 42,
     progress: Callable[[str], None] | None = None,
 ) -> DemoSummary:
-    """Generate the demo shop into the data directory, sync it and compute features.
+    """Generate the demo shop into the data directory, sync it, compute features, segment
+    the customers and forecast a year of monthly sales per category.
 
     Refuses to touch a data directory that holds a store which is not the demo's.
     """
@@ -271,7 +274,14 @@ def build_demo(
     say("segmenting customers")
     segments_path = home / "segments.parquet"
     run, _, _ = run_segmentation(settings, None, as_of=as_of, out=segments_path)
+    say("forecasting monthly sales per category")
+    forecast_path = home / "forecast.parquet"
+    _, forecast, _ = run_forecast(
+        settings, None, out=forecast_path, freq="M", horizon=12, as_of=as_of, by="category"
+    )
     return DemoSummary(
+        forecast_path=forecast_path,
+        forecast=forecast,
         segments=run.summary["segments"],
         clusters=run.summary["clustering"]["clusters"],
         segments_path=segments_path,

@@ -73,11 +73,20 @@ def demo(
     for c in summary.clusters:
         clusters.add_row(c["name"], f"{c['size']:,}", f"{c['share_revenue']:.1%}")
     out_console.print(clusters)
+    accuracy = summary.forecast["accuracy"]
+    chosen = summary.forecast["chosen"]
+    out_console.print(
+        f"sales forecast: 12 months per category, total by {chosen.get('total', '-')}; "
+        f"backtest MASE {accuracy.get('mase', float('nan')):.2f} against seasonal naive "
+        f"{accuracy.get('floor_mase', float('nan')):.2f}",
+        highlight=False,
+    )
     out_console.print(f"features: {summary.features_path}", highlight=False)
     out_console.print(f"segments: {summary.segments_path}", highlight=False)
+    out_console.print(f"forecast: {summary.forecast_path}", highlight=False)
     if serve:
         console.print(
             "The HTTP API and dashboard are not built yet (issues 6 and 7); "
-            "the demo stops after the data, features and segments.",
+            "the demo stops after the data, features, segments and forecast.",
             highlight=False,
         )

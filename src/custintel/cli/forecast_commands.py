@@ -109,7 +109,8 @@ def forecast(
     accuracy = info["accuracy"]
     if accuracy.get("series_backtested"):
         console.print(
-            f"backtest (up to {s['windows']} origins x {horizon} periods): MASE {accuracy['mase']:.2f} "
+            f"backtest (up to {s['windows']} origins x {horizon} periods): "
+            f"MASE {accuracy['mase']:.2f} "
             f"vs seasonal naive {accuracy['floor_mase']:.2f}; intervals held the actual value "
             f"{_percent(accuracy['coverage_80'])} (80 %) and {_percent(accuracy['coverage_95'])} "
             "(95 %) of the time",

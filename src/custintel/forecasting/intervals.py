@@ -19,7 +19,15 @@ import pandas as pd
 
 from custintel.forecasting.models import LEVELS
 
-__all__ = ["BANDS", "apply_intervals", "calibrate", "conformal_quantile", "shape"]
+__all__ = [
+    "BANDS",
+    "apply_intervals",
+    "calibrate",
+    "conformal_quantile",
+    "nest",
+    "selected_out_of_sample",
+    "shape",
+]
 
 # Coverage we accept from a model's own intervals, per nominal level.
 BANDS = {80: (0.75, 0.85), 95: (0.90, 0.98)}
@@ -52,9 +60,36 @@ def _native_covered(frame: pd.DataFrame, level: int) -> np.ndarray:
     return np.where(np.isfinite(lo) & np.isfinite(hi), covered, np.nan)
 
 
-def calibrate(
-    long: pd.DataFrame, chosen: set[tuple[str, str]] | None = None
-) -> tuple[dict[str, dict[int, dict[str, Any]]], pd.DataFrame]:
+def selected_out_of_sample(long: pd.DataFrame) -> np.ndarray:
+    """Which backtest rows the selection would have published, judged without them: in
+    each window, each series' model is the one with the lowest scaled error on the
+    *other* windows (on all windows when there is only one).
+
+    Calibrating on these rows avoids both biases of simpler choices: a model's errors on
+    the series it was chosen for are its luckiest (selection makes them small), and its
+    errors on every series include those where it lost (larger than it will make).
+    """
+    keys = ["unique_id", "model", "cutoff"]
+    error = np.abs(long["y"].to_numpy(float) - long["yhat"].to_numpy(float)) / long[
+        "scale"
+    ].to_numpy(float)
+    frame = long[keys].assign(error=error)
+    per_window = frame.groupby(keys, sort=False)["error"].agg(["sum", "count"]).reset_index()
+    per_model = per_window.groupby(["unique_id", "model"], sort=False)[["sum", "count"]]
+    total = per_model.transform("sum")
+    windows = per_window.groupby("unique_id")["cutoff"].transform("nunique")
+    other_sum = np.where(windows > 1, total["sum"] - per_window["sum"], total["sum"])
+    other_count = np.where(windows > 1, total["count"] - per_window["count"], total["count"])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        per_window["other"] = other_sum / other_count
+    # A model that failed anywhere on a series (NaN) is never picked there.
+    per_window["other"] = per_window["other"].fillna(np.inf)
+    best = per_window.loc[per_window.groupby(["unique_id", "cutoff"])["other"].idxmin(), keys]
+    picked = long[keys].merge(best.assign(_picked=True), on=keys, how="left")["_picked"]
+    return picked.fillna(False).to_numpy(bool)
+
+
+def calibrate(long: pd.DataFrame) -> tuple[dict[str, dict[int, dict[str, Any]]], pd.DataFrame]:
     """Decide, per model and level, between its own intervals and conformal ones.
 
     ``long``: one row per model, series and backtest point (model, unique_id, cutoff, y,
@@ -62,21 +97,19 @@ def calibrate(
     (method, multiplier, native and used coverage) and ``long`` with ``covered_80`` and
     ``covered_95``: whether the interval that will be used held the actual value.
 
-    ``chosen`` (series, model) pairs: a model's multiplier is then measured on the series
-    it was chosen for (the forecasts it will make), when they give at least
-    ``MIN_CALIBRATION_POINTS`` errors; on all its series otherwise.
+    A model's multiplier is measured on the rows where the selection, judged on the other
+    windows, would have published it (:func:`selected_out_of_sample`), when they give at
+    least ``MIN_CALIBRATION_POINTS`` errors; on all its rows otherwise.
     """
     calibration: dict[str, dict[int, dict[str, Any]]] = {}
     parts = []
+    long = long.assign(_selected=selected_out_of_sample(long))
     for model, rows in long.groupby("model", sort=False):
         rows = rows.copy()
         calibration[str(model)] = {}
-        mine = np.ones(len(rows), bool)
-        if chosen is not None:
-            pairs = zip(rows["unique_id"], rows["model"], strict=True)
-            mask = np.fromiter(((str(u), str(m)) in chosen for u, m in pairs), bool, len(rows))
-            if mask.sum() >= MIN_CALIBRATION_POINTS:
-                mine = mask
+        mine = rows.pop("_selected").to_numpy(bool)
+        if mine.sum() < MIN_CALIBRATION_POINTS:
+            mine = np.ones(len(rows), bool)
         for level in LEVELS:
             scores = np.abs(rows["y"].to_numpy(float) - rows["yhat"].to_numpy(float)) / shape(
                 rows, level
@@ -97,10 +130,14 @@ def calibrate(
                 "method": "native" if keep_native else "conformal",
                 "multiplier": None if keep_native or not math.isfinite(multiplier) else multiplier,
                 "native_coverage": native_coverage,
-                "coverage": float(np.nanmean(covered)) if np.isfinite(covered).any() else None,
+                "coverage": (
+                    float(np.nanmean(covered[mine])) if np.isfinite(covered[mine]).any() else None
+                ),
             }
         parts.append(rows)
-    return calibration, pd.concat(parts, ignore_index=True) if parts else long
+    return calibration, pd.concat(parts, ignore_index=True) if parts else long.drop(
+        columns="_selected"
+    )
 
 
 def _leave_window_out(
@@ -135,4 +172,17 @@ def apply_intervals(
             half = setting["multiplier"] * shape(rows, level)
             frame.loc[index, f"lo_{level}"] = rows["yhat"].to_numpy(float) - half
             frame.loc[index, f"hi_{level}"] = rows["yhat"].to_numpy(float) + half
+    return nest(frame)
+
+
+def nest(frame: pd.DataFrame) -> pd.DataFrame:
+    """The 95 % band holds the 80 % band, which holds the forecast. Two levels
+    calibrated apart from few errors can cross (both multipliers from the largest
+    error); the wider band then takes the narrower one's bound."""
+    low, high = LEVELS
+    yhat = frame["yhat"].to_numpy(float)
+    frame[f"lo_{low}"] = np.minimum(frame[f"lo_{low}"].to_numpy(float), yhat)
+    frame[f"hi_{low}"] = np.maximum(frame[f"hi_{low}"].to_numpy(float), yhat)
+    frame[f"lo_{high}"] = np.fmin(frame[f"lo_{high}"].to_numpy(float), frame[f"lo_{low}"])
+    frame[f"hi_{high}"] = np.fmax(frame[f"hi_{high}"].to_numpy(float), frame[f"hi_{low}"])
     return frame

@@ -319,42 +319,44 @@ class ProphetEngine:
         self.samples = samples
 
     def _fit_predict(self, history: pd.DataFrame, future: pd.DatetimeIndex) -> pd.DataFrame:
+        """Prophet's forecast and bounds for ``future``; NaN where Prophet fails (the
+        caller records it as a failed candidate, as for statsforecast's models)."""
+        out = pd.DataFrame({"ds": future, "Prophet": np.nan})
+        for column in interval_columns("Prophet"):
+            out[column] = np.nan
+        try:
+            # Prophet's own code trips pandas deprecation notes; they are not ours to fix.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                model = self._fit(history)
+                for level in LEVELS:
+                    # One fit; each width is one more predict of the same model.
+                    model.interval_width = level / 100
+                    predicted = model.predict(pd.DataFrame({"ds": future}))
+                    out["Prophet"] = predicted["yhat"].to_numpy()
+                    out[f"Prophet-lo-{level}"] = predicted["yhat_lower"].to_numpy()
+                    out[f"Prophet-hi-{level}"] = predicted["yhat_upper"].to_numpy()
+        except Exception:
+            return out.assign(**{c: np.nan for c in out.columns if c != "ds"})
+        return out
+
+    def _fit(self, history: pd.DataFrame) -> Any:
         _quiet_prophet()
         from prophet import Prophet
 
         _quiet_prophet()  # cmdstanpy sets its own level when imported
-
-        frames = []
-        for level in LEVELS:
-            # Prophet gives one interval per fit; a second width costs a second predict
-            # on the same fitted model only.
-            if level == LEVELS[0]:
-                model = Prophet(
-                    yearly_seasonality=(history["ds"].iloc[-1] - history["ds"].iloc[0]).days
-                    >= 2 * 365,
-                    weekly_seasonality=self.freq == "D",
-                    daily_seasonality=False,
-                    seasonality_mode=self.settings.seasonality_mode,
-                    changepoint_prior_scale=self.settings.changepoint_prior_scale,
-                    uncertainty_samples=self.samples,
-                )
-                if self.settings.country_holidays:
-                    model.add_country_holidays(self.settings.country_holidays)
-                model.fit(history[["ds", "y"]])
-            model.interval_width = level / 100
-            predicted = model.predict(pd.DataFrame({"ds": future}))
-            frames.append(
-                predicted[["yhat_lower", "yhat_upper"]].rename(
-                    columns={
-                        "yhat_lower": f"Prophet-lo-{level}",
-                        "yhat_upper": f"Prophet-hi-{level}",
-                    }
-                )
-            )
-        return pd.concat(
-            [pd.DataFrame({"ds": future, "Prophet": predicted["yhat"].to_numpy()}), *frames],
-            axis=1,
+        span = (history["ds"].iloc[-1] - history["ds"].iloc[0]).days
+        model = Prophet(
+            yearly_seasonality=span >= 2 * 365,
+            weekly_seasonality=self.freq == "D",
+            daily_seasonality=False,
+            seasonality_mode=self.settings.seasonality_mode,
+            changepoint_prior_scale=self.settings.changepoint_prior_scale,
+            uncertainty_samples=self.samples,
         )
+        if self.settings.country_holidays:
+            model.add_country_holidays(self.settings.country_holidays)
+        return model.fit(history[["ds", "y"]])
 
     def _future(self, last: pd.Timestamp, h: int) -> pd.DatetimeIndex:
         return pd.date_range(last, periods=h + 1, freq=PANDAS_FREQ[self.freq])[1:]

@@ -28,6 +28,8 @@ MAX_OUTLIER_SHARE = 0.02
 # Sparse (intermittent) demand: at least this share of periods without sales. Syntetos
 # and Boylan's ADI > 1.32 threshold corresponds to about a quarter of periods empty.
 INTERMITTENT_ZERO_SHARE = 0.25
+# At most this share of negative periods, and a series still counts as non-negative.
+MAX_NEGATIVE_SHARE = 0.05
 
 
 @dataclass
@@ -68,9 +70,14 @@ def profile_series(
         warnings.append(
             f"only {len(y)} periods, fewer than two seasons ({2 * m}): seasonal models are not used"
         )
-    nonnegative = bool(np.all(y >= 0))
+    # Revenue net of returns dips below zero in a rare month of a small shop; that does
+    # not make a negative forecast plausible. A series whose periods are negative more
+    # often than that (net refunds, adjustments) may be forecast negative.
+    nonnegative = bool(np.mean(y < 0) <= MAX_NEGATIVE_SHARE)
     if np.all(y == y[0]):
-        profile = SeriesProfile(name, len(y), ds.iloc[0].date(), seasonal, False, float(y[0]), True)
+        profile = SeriesProfile(
+            name, len(y), ds.iloc[0].date(), seasonal, False, float(y[0]), bool(y[0] >= 0)
+        )
         profile.warnings = [*warnings, f"constant at {y[0]:g}: the forecast is that constant"]
         return profile, ds, y
     intermittent = float(np.mean(y == 0)) >= INTERMITTENT_ZERO_SHARE

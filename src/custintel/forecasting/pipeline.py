@@ -16,7 +16,12 @@ import numpy as np
 import pandas as pd
 
 from custintel.errors import ConfigError, NotEnoughData
-from custintel.forecasting.backtest import plan_backtest, run_backtest, series_scale
+from custintel.forecasting.backtest import (
+    BacktestPlan,
+    plan_backtest,
+    run_backtest,
+    series_scale,
+)
 from custintel.forecasting.intervals import apply_intervals, calibrate
 from custintel.forecasting.models import (
     LEVELS,
@@ -84,10 +89,6 @@ def _weighted(rows: pd.DataFrame, column: str) -> float | None:
     return float(np.average(valid[column], weights=valid["points"]))
 
 
-def _group_key(profile: SeriesProfile) -> tuple[bool, bool, int]:
-    return (profile.seasonal, profile.intermittent, profile.length)
-
-
 def forecast_panel(
     frame: pd.DataFrame,
     *,
@@ -120,15 +121,18 @@ def forecast_panel(
     backtests, finals, scores_all, chosen_of = [], [], [], {}
     members_of: dict[str, list[str]] = {}
 
-    groups: dict[tuple[bool, bool, int], list[str]] = {}
-    for name, profile in profiles.items():
-        if profile.constant is None:
-            groups.setdefault(_group_key(profile), []).append(name)
-    for (seasonal, intermittent, length), names_in_group in groups.items():
+    # Series that share a profile and a backtest plan run together (statsforecast fits
+    # a whole group in one call; lengths may differ, the plan fits the shortest).
+    groups: dict[tuple[bool, bool, BacktestPlan], list[str]] = {}
+    for name, p in profiles.items():
+        if p.constant is None:
+            plan = plan_backtest(p.length, horizon, seasonal=p.seasonal, freq=freq, windows=windows)
+            groups.setdefault((p.seasonal, p.intermittent, plan), []).append(name)
+    for (seasonal, intermittent, plan), names_in_group in groups.items():
         part = panel[panel["unique_id"].isin(names_in_group)]
+        length = min(profiles[name].length for name in names_in_group)
         names = expand_models(models, freq, seasonal=seasonal, intermittent=intermittent)
         floor = floor_model(seasonal)
-        plan = plan_backtest(length, horizon, seasonal=seasonal, freq=freq, windows=windows)
         engines = engines_for(names, freq, seasonal=seasonal, min_length=length, prophet=prophet)
         if plan.warning:
             for name in names_in_group:
@@ -153,16 +157,13 @@ def forecast_panel(
         final = to_long(wide, names, scale)
         if len(members):
             final = pd.concat([final, _ensemble(final, members)], ignore_index=True)
-        picked = _pick(final, best, floor, warnings)
+        picked = _pick(final, best, members, floor, part, warnings)
         finals.append(picked)
         for uid, model in best.items():
             chosen_of[str(uid)] = model
         members_of.update({str(k): v for k, v in members.items()})
 
-    chosen_pairs = set(chosen_of.items())
-    calibration, backtest_long = (
-        calibrate(pd.concat(backtests), chosen_pairs) if backtests else ({}, None)
-    )
+    calibration, backtest_long = calibrate(pd.concat(backtests)) if backtests else ({}, None)
     forecasts = pd.concat(finals, ignore_index=True) if finals else _empty_long()
     forecasts = apply_intervals(forecasts, calibration)
     is_ensemble = forecasts["model"] == ENSEMBLE
@@ -172,7 +173,8 @@ def forecast_panel(
     forecasts = _add_constants(forecasts, profiles, freq, horizon, frame)
     forecasts = _clip_nonnegative(forecasts, profiles)
     if total is not None and total in profiles and len(profiles) > 1:
-        forecasts = reconcile(forecasts, total, nonnegative=profiles[total].nonnegative)
+        nonnegative = {name for name, p in profiles.items() if p.nonnegative}
+        forecasts = reconcile(forecasts, total, nonnegative=nonnegative)
     backtest_table = _backtest_table(scores_all, backtest_long, chosen_of)
     result = ForecastResult(
         forecasts=_contract(forecasts, warnings),
@@ -202,18 +204,38 @@ def _empty_long() -> pd.DataFrame:
 
 
 def _pick(
-    final: pd.DataFrame, best: pd.Series, floor: str, warnings: dict[str, list[str]]
+    final: pd.DataFrame,
+    best: pd.Series,
+    members: pd.Series,
+    floor: str,
+    history: pd.DataFrame,
+    warnings: dict[str, list[str]],
 ) -> pd.DataFrame:
-    """Each series' rows of its chosen model; the floor model's where the chosen one
-    failed on the whole history, the last value where even that failed."""
+    """Each series' rows of its chosen model. Where that model (or a member of the chosen
+    ensemble) fails on the whole history: the next model that does not, in backtest order
+    (the floor model last), and where even the floor fails, the last value, each with a
+    note."""
+    last = history.groupby("unique_id", sort=False)["y"].last()
     out = []
     for uid, rows in final.groupby("unique_id", sort=False):
-        model = best.get(uid, floor)
-        chosen = rows[rows["model"] == model]
-        if chosen.empty or not np.isfinite(chosen["yhat"]).all():
-            warnings[str(uid)].append(f"{model} failed on the whole history; {floor} used")
-            chosen = rows[rows["model"] == floor]
-        out.append(chosen)
+        model = str(best.get(uid, floor))
+        ok = {str(m) for m, r in rows.groupby("model") if np.isfinite(r["yhat"]).all()}
+        needed = list(members.get(uid, [])) if model == ENSEMBLE else [model]
+        if all(m in ok for m in needed):
+            out.append(rows[rows["model"] == model])
+            continue
+        fallback = next((m for m in [*needed, floor] if m in ok), None)
+        failed = ", ".join(m for m in needed if m not in ok)
+        if fallback is None:
+            warnings[str(uid)].append(
+                f"{failed} and {floor} failed on the whole history; the last value is repeated"
+            )
+            rows = rows[rows["model"] == floor].copy()
+            rows["model"], rows["yhat"] = "LastValue", float(last[uid])
+            out.append(rows)
+            continue
+        warnings[str(uid)].append(f"{failed} failed on the whole history; {fallback} used")
+        out.append(rows[rows["model"] == fallback])
     return pd.concat(out, ignore_index=True)
 
 
