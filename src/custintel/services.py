@@ -39,6 +39,7 @@ __all__ = [
     "open_data",
     "run_demographic_segmentation",
     "run_forecast",
+    "run_scoring",
     "run_segmentation",
     "sync_with_settings",
     "write_demo_data",
@@ -494,3 +495,60 @@ def run_forecast(
     summary_path.write_text(json.dumps(info, indent=1, default=str), encoding="utf-8")
     written.append(summary_path)
     return result, info, written
+
+
+def run_scoring(
+    settings: Settings,
+    mapping: Mapping | None,
+    *,
+    out: Path,
+    horizon_days: int,
+    as_of: date | None = None,
+    progress: Progress | None = None,
+) -> tuple[Any, dict[str, Any], list[Path]]:
+    """Score every customer (expected orders and spend, P(active), churn, CLV) and write
+    the scores to ``out`` with a summary JSON beside it: the validation comparison of
+    every candidate model and the choice per target.
+
+    On the data directory (no files named) the run is a version of the ``value``
+    capability in the registry. Returns the run, its summary and the files written.
+    """
+    import json
+
+    from custintel.registry import ArtifactStore
+    from custintel.value.service import score_customers
+
+    check_output_path(out)
+    persistent = mapping is None
+    if persistent:
+        store = Store(
+            settings.store_path, read_only=True, memory_limit=settings.duckdb_memory_limit
+        )
+    else:
+        store, _ = open_data(settings, mapping, progress=progress)
+    say = progress or (lambda table, what: None)
+    with store:
+        cutoff = as_of or default_as_of(store)
+        run = score_customers(
+            store, cutoff, horizon_days, progress=lambda message: say("", message)
+        )
+    info: dict[str, Any] = {
+        "as_of": cutoff.isoformat(),
+        "horizon_days": horizon_days,
+        "customers": len(run.scores),
+        "chosen": run.chosen,
+        "cutoffs": run.cutoffs,
+        "validation": run.comparison,
+        "model_version": None,
+    }
+    info = json.loads(json.dumps(info, default=str).replace("NaN", "null"))
+    if persistent:
+        ref = ArtifactStore(settings.home / "models").save(
+            "value", info, metadata={"as_of": cutoff.isoformat(), "horizon_days": horizon_days}
+        )
+        info["model_version"] = ref.version
+    written = [write_table(pa.Table.from_pandas(run.scores, preserve_index=False), out)]
+    summary_path = out.with_name(f"{out.stem}.summary.json")
+    summary_path.write_text(json.dumps(info, indent=1), encoding="utf-8")
+    written.append(summary_path)
+    return run, info, written

@@ -4,7 +4,20 @@ Errors of custintel's own hierarchy are printed as a short message (what, where,
 fix) and exit with the error's code; ``--debug`` shows the traceback instead.
 """
 
-from custintel.cli import data_commands, demo_commands, forecast_commands, segment_commands
+from custintel.cli import (
+    data_commands,
+    demo_commands,
+    forecast_commands,
+    segment_commands,
+    value_commands,
+)
 from custintel.cli.common import app
 
-__all__ = ["app", "data_commands", "demo_commands", "forecast_commands", "segment_commands"]
+__all__ = [
+    "app",
+    "data_commands",
+    "demo_commands",
+    "forecast_commands",
+    "segment_commands",
+    "value_commands",
+]

@@ -1,0 +1,81 @@
+"""Commands of the customer-value capability: score."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from custintel.cli.common import (
+    AsOfOpt,
+    MappingOpt,
+    OrdersOpt,
+    OutOpt,
+    SourceOpt,
+    app,
+    console,
+    handles_errors,
+    out_console,
+    parse_as_of,
+    settings,
+    sync_progress,
+)
+from custintel.services import mapping_from_options, run_scoring
+
+
+@app.command()
+@handles_errors
+def score(
+    out: OutOpt,
+    horizon_days: Annotated[
+        int, typer.Option("--horizon-days", min=7, help="Days ahead to predict.")
+    ] = 90,
+    orders: OrdersOpt = None,
+    source: SourceOpt = None,
+    mapping: MappingOpt = None,
+    as_of: AsOfOpt = None,
+) -> None:
+    """Per customer: expected orders and spend, P(active), churn probability and risk,
+    CLV and value tier, from models chosen on the shop's own most recent horizon."""
+    chosen = mapping_from_options(orders=orders, source=source, mapping=mapping)
+    with sync_progress() as step:
+        run, info, written = run_scoring(
+            settings(),
+            chosen,
+            out=out,
+            horizon_days=horizon_days,
+            as_of=parse_as_of(as_of),
+            progress=step,
+        )
+    cut = info["cutoffs"]
+    for target in ("spend", "orders", "churn"):
+        table = Table(
+            title=f"{target}: candidates on {cut['validation']} to {cut['validation_ends']} "
+            f"(chosen: {run.chosen[target]})",
+            title_justify="left",
+        )
+        columns = (
+            ("rmse", "mae", "spearman", "top_decile_capture", "aggregate_error")
+            if target != "churn"
+            else ("brier", "roc_auc", "pr_auc")
+        )
+        table.add_column("candidate")
+        for column in columns:
+            table.add_column(column, justify="right")
+        for name, metrics in run.comparison[target].items():
+            mark = " *" if name == run.chosen[target] else ""
+            table.add_row(name + mark, *(f"{metrics[c]:.3f}" for c in columns))
+        out_console.print(table)
+    tiers = run.scores["value_tier"].value_counts().to_dict()
+    risks = run.scores["churn_risk"].value_counts().to_dict()
+    console.print(
+        f"{len(run.scores):,} customers; value tiers {tiers}; churn risk {risks}",
+        highlight=False,
+    )
+    version = info["model_version"]
+    console.print(
+        f"wrote {', '.join(str(p) for p in written)}"
+        + (f" (model version {version})" if version else ""),
+        highlight=False,
+    )

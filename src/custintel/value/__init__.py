@@ -1,0 +1,1 @@
+"""Customer value: expected orders and spend, probability of being active, lifetime value."""

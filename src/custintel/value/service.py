@@ -1,0 +1,146 @@
+"""Score every customer: expected orders and spend, P(active), churn, CLV, value tier.
+
+The models are fitted and chosen by a time split on the store's own history
+(``custintel.value.models``): training cutoffs, a later cutoff to calibrate churn
+probabilities, and the most recent complete horizon to choose each target's model. The
+chosen models are then refitted with the validation cutoff included and score the
+customers known at ``as_of``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from custintel.data.store import Store
+from custintel.errors import NotEnoughData
+from custintel.value.examples import examples
+from custintel.value.labels import ValuePlan, plan_cutoffs
+from custintel.value.models import ValueModels, compare, fit_candidates
+
+__all__ = ["SCORE_COLUMNS", "ScoreRun", "fit_and_choose", "score_customers"]
+
+SCORE_COLUMNS = [
+    "customer_id",
+    "expected_orders",
+    "expected_spend",
+    "p_active",
+    "churn_probability",
+    "churn_risk",
+    "clv",
+    "spend_percentile",
+    "value_tier",
+]
+# Churn risk levels: probability thresholds for medium and high (config may override).
+DEFAULT_RISK_THRESHOLDS = (0.4, 0.7)
+TIERS = ((0.9, "top"), (0.7, "high"), (0.3, "medium"), (0.0, "low"))
+
+
+@dataclass
+class ScoreRun:
+    """One scoring: a row per customer, the validation comparison, the choices."""
+
+    as_of: date
+    horizon_days: int
+    scores: pd.DataFrame
+    comparison: dict[str, dict[str, dict[str, float]]]
+    chosen: dict[str, str]
+    cutoffs: dict[str, Any]
+
+
+def _risk(probability: np.ndarray, thresholds: tuple[float, float]) -> np.ndarray:
+    medium, high = thresholds
+    return np.where(probability >= high, "high", np.where(probability >= medium, "medium", "low"))
+
+
+def _tier(percentile: np.ndarray) -> np.ndarray:
+    out = np.full(len(percentile), "low", dtype=object)
+    for threshold, name in reversed(TIERS):
+        out[percentile >= threshold] = name
+    return out
+
+
+def fit_and_choose(
+    store: Store,
+    as_of: date,
+    horizon_days: int,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[ValueModels, dict[str, dict[str, dict[str, float]]], ValuePlan]:
+    """Fit every candidate on the time split before ``as_of``, choose per target on the
+    validation cutoff, refit with the calibration cutoff included. Returns the final
+    models (``chosen`` set), the validation comparison and the plan."""
+    say = progress or (lambda message: None)
+    row = store.con.execute(
+        "SELECT CAST(min(ordered_at) AS DATE) FROM orders WHERE ordered_at < ?", [as_of]
+    ).fetchone()
+    if row is None or row[0] is None:
+        raise NotEnoughData(f"no orders before {as_of}", hint="sync orders, or check --as-of")
+    plan = plan_cutoffs(row[0], as_of, horizon_days)
+    say(f"building examples at {len(plan.train) + 2} cutoffs")
+    con = store.con
+    train = examples(con, plan.train)
+    calibration = examples(con, [plan.calibration])
+    check = examples(con, [plan.validation])
+    say("fitting and comparing candidates")
+    trial = fit_candidates(train, calibration)
+    comparison = compare(trial, check, plan.window_days)
+    say("refitting the chosen models with the latest cutoff")
+    final = fit_candidates(pd.concat([train, calibration], ignore_index=True), check)
+    final.chosen = dict(trial.chosen)
+    return final, comparison, plan
+
+
+def score_customers(
+    store: Store,
+    as_of: date,
+    horizon_days: int,
+    *,
+    risk_thresholds: tuple[float, float] = DEFAULT_RISK_THRESHOLDS,
+    clv_days: int = 365,
+    progress: Callable[[str], None] | None = None,
+) -> ScoreRun:
+    """Fit, choose and score as described in the module docstring."""
+    final, comparison, plan = fit_and_choose(store, as_of, horizon_days, progress)
+    con = store.con
+    current = examples(con, [(as_of, horizon_days)], labelled=False)
+    spend = final.predict(current, "spend", horizon_days)[final.chosen["spend"]]
+    orders = final.predict(current, "orders", horizon_days)[final.chosen["orders"]]
+    churn = final.predict(current, "churn", horizon_days)[final.chosen["churn"]]
+    clv_view = examples(con, [(as_of, clv_days)], labelled=False)
+    clv = final.predict(clv_view, "spend", clv_days)["btyd"]
+    percentile = pd.Series(spend).rank(pct=True, method="average").to_numpy()
+    scores = pd.DataFrame(
+        {
+            "customer_id": current["customer_id"].to_numpy(),
+            "expected_orders": orders,
+            "expected_spend": spend,
+            # Customers without a completed purchase (only cancelled or refunded orders)
+            # have no BTYD history: nothing says they are active.
+            "p_active": current["btyd_p_alive"].fillna(0.0).to_numpy(float),
+            "churn_probability": churn,
+            "churn_risk": _risk(churn, risk_thresholds),
+            "clv": clv,
+            "spend_percentile": percentile,
+            "value_tier": _tier(percentile),
+        }
+    )
+    return ScoreRun(
+        as_of=as_of,
+        horizon_days=horizon_days,
+        scores=scores[SCORE_COLUMNS],
+        comparison=comparison,
+        chosen=final.chosen,
+        cutoffs={
+            "train": [c.isoformat() for c, _ in plan.train],
+            "calibration": plan.calibration[0].isoformat(),
+            "validation": plan.validation[0].isoformat(),
+            "validation_ends": as_of.isoformat(),
+            "window_days": plan.window_days,
+            "note": plan.note,
+        },
+    )

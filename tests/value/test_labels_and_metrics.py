@@ -1,0 +1,106 @@
+"""Labels see only their window; value metrics on hand-computed cases."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from custintel.errors import NotEnoughData
+from custintel.value.labels import labels, plan_cutoffs
+from custintel.value.metrics import churn_metrics, normalised_gini, spend_metrics
+
+
+def orders_con(rows: list[tuple]) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TABLE orders (customer_id VARCHAR, order_id VARCHAR, ordered_at TIMESTAMP, "
+        "amount DOUBLE, net_amount DOUBLE, kind VARCHAR, category VARCHAR)"
+    )
+    con.executemany("INSERT INTO orders VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+    return con
+
+
+ROWS = [
+    ("a", "o1", datetime(2024, 1, 5), 10.0, 10.0, "sale", "books"),
+    ("a", "o2", datetime(2024, 2, 1, 0, 0), 20.0, 20.0, "sale", "books"),  # on the cutoff
+    ("a", "o3", datetime(2024, 2, 10), 5.0, 5.0, "sale", "toys"),
+    ("a", "o3", datetime(2024, 2, 10), 7.0, 7.0, "sale", "books"),  # same order, 2 lines
+    ("a", "o4", datetime(2024, 3, 1, 23, 59), 99.0, 99.0, "sale", "toys"),  # after window
+    ("b", "o5", datetime(2024, 1, 20), 30.0, 30.0, "sale", "toys"),
+    ("b", "o6", datetime(2024, 2, 15), -30.0, -30.0, "return", "toys"),
+    ("c", "o7", datetime(2024, 2, 20), 50.0, 50.0, "sale", "toys"),  # new after the cutoff
+]
+
+
+def test_labels_count_only_the_window_after_the_cutoff() -> None:
+    con = orders_con(ROWS)
+    out = labels(con, [date(2024, 2, 1)], 29, categories=["books", "toys"]).set_index("customer_id")
+    # c first ordered after the cutoff: not a known customer, no row.
+    assert list(out.index) == ["a", "b"]
+    # a: o2 (on the cutoff day, inside), o3 (two lines, one order); o4 is day 29: outside.
+    assert out.loc["a", "spend"] == pytest.approx(32.0)
+    assert out.loc["a", "orders"] == 2
+    assert out.loc["a", "days_to_next_order"] == 0
+    assert out.loc["a", "next_spend__books"] == pytest.approx(27.0)
+    assert out.loc["a", "next_spend__toys"] == pytest.approx(5.0)
+    assert not out.loc["a", "churned"]
+    # b only returned something: spend -30, no order, churned.
+    assert out.loc["b", "spend"] == pytest.approx(-30.0)
+    assert out.loc["b", "orders"] == 0
+    assert out.loc["b", "churned"]
+    assert pd.isna(out.loc["b", "days_to_next_order"])
+
+
+def test_a_row_moved_across_the_window_end_changes_the_label() -> None:
+    inside = labels(orders_con(ROWS), [date(2024, 2, 1)], 30).set_index("customer_id")
+    assert inside.loc["a", "spend"] == pytest.approx(32.0 + 99.0)  # o4 now on day 29
+    later = [r if r[1] != "o2" else (*r[:2], datetime(2024, 3, 5), *r[3:]) for r in ROWS]
+    moved = labels(orders_con(later), [date(2024, 2, 1)], 29).set_index("customer_id")
+    assert moved.loc["a", "spend"] == pytest.approx(12.0)
+
+
+def test_plan_keeps_every_training_window_before_calibration_and_validation() -> None:
+    plan = plan_cutoffs(date(2023, 1, 1), date(2024, 1, 1), 30)
+    assert plan.window_days == 30 and plan.note is None
+    assert plan.validation == (date(2023, 12, 2), 30)
+    assert plan.calibration == (date(2023, 11, 2), 30)
+    assert len(plan.train) == 4 and plan.train == sorted(plan.train)
+    for cutoff, window in plan.train:
+        assert cutoff + timedelta(days=window) <= plan.calibration[0]
+
+
+def test_plan_shortens_windows_on_a_short_history_and_says_so() -> None:
+    # CDNOW's calibration period: 273 days of history, a 273-day horizon asked for.
+    plan = plan_cutoffs(date(1997, 1, 1), date(1997, 10, 1), 273)
+    assert plan.window_days == (273 - 60) // 3
+    assert plan.note and "71-day" in plan.note
+    assert plan.validation[0] + timedelta(days=plan.window_days) == date(1997, 10, 1)
+    assert all(c >= date(1997, 3, 2) for c, _ in plan.train)
+    with pytest.raises(NotEnoughData, match="too short"):
+        plan_cutoffs(date(2023, 11, 1), date(2024, 1, 1), 30)
+
+
+def test_spend_metrics_by_hand() -> None:
+    actual = np.array([0.0, 0.0, 10.0, 30.0] + [0.0] * 6)
+    predicted = np.array([1.0, 0.0, 8.0, 20.0] + [0.0] * 6)
+    m = spend_metrics(actual, predicted)
+    assert m["rmse"] == pytest.approx(np.sqrt((1 + 4 + 100) / 10))
+    assert m["mae"] == pytest.approx(13 / 10)
+    assert m["top_decile_capture"] == pytest.approx(30 / 40)  # top 1 of 10: the 30
+    assert m["aggregate_error"] == pytest.approx(29 / 40 - 1)
+    assert normalised_gini(actual, actual) == pytest.approx(1.0)
+    assert normalised_gini(actual, predicted) == pytest.approx(1.0)  # same ordering
+    assert normalised_gini(actual, -actual) < 0
+
+
+def test_churn_metrics_by_hand() -> None:
+    churned = np.array([True, True, False, False])
+    perfect = churn_metrics(churned, np.array([0.9, 0.8, 0.2, 0.1]))
+    assert perfect["roc_auc"] == 1.0 and perfect["pr_auc"] == 1.0
+    assert perfect["brier"] == pytest.approx((0.01 + 0.04 + 0.04 + 0.01) / 4)
+    backwards = churn_metrics(churned, np.array([0.1, 0.2, 0.8, 0.9]))
+    assert backwards["roc_auc"] == 0.0

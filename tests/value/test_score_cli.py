@@ -1,0 +1,84 @@
+"""`custintel score` end to end on a small demo shop."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import pyarrow.csv as pacsv
+import pytest
+from typer.testing import CliRunner, Result
+
+from custintel.cli import app
+from custintel.demo import generate_shop, write_shop
+
+COLUMNS = [
+    "customer_id",
+    "expected_orders",
+    "expected_spend",
+    "p_active",
+    "churn_probability",
+    "churn_risk",
+    "clv",
+    "spend_percentile",
+    "value_tier",
+]
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(app, list(args))
+
+
+@pytest.fixture(scope="module")
+def demo_orders(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("shop")
+    write_shop(generate_shop(customers=600, seed=11), out, formats=("parquet",))
+    return out / "orders.parquet"
+
+
+@pytest.mark.slow
+def test_score_writes_one_row_per_customer_with_the_choice(
+    home: Path, demo_orders: Path, tmp_path: Path
+) -> None:
+    assert run("sync", "--orders", str(demo_orders)).exit_code == 0
+    out = tmp_path / "scores.csv"
+    result = run("score", "--horizon-days", "60", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    scores = pacsv.read_csv(out).to_pandas()
+    assert list(scores.columns) == COLUMNS
+    assert scores["customer_id"].is_unique
+    assert ((scores["p_active"] >= 0) & (scores["p_active"] <= 1)).all()
+    assert ((scores["churn_probability"] >= 0) & (scores["churn_probability"] <= 1)).all()
+    assert (scores["expected_spend"] >= 0).all() and (scores["expected_orders"] >= 0).all()
+    assert set(scores["churn_risk"]) <= {"low", "medium", "high"}
+    # higher churn probability never gets a lower risk level
+    order = {"low": 0, "medium": 1, "high": 2}
+    ranked = scores.sort_values("churn_probability")["churn_risk"].map(order)
+    assert ranked.is_monotonic_increasing
+    top = scores.loc[scores["value_tier"] == "top", "expected_spend"].min()
+    low = scores.loc[scores["value_tier"] == "low", "expected_spend"].max()
+    assert top >= low
+    summary = json.loads(out.with_name("scores.summary.json").read_text())
+    assert summary["model_version"] == 1
+    assert set(summary["chosen"]) == {"spend", "orders", "churn"}
+    for target in ("spend", "orders"):
+        assert summary["chosen"][target] in summary["validation"][target]
+        chosen = summary["validation"][target][summary["chosen"][target]]["rmse"]
+        assert chosen == min(m["rmse"] for m in summary["validation"][target].values())
+    assert summary["cutoffs"]["validation_ends"] <= summary["as_of"]
+
+
+def test_score_on_a_too_short_history_says_what_is_missing(home: Path, tmp_path: Path) -> None:
+    shop = tmp_path / "shop"
+    write_shop(
+        generate_shop(customers=50, seed=3, start=date(2025, 10, 1), end=date(2025, 12, 31)),
+        shop,
+        formats=("parquet",),
+    )
+    assert run("sync", "--orders", str(shop / "orders.parquet")).exit_code == 0
+    result = run("score", "--horizon-days", "90", "--out", str(tmp_path / "s.csv"))
+    assert result.exit_code != 0
+    assert "too short" in result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "s.csv").exists()
