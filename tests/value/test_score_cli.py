@@ -6,6 +6,7 @@ import json
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pyarrow.csv as pacsv
 import pytest
 from typer.testing import CliRunner, Result
@@ -46,7 +47,12 @@ def test_score_writes_one_row_per_customer_with_the_choice(
     result = run("score", "--horizon-days", "60", "--out", str(out))
     assert result.exit_code == 0, result.output
     scores = pacsv.read_csv(out).to_pandas()
-    assert list(scores.columns) == COLUMNS
+    categories = [c for c in scores.columns if c.startswith("expected_spend__")]
+    assert list(scores.columns) == [*COLUMNS[:3], *categories, *COLUMNS[3:]]
+    assert "expected_spend__grocery" in categories  # the demo shop's categories
+    np.testing.assert_allclose(
+        scores[categories].sum(axis=1), scores["expected_spend"], rtol=1e-9, atol=1e-9
+    )
     assert scores["customer_id"].is_unique
     assert ((scores["p_active"] >= 0) & (scores["p_active"] <= 1)).all()
     assert ((scores["churn_probability"] >= 0) & (scores["churn_probability"] <= 1)).all()
@@ -62,6 +68,7 @@ def test_score_writes_one_row_per_customer_with_the_choice(
     summary = json.loads(out.with_name("scores.summary.json").read_text())
     assert summary["model_version"] == 1
     assert set(summary["chosen"]) == {"spend", "orders", "churn"}
+    assert "grocery" in summary["validation"]["spend_by_category"]
     for target in ("spend", "orders"):
         assert summary["chosen"][target] in summary["validation"][target]
         chosen = summary["validation"][target][summary["chosen"][target]]["rmse"]

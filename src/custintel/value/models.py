@@ -113,6 +113,7 @@ class ValueModels:
     cell_edges: dict[str, np.ndarray] = field(default_factory=dict)
     cell_rates: dict[str, pd.Series] = field(default_factory=dict)
     chosen: dict[str, str] = field(default_factory=dict)
+    categories: list[str] = field(default_factory=list)
 
     def predict(self, frame: pd.DataFrame, target: str, horizon_days: int) -> dict[str, np.ndarray]:
         """Every candidate's prediction for ``target`` over the horizon (churn: the
@@ -194,4 +195,32 @@ def compare(
         for name, p in models.predict(validation, "churn", horizon_days).items()
     }
     models.chosen["churn"] = min(table["churn"], key=lambda n: table["churn"][n]["brier"])
+    spend = models.predict(validation, "spend", horizon_days)[models.chosen["spend"]]
+    allocated = category_spend(validation, spend)
+    table["spend_by_category"] = {
+        column.removeprefix("expected_spend__"): spend_metrics(
+            validation[column.replace("expected_spend__", "next_spend__")].to_numpy(float),
+            allocated[column].to_numpy(float),
+        )
+        for column in allocated.columns
+        if column.replace("expected_spend__", "next_spend__") in validation
+    }
     return table
+
+
+def category_spend(frame: pd.DataFrame, spend: np.ndarray) -> pd.DataFrame:
+    """Expected spend per category: the total split by each customer's own category
+    shares so far (the shop's average shares for customers without sales), so the
+    categories add up to the total exactly."""
+    shares = frame[[c for c in frame.columns if c.startswith("share__")]].astype(float)
+    if shares.empty:
+        return pd.DataFrame(index=frame.index)
+    average = shares.mean().fillna(0)
+    average = average / average.sum() if average.sum() > 0 else average
+    filled = shares.fillna(0)
+    without = filled.sum(axis=1).to_numpy() <= 0
+    filled.loc[without, :] = average.to_numpy()
+    filled = filled.div(filled.sum(axis=1).replace(0, np.nan), axis=0).fillna(0)
+    out = filled.mul(np.asarray(spend, float), axis=0)
+    out.columns = [c.replace("share__", "expected_spend__") for c in out.columns]
+    return out

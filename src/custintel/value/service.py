@@ -19,9 +19,10 @@ import pandas as pd
 
 from custintel.data.store import Store
 from custintel.errors import NotEnoughData
+from custintel.features.customer import top_categories
 from custintel.value.examples import examples
 from custintel.value.labels import ValuePlan, plan_cutoffs
-from custintel.value.models import ValueModels, compare, fit_candidates
+from custintel.value.models import ValueModels, category_spend, compare, fit_candidates
 
 __all__ = ["SCORE_COLUMNS", "ScoreRun", "fit_and_choose", "score_customers"]
 
@@ -83,16 +84,24 @@ def fit_and_choose(
     plan = plan_cutoffs(row[0], as_of, horizon_days)
     say(f"building examples at {len(plan.train) + 2} cutoffs")
     con = store.con
-    train = examples(con, plan.train)
-    calibration = examples(con, [plan.calibration])
-    check = examples(con, [plan.validation])
+    # One category list for every cutoff, so that the feature columns match.
+    categories = top_categories(con, as_of) if _has_categories(store) else []
+    train = examples(con, plan.train, categories=categories)
+    calibration = examples(con, [plan.calibration], categories=categories)
+    check = examples(con, [plan.validation], categories=categories)
     say("fitting and comparing candidates")
     trial = fit_candidates(train, calibration)
     comparison = compare(trial, check, plan.window_days)
     say("refitting the chosen models with the latest cutoff")
     final = fit_candidates(pd.concat([train, calibration], ignore_index=True), check)
     final.chosen = dict(trial.chosen)
+    final.categories = categories
     return final, comparison, plan
+
+
+def _has_categories(store: Store) -> bool:
+    row = store.con.execute("SELECT count(category) FROM orders").fetchone()
+    return bool(row and row[0])
 
 
 def score_customers(
@@ -107,11 +116,11 @@ def score_customers(
     """Fit, choose and score as described in the module docstring."""
     final, comparison, plan = fit_and_choose(store, as_of, horizon_days, progress)
     con = store.con
-    current = examples(con, [(as_of, horizon_days)], labelled=False)
+    current = examples(con, [(as_of, horizon_days)], categories=final.categories, labelled=False)
     spend = final.predict(current, "spend", horizon_days)[final.chosen["spend"]]
     orders = final.predict(current, "orders", horizon_days)[final.chosen["orders"]]
     churn = final.predict(current, "churn", horizon_days)[final.chosen["churn"]]
-    clv_view = examples(con, [(as_of, clv_days)], labelled=False)
+    clv_view = examples(con, [(as_of, clv_days)], categories=final.categories, labelled=False)
     clv = final.predict(clv_view, "spend", clv_days)["btyd"]
     percentile = pd.Series(spend).rank(pct=True, method="average").to_numpy()
     scores = pd.DataFrame(
@@ -129,10 +138,12 @@ def score_customers(
             "value_tier": _tier(percentile),
         }
     )
+    by_category = category_spend(current, spend)
+    scores = pd.concat([scores, by_category], axis=1)
     return ScoreRun(
         as_of=as_of,
         horizon_days=horizon_days,
-        scores=scores[SCORE_COLUMNS],
+        scores=scores[[*SCORE_COLUMNS[:3], *by_category.columns, *SCORE_COLUMNS[3:]]],
         comparison=comparison,
         chosen=final.chosen,
         cutoffs={
