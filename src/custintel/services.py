@@ -539,6 +539,7 @@ def run_scoring(
         "chosen": run.chosen,
         "cutoffs": run.cutoffs,
         "validation": run.comparison,
+        "churn_importance": run.importance,
         "model_version": None,
     }
     info = json.loads(json.dumps(info, default=str).replace("NaN", "null"))

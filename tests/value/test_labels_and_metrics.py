@@ -104,3 +104,14 @@ def test_churn_metrics_by_hand() -> None:
     assert perfect["brier"] == pytest.approx((0.01 + 0.04 + 0.04 + 0.01) / 4)
     backwards = churn_metrics(churned, np.array([0.1, 0.2, 0.8, 0.9]))
     assert backwards["roc_auc"] == 0.0
+
+
+def test_factors_read_as_words() -> None:
+    from custintel.value.explain import describe
+
+    assert describe("recency_days", 94.0) == "last order 94 days ago"
+    assert describe("ipi_mean_days", 31.2) == "usual gap between orders 31 days"
+    assert describe("orders_90d", 2.0) == "2 orders in the last 90 days"
+    assert describe("spend_365d", 1234.5) == "spent 1,234.50 in the last 365 days"
+    assert describe("share__grocery", 0.25) == "25% of spend on grocery"
+    assert describe("ipi_mean_days", float("nan")) == "no ipi mean days yet"

@@ -24,6 +24,7 @@ COLUMNS = [
     "clv",
     "spend_percentile",
     "value_tier",
+    "top_factors",
 ]
 
 
@@ -69,6 +70,11 @@ def test_score_writes_one_row_per_customer_with_the_choice(
     assert summary["model_version"] == 1
     assert set(summary["chosen"]) == {"spend", "orders", "churn"}
     assert "grocery" in summary["validation"]["spend_by_category"]
+    # every customer gets three factors in words, with a direction
+    assert scores["top_factors"].str.count("churn risk").eq(3).all()
+    assert scores["top_factors"].str.contains("raises|lowers").all()
+    importance = summary["churn_importance"]
+    assert list(importance.values()) == sorted(importance.values(), reverse=True)
     for target in ("spend", "orders"):
         assert summary["chosen"][target] in summary["validation"][target]
         chosen = summary["validation"][target][summary["chosen"][target]]["rmse"]

@@ -21,6 +21,7 @@ from custintel.data.store import Store
 from custintel.errors import NotEnoughData
 from custintel.features.customer import top_categories
 from custintel.value.examples import examples
+from custintel.value.explain import explain_churn
 from custintel.value.labels import ValuePlan, plan_cutoffs
 from custintel.value.models import ValueModels, category_spend, compare, fit_candidates
 
@@ -36,6 +37,7 @@ SCORE_COLUMNS = [
     "clv",
     "spend_percentile",
     "value_tier",
+    "top_factors",
 ]
 # Churn risk levels: probability thresholds for medium and high (config may override).
 DEFAULT_RISK_THRESHOLDS = (0.4, 0.7)
@@ -52,6 +54,7 @@ class ScoreRun:
     comparison: dict[str, dict[str, dict[str, float]]]
     chosen: dict[str, str]
     cutoffs: dict[str, Any]
+    importance: dict[str, float]
 
 
 def _risk(probability: np.ndarray, thresholds: tuple[float, float]) -> np.ndarray:
@@ -138,6 +141,8 @@ def score_customers(
             "value_tier": _tier(percentile),
         }
     )
+    factors, importance = explain_churn(final.classifier, current, final.features)
+    scores["top_factors"] = factors
     by_category = category_spend(current, spend)
     scores = pd.concat([scores, by_category], axis=1)
     return ScoreRun(
@@ -146,6 +151,7 @@ def score_customers(
         scores=scores[[*SCORE_COLUMNS[:3], *by_category.columns, *SCORE_COLUMNS[3:]]],
         comparison=comparison,
         chosen=final.chosen,
+        importance=importance,
         cutoffs={
             "train": [c.isoformat() for c, _ in plan.train],
             "calibration": plan.calibration[0].isoformat(),

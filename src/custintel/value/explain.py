@@ -1,0 +1,86 @@
+"""Why a customer is at risk: SHAP values of the churn trees, in plain words.
+
+TreeSHAP (the ``shap`` package) splits each customer's churn score (log-odds of the
+gradient-boosting churn model) into one contribution per feature. The three largest,
+with their direction, become ``top_factors``: "last order 94 days ago (raises churn
+risk); usual gap 31 days (raises churn risk); ...". The mean absolute contribution per
+feature is the global importance.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["describe", "explain_churn"]
+
+_WINDOW = re.compile(r"(orders|spend)_(\d+)d$")
+_PHRASES = {
+    "recency_days": "last order {v:.0f} days ago",
+    "ipi_mean_days": "usual gap between orders {v:.0f} days",
+    "ipi_std_days": "gaps between orders vary by {v:.0f} days",
+    "recency_vs_usual": "{v:.1f}× their usual gap since the last order",
+    "frequency": "{v:.0f} orders so far",
+    "purchase_days": "bought on {v:.0f} days so far",
+    "monetary": "spent {v:,.2f} so far",
+    "monetary_mean": "{v:,.2f} per order on average",
+    "tenure_days": "customer for {v:.0f} days",
+    "trend_90d": "spending trend over 90 days {v:+.2f}",
+    "refund_count": "{v:.0f} refunds",
+    "btyd_p_alive": "P(active) {v:.0%} by the BG/NBD model",
+    "btyd_orders_rate": "{v:.3f} expected orders a day by the BG/NBD model",
+    "btyd_spend_rate": "{v:,.2f} expected spend a day by the BTYD models",
+}
+
+
+def describe(feature: str, value: float) -> str:
+    """One feature's value in words a marketer reads without a glossary."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return f"no {feature.replace('_', ' ')} yet"
+    if feature in _PHRASES:
+        return _PHRASES[feature].format(v=value)
+    window = _WINDOW.match(feature)
+    if window:
+        what, days = window.groups()
+        if what == "orders":
+            return f"{value:.0f} orders in the last {days} days"
+        return f"spent {value:,.2f} in the last {days} days"
+    if feature.startswith("share__"):
+        return f"{value:.0%} of spend on {feature.removeprefix('share__')}"
+    if feature.startswith("spend__"):
+        return f"spent {value:,.2f} on {feature.removeprefix('spend__')}"
+    return f"{feature.replace('_', ' ')} {value:,.3g}"
+
+
+def explain_churn(
+    classifier: Any, frame: pd.DataFrame, features: list[str], top: int = 3
+) -> tuple[list[str], dict[str, float]]:
+    """Per row of ``frame``, its ``top`` churn factors in words; and the global
+    importance (mean |SHAP| per feature, largest first)."""
+    with warnings.catch_warnings():
+        # shap's import trips matplotlib deprecation notes, and it notes LightGBM's binary
+        # output format change; neither is ours to act on.
+        warnings.simplefilter("ignore")
+        import shap
+
+        values = shap.TreeExplainer(classifier).shap_values(frame[features])
+    if isinstance(values, list):  # older shap: one array per class
+        values = values[1]
+    values = np.asarray(values, float)
+    if values.ndim == 3:
+        values = values[:, :, 1]
+    order = np.argsort(-np.abs(values), axis=1)[:, :top]
+    data = frame[features].to_numpy(float)
+    texts = []
+    for i, picks in enumerate(order):
+        parts = []
+        for j in picks:
+            direction = "raises" if values[i, j] > 0 else "lowers"
+            parts.append(f"{describe(features[j], data[i, j])} ({direction} churn risk)")
+        texts.append("; ".join(parts))
+    importance = pd.Series(np.abs(values).mean(axis=0), index=features).sort_values(ascending=False)
+    return texts, {str(k): float(v) for k, v in importance.items()}
