@@ -21,6 +21,7 @@ COLUMNS = [
     "p_active",
     "churn_probability",
     "churn_risk",
+    "next_order_date",
     "clv",
     "spend_percentile",
     "value_tier",
@@ -68,7 +69,13 @@ def test_score_writes_one_row_per_customer_with_the_choice(
     assert top >= low
     summary = json.loads(out.with_name("scores.summary.json").read_text())
     assert summary["model_version"] == 1
-    assert set(summary["chosen"]) == {"spend", "orders", "churn"}
+    assert set(summary["chosen"]) == {"spend", "orders", "churn", "next_order"}
+    dated = scores[scores["next_order_date"].notna()]
+    assert (dated["churn_probability"] < 0.5).all()
+    assert len(dated) == (scores["churn_probability"] < 0.5).sum()
+    as_of = summary["as_of"]
+    assert (dated["next_order_date"].astype(str) >= as_of).all()
+    assert summary["validation"]["next_order"]["gbm"]["mae_days"] >= 0
     assert "grocery" in summary["validation"]["spend_by_category"]
     # every customer gets three factors in words, with a direction
     assert scores["top_factors"].str.count("churn risk").eq(3).all()

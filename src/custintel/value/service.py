@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
@@ -34,6 +34,7 @@ SCORE_COLUMNS = [
     "p_active",
     "churn_probability",
     "churn_risk",
+    "next_order_date",
     "clv",
     "spend_percentile",
     "value_tier",
@@ -141,6 +142,13 @@ def score_customers(
             "value_tier": _tier(percentile),
         }
     )
+    days = final.next_order_days(current, horizon_days)[final.chosen["next_order"]]
+    # A date only for customers more likely than not to order within the horizon.
+    expected = churn < 0.5
+    scores["next_order_date"] = [
+        (as_of + timedelta(days=round(float(d)))).isoformat() if ok else None
+        for d, ok in zip(days, expected, strict=True)
+    ]
     factors, importance = explain_churn(final.classifier, current, final.features)
     scores["top_factors"] = factors
     by_category = category_spend(current, spend)
