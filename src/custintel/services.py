@@ -516,14 +516,12 @@ def run_scoring(
     import json
 
     from custintel.registry import ArtifactStore
-    from custintel.value.service import score_customers
+    from custintel.value.service import record_scores, score_customers
 
     check_output_path(out)
     persistent = mapping is None
     if persistent:
-        store = Store(
-            settings.store_path, read_only=True, memory_limit=settings.duckdb_memory_limit
-        )
+        store = Store(settings.store_path, memory_limit=settings.duckdb_memory_limit)
     else:
         store, _ = open_data(settings, mapping, progress=progress)
     say = progress or (lambda table, what: None)
@@ -532,22 +530,23 @@ def run_scoring(
         run = score_customers(
             store, cutoff, horizon_days, progress=lambda message: say("", message)
         )
-    info: dict[str, Any] = {
-        "as_of": cutoff.isoformat(),
-        "horizon_days": horizon_days,
-        "customers": len(run.scores),
-        "chosen": run.chosen,
-        "cutoffs": run.cutoffs,
-        "validation": run.comparison,
-        "churn_importance": run.importance,
-        "model_version": None,
-    }
-    info = json.loads(json.dumps(info, default=str).replace("NaN", "null"))
-    if persistent:
-        ref = ArtifactStore(settings.home / "models").save(
-            "value", info, metadata={"as_of": cutoff.isoformat(), "horizon_days": horizon_days}
-        )
-        info["model_version"] = ref.version
+        info: dict[str, Any] = {
+            "as_of": cutoff.isoformat(),
+            "horizon_days": horizon_days,
+            "customers": len(run.scores),
+            "chosen": run.chosen,
+            "cutoffs": run.cutoffs,
+            "validation": run.comparison,
+            "churn_importance": run.importance,
+            "model_version": None,
+        }
+        info = json.loads(json.dumps(info, default=str).replace("NaN", "null"))
+        if persistent:
+            ref = ArtifactStore(settings.home / "models").save(
+                "value", info, metadata={"as_of": cutoff.isoformat(), "horizon_days": horizon_days}
+            )
+            info["model_version"] = ref.version
+            record_scores(store, run, ref.version)
     written = [write_table(pa.Table.from_pandas(run.scores, preserve_index=False), out)]
     summary_path = out.with_name(f"{out.stem}.summary.json")
     summary_path.write_text(json.dumps(info, indent=1), encoding="utf-8")

@@ -6,6 +6,7 @@ import json
 from datetime import date
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pyarrow.csv as pacsv
 import pytest
@@ -69,6 +70,12 @@ def test_score_writes_one_row_per_customer_with_the_choice(
     assert top >= low
     summary = json.loads(out.with_name("scores.summary.json").read_text())
     assert summary["model_version"] == 1
+    with duckdb.connect(str(home / "store.duckdb"), read_only=True) as con:
+        stored = con.execute(
+            "SELECT count(*), min(model_version), max(model_version), min(horizon_days) "
+            "FROM customer_scores"
+        ).fetchone()
+    assert stored == (len(scores), 1, 1, 60)
     assert set(summary["chosen"]) == {"spend", "orders", "churn", "next_order"}
     dated = scores[scores["next_order_date"].notna()]
     assert (dated["churn_probability"] < 0.5).all()

@@ -25,7 +25,13 @@ from custintel.value.explain import explain_churn
 from custintel.value.labels import ValuePlan, plan_cutoffs
 from custintel.value.models import ValueModels, category_spend, compare, fit_candidates
 
-__all__ = ["SCORE_COLUMNS", "ScoreRun", "fit_and_choose", "score_customers"]
+__all__ = [
+    "SCORE_COLUMNS",
+    "ScoreRun",
+    "fit_and_choose",
+    "record_scores",
+    "score_customers",
+]
 
 SCORE_COLUMNS = [
     "customer_id",
@@ -169,3 +175,24 @@ def score_customers(
             "note": plan.note,
         },
     )
+
+
+def record_scores(store: Store, run: ScoreRun, model_version: int) -> None:
+    """Keep the scores in the store's ``customer_scores`` table with the model version,
+    replacing an earlier run for the same horizon (one current score per question). The
+    table is rebuilt when the columns change (a new category)."""
+    con = store.con
+    frame = run.scores.assign(
+        model_version=model_version, as_of=run.as_of, horizon_days=run.horizon_days
+    )
+    columns = list(frame.columns)
+    with store.transaction():
+        if store.has_table("customer_scores"):
+            existing = [r[0] for r in con.execute("DESCRIBE customer_scores").fetchall()]
+            if existing != columns:
+                con.execute("DROP TABLE customer_scores")
+        con.register("_scores", frame)
+        con.execute("CREATE TABLE IF NOT EXISTS customer_scores AS SELECT * FROM _scores LIMIT 0")
+        con.execute("DELETE FROM customer_scores WHERE horizon_days = ?", [run.horizon_days])
+        con.execute("INSERT INTO customer_scores SELECT * FROM _scores")
+        con.unregister("_scores")
