@@ -1,9 +1,11 @@
-"""BTYD customer value (BG/NBD + Gamma-Gamma).
+"""BTYD customer value (BG/NBD + Gamma-Gamma; the other order-model families in
+test_btyd_families.py).
 
 Fast: the summary on hand-computed orders, predictions of a fixed (injected) model
 against hand-computed and 40-digit reference values, storage, errors. Slow (they fit):
-the published CDNOW parameters, agreement with PyMC-Marketing's own predictions, and
-recovery of parameters from simulated customers.
+the published CDNOW parameters and log-likelihoods (BG/NBD and Pareto/NBD), agreement
+of every family's closed forms with PyMC-Marketing's own predictions, the family
+"auto" keeps on CDNOW, and recovery of parameters from simulated customers.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import json
 import time
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -21,6 +24,7 @@ import sqlglot
 
 from conftest import need_shared_data
 from custintel.errors import ConfigError, InputError, MissingColumns, NotEnoughData, StoreError
+from custintel.value import btyd
 from custintel.value.btyd import (
     MIN_REPEAT_CUSTOMERS,
     SUMMARY_COLUMNS,
@@ -29,6 +33,8 @@ from custintel.value.btyd import (
     fit_bgnbd,
     fit_btyd,
     fit_gamma_gamma,
+    fit_order_model,
+    log_likelihood,
     summary_sql,
 )
 
@@ -36,6 +42,9 @@ from custintel.value.btyd import (
 # 39-week calibration; and the Gamma-Gamma fit of Fader & Hardie (2013) on the same data.
 PUBLISHED_BGNBD = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
 PUBLISHED_GAMMA_GAMMA = {"p": 6.25, "q": 3.74, "v": 15.44}
+# The same paper's Pareto/NBD fit, and both models' log-likelihoods.
+PUBLISHED_PARETO_NBD = {"r": 0.553, "alpha": 10.578, "s": 0.606, "beta": 11.669}
+PUBLISHED_LOG_LIKELIHOOD = {"bgnbd": -9582.4, "paretonbd": -9595.0}
 FIXED = BTYDModel(**PUBLISHED_BGNBD, **PUBLISHED_GAMMA_GAMMA, mean_order_value=35.0)
 FALLBACK = BTYDModel(**PUBLISHED_BGNBD, mean_order_value=35.0, spend_note="too few")
 
@@ -376,6 +385,72 @@ def test_closed_forms_equal_pymc_marketing_predictions(cdnow: CdnowFit) -> None:
     )
 
 
+@pytest.fixture(scope="module")
+def cdnow_families(cdnow: CdnowFit) -> dict[str, Any]:
+    """PyMC-Marketing's fitted BG/NBD, MBG/NBD and Pareto/NBD on the CDNOW sample."""
+    return {
+        "bgnbd": cdnow.bgnbd,
+        "mbgnbd": fit_order_model(cdnow.summary, "mbgnbd"),
+        "paretonbd": fit_order_model(cdnow.summary, "paretonbd"),
+    }
+
+
+def fitted_model(fitted: Any) -> BTYDModel:
+    return BTYDModel.from_fitted(fitted, None, mean_order_value=0.0)
+
+
+@pytest.mark.slow
+def test_cdnow_reproduces_the_published_pareto_nbd_and_log_likelihoods(
+    cdnow: CdnowFit, cdnow_families: dict[str, Any]
+) -> None:
+    pareto = fitted_model(cdnow_families["paretonbd"])
+    for name, published in PUBLISHED_PARETO_NBD.items():
+        assert getattr(pareto, name) == pytest.approx(published, rel=0.02), name
+    for family, published in PUBLISHED_LOG_LIKELIHOOD.items():
+        model = fitted_model(cdnow_families[family])
+        parameters = {name: getattr(model, name) for name in btyd._ORDER_PARAMETERS[family]}
+        value = log_likelihood(family, parameters, cdnow.summary)
+        assert value == pytest.approx(published, abs=0.05), family
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("family", ["mbgnbd", "paretonbd"])
+def test_closed_forms_of_every_family_equal_pymc_marketing_predictions(
+    cdnow: CdnowFit, cdnow_families: dict[str, Any], family: str
+) -> None:
+    frame, fitted = cdnow.summary, cdnow_families[family]
+    model = fitted_model(fitted)
+    assert model.family == family
+    for days in (7, 30, 91, 365, 1461):
+        ours = model.expected_orders(frame, days).to_numpy()
+        theirs = fitted.expected_purchases(frame, future_t=days / 7).values.ravel()
+        np.testing.assert_allclose(ours, theirs, rtol=1e-6)
+    np.testing.assert_allclose(
+        model.p_alive(frame).to_numpy(),
+        fitted.expected_probability_alive(frame).values.ravel(),
+        rtol=1e-6,
+    )
+
+
+@pytest.mark.slow
+def test_auto_keeps_the_most_likely_family_on_cdnow(
+    cdnow: CdnowFit, cdnow_families: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the fixture's fits stand in for the library's, so only the choice runs here
+    monkeypatch.setattr(btyd, "_fit_family", lambda data, family: cdnow_families[family])
+    model = fit_btyd(cdnow.summary)
+    likelihoods = model.log_likelihoods
+    assert list(likelihoods) == list(btyd.FAMILIES) and not model.family_notes
+    assert model.family == max(likelihoods, key=likelihoods.__getitem__)
+    # MBG/NBD by 0.3 over BG/NBD (-9582.14 against -9582.43); Pareto/NBD is 13 behind
+    assert model.family == "mbgnbd"
+    assert likelihoods["bgnbd"] == pytest.approx(PUBLISHED_LOG_LIKELIHOOD["bgnbd"], abs=0.05)
+    assert model.r == fitted_model(cdnow_families["mbgnbd"]).r
+    assert model.n_choice_customers == model.n_customers == 2357
+    # the CDNOW BG/NBD of the published paper is still there, asked for by name
+    assert fit_btyd(cdnow.summary, family="bgnbd").r == cdnow.model.r
+
+
 def simulate(
     n: int, *, r: float, alpha: float, a: float, b: float, p: float, q: float, v: float, seed: int
 ) -> pd.DataFrame:
@@ -419,6 +494,8 @@ def test_fit_recovers_simulated_parameters() -> None:
     # 2.3 %, the mean dropout probability a/(a+b) 4.2 %, the mean order value
     # p·v/(q-1) 0.9 %.
     model = fit_btyd(simulate(5000, **TRUE, seed=0))
+    # "auto" keeps BG/NBD on BG/NBD data (by 81 over MBG/NBD, 227 over Pareto/NBD)
+    assert model.family == "bgnbd" and set(model.log_likelihoods) == set(btyd.FAMILIES)
     tolerance = {"r": 0.08, "alpha": 0.10, "q": 0.10, "a": 0.3, "b": 0.4, "p": 0.37, "v": 0.37}
     for name, value in TRUE.items():
         assert getattr(model, name) == pytest.approx(value, rel=tolerance[name]), name
@@ -434,7 +511,7 @@ def test_too_few_repeat_spenders_fall_back_to_the_mean_order_value() -> None:
     # all but six repeat customers returned what they bought again
     spenders = np.flatnonzero(frame["frequency"].to_numpy() > 0)[6:]
     frame.loc[spenders, "monetary_value"] = 0.0
-    model = fit_btyd(frame)
+    model = fit_btyd(frame, family="bgnbd")
     assert model.spend_model == "mean_order_value"
     assert "Gamma-Gamma needs at least 10" in model.spend_note and "has 6" in model.spend_note
     x, m = frame["frequency"], frame["monetary_value"]

@@ -31,8 +31,8 @@ _PHRASES = {
     "tenure_days": "customer for {v:.0f} days",
     "trend_90d": "spending trend over 90 days {v:+.2f}",
     "refund_count": "{v:.0f} refunds",
-    "btyd_p_alive": "P(active) {v:.0%} by the BG/NBD model",
-    "btyd_orders_rate": "{v:.3f} expected orders a day by the BG/NBD model",
+    "btyd_p_alive": "P(active) {v:.0%} by the BTYD model",
+    "btyd_orders_rate": "{v:.3f} expected orders a day by the BTYD model",
     "btyd_spend_rate": "{v:,.2f} expected spend a day by the BTYD models",
 }
 
