@@ -48,7 +48,7 @@ def frame(rng: np.random.Generator, n: int, btyd_knows: bool) -> pd.DataFrame:
 def test_choice_follows_the_validation_error(btyd_knows: bool) -> None:
     rng = np.random.default_rng(5)
     train, calibration, validation = (frame(rng, 3000, btyd_knows) for _ in range(3))
-    models = fit_candidates(train, calibration)
+    models = fit_candidates(train, calibration, n_jobs=1)
     table = compare(models, validation, WINDOW)
     rmse = {name: m["rmse"] for name, m in table["spend"].items()}
     assert models.chosen["spend"] == min(rmse, key=rmse.get)
@@ -70,7 +70,7 @@ def test_churn_probabilities_are_calibrated_on_new_data() -> None:
     customers: about 300 a bin, a binomial SD of at most 0.029)."""
     rng = np.random.default_rng(9)
     train, calibration, validation = (frame(rng, 3000, False) for _ in range(3))
-    models = fit_candidates(train, calibration)
+    models = fit_candidates(train, calibration, n_jobs=1)
     probability = models.predict(validation, "churn", WINDOW)["gbm"]
     churned = validation["churned"].to_numpy(float)
     bins = np.array_split(np.argsort(probability, kind="stable"), 10)

@@ -1,0 +1,233 @@
+"""Every learner fits and predicts, the choice follows the data, and class imbalance is
+handled on the training rows only.
+
+Fits use one thread (``n_jobs=1``): the frames are tiny, and OpenMP threads on a busy
+machine spend far longer waiting on each other than working."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from custintel.errors import ConfigError
+from custintel.value import models as value_models
+from custintel.value.models import (
+    CANDIDATES,
+    LEARNERS,
+    compare,
+    fit_candidates,
+    fit_churn,
+)
+
+WINDOW = 30
+
+
+def frame(rng: np.random.Generator, n: int, *, btyd_knows: bool = False) -> pd.DataFrame:
+    """Examples where spend and churn depend on one feature, ``signal`` (missing for a
+    fifth of the customers, as the gap features are for one-order customers). With
+    ``btyd_knows`` the BTYD rates are the true rates; without, they are noise."""
+    signal = rng.uniform(0, 1, n)
+    true_rate = 3 * signal**2
+    spend = rng.poisson(true_rate * WINDOW / 10) * 10.0
+    orders = (spend > 0).astype(float) + (spend > 20)
+    btyd_rate = true_rate if btyd_knows else rng.uniform(0, 3, n)
+    gap = np.where(rng.uniform(size=n) < 0.2, np.nan, rng.uniform(10, 90, n))
+    return pd.DataFrame(
+        {
+            "customer_id": [f"c{i}" for i in range(n)],
+            "signal": signal,
+            "recency_days": rng.integers(1, 300, n).astype(float),
+            "frequency": rng.integers(1, 10, n).astype(float),
+            "tenure_days": rng.integers(30, 900, n).astype(float),
+            "spend_365d": rng.uniform(0, 500, n),
+            "orders_365d": rng.integers(0, 10, n).astype(float),
+            "ipi_mean_days": gap,
+            "btyd_spend_rate": btyd_rate,
+            "btyd_orders_rate": btyd_rate / 10,
+            "btyd_p_alive": rng.uniform(0, 1, n),
+            "window_days": WINDOW,
+            "spend": spend,
+            "orders": orders,
+            "spend_rate": spend / WINDOW,
+            "orders_rate": orders / WINDOW,
+            "churned": orders == 0,
+            "days_to_next_order": np.where(orders > 0, rng.integers(0, WINDOW, n), np.nan),
+        }
+    )
+
+
+def splits(seed: int, n: int, **kwargs: Any) -> tuple[pd.DataFrame, ...]:
+    rng = np.random.default_rng(seed)
+    return tuple(frame(rng, n, **kwargs) for _ in range(3))
+
+
+@pytest.mark.parametrize("learner", LEARNERS)
+def test_each_learner_fits_and_predicts_non_negative_rates(learner: str) -> None:
+    train, calibration, validation = splits(1, 800)
+    models = fit_candidates(train, calibration, candidates=[learner], n_jobs=1)
+    assert list(models.regressors["spend"]) == [learner]
+    for target in ("spend", "orders"):
+        predicted = models.predict(validation, target, WINDOW)
+        assert list(predicted) == [learner]
+        assert predicted[learner].shape == (len(validation),)
+        assert np.isfinite(predicted[learner]).all()
+        assert (predicted[learner] >= 0).all()
+    churn = models.predict(validation, "churn", WINDOW)
+    assert list(churn) == [learner]
+    assert ((churn[learner] >= 0) & (churn[learner] <= 1)).all()
+    assert models.classifier is models.churn.models[learner]  # type: ignore[union-attr]
+
+
+def test_default_fits_every_candidate_and_compare_reports_them_all() -> None:
+    train, calibration, validation = splits(2, 800)
+    models = fit_candidates(train, calibration, n_jobs=1)
+    assert models.candidates == CANDIDATES
+    table = compare(models, validation, WINDOW)
+    assert list(table["spend"]) == list(CANDIDATES)
+    assert list(table["churn"]) == ["btyd", *LEARNERS, "blend"]
+    spend = models.predict(validation, "spend", WINDOW)
+    np.testing.assert_allclose(spend["blend"], (spend["btyd"] + spend["gbm"]) / 2)
+    # SHAP explains the LightGBM churn model.
+    assert models.classifier is models.churn.models["gbm"]  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("learner", ["xgboost", "random_forest"])
+@pytest.mark.parametrize("btyd_knows", [False, True], ids=["btyd_noise", "btyd_truth"])
+def test_compare_chooses_the_candidate_built_to_be_better(learner: str, btyd_knows: bool) -> None:
+    train, calibration, validation = splits(5, 3000, btyd_knows=btyd_knows)
+    models = fit_candidates(train, calibration, candidates=["btyd", learner, "run_rate"], n_jobs=1)
+    table = compare(models, validation, WINDOW)
+    assert list(table["spend"]) == ["btyd", learner, "run_rate"]
+    rmse = {name: m["rmse"] for name, m in table["spend"].items()}
+    if btyd_knows:
+        # BTYD's rate is the truth: the trees can at best match it.
+        assert rmse["btyd"] <= rmse[learner] * 1.02
+        assert models.chosen["spend"] == "btyd"
+    else:
+        # BTYD's rate is noise and the run rate is unrelated: the trees find the signal.
+        assert rmse[learner] < 0.9 * min(rmse["btyd"], rmse["run_rate"])
+        assert models.chosen["spend"] == learner
+        # BTYD's churn score is noise too: its calibrated Brier is the base rate's.
+        assert models.chosen["churn"] == learner
+
+
+def test_options_are_checked_with_named_values() -> None:
+    train, calibration, _ = splits(3, 200)
+    with pytest.raises(ConfigError, match="catboost"):
+        fit_candidates(train, calibration, candidates=["gbm", "catboost"])
+    with pytest.raises(ConfigError, match="'oversample'"):
+        fit_candidates(train, calibration, imbalance="oversample")
+    with pytest.raises(ConfigError, match="blend"):
+        fit_candidates(train, calibration, candidates=["btyd", "xgboost", "blend"])
+    with pytest.raises(ConfigError, match="no churn model"):
+        fit_candidates(train, calibration, candidates=["run_rate", "rfm_cell"])
+
+
+class Spy:
+    """A stand-in churn classifier that records the rows it is fitted and asked on."""
+
+    fitted: ClassVar[list[np.ndarray]] = []
+    missing: ClassVar[list[bool]] = []
+    asked: ClassVar[list[int]] = []
+
+    def fit(self, features: pd.DataFrame, churned: np.ndarray) -> Spy:
+        Spy.fitted.append(np.asarray(churned))
+        Spy.missing.append(bool(features.isna().any().any()))
+        self.rate = float(np.mean(churned))
+        return self
+
+    def predict_proba(self, features: pd.DataFrame) -> np.ndarray:
+        Spy.asked.append(len(features))
+        p = np.clip(features["signal"].to_numpy(float), 0, 1)
+        return np.column_stack([1 - p, p])
+
+
+@pytest.fixture
+def spy(monkeypatch: pytest.MonkeyPatch) -> type[Spy]:
+    Spy.fitted, Spy.missing, Spy.asked = [], [], []
+    monkeypatch.setattr(value_models, "_classifier", lambda *args, **kwargs: Spy())
+    return Spy
+
+
+def test_smote_balances_the_training_rows_and_nothing_else(spy: type[Spy]) -> None:
+    train, calibration, validation = splits(4, 600)
+    before = calibration.copy(), validation.copy()
+    churned = train["churned"].to_numpy(bool)
+    majority = max(churned.sum(), (~churned).sum())
+    models = fit_candidates(
+        train, calibration, candidates=["btyd", "gbm"], imbalance="smote", n_jobs=1
+    )
+    (seen,) = spy.fitted
+    assert len(seen) == 2 * majority  # every original row, plus synthetic minority rows
+    assert seen.sum() == majority  # balanced
+    assert spy.missing == [False]  # SMOTE's rows are filled, and so are the others
+    assert spy.asked == [len(calibration)]  # calibrated on the calibration rows, as given
+    churn = models.predict(validation, "churn", WINDOW)
+    assert spy.asked[-1] == len(validation)
+    assert all(len(p) == len(validation) for p in churn.values())
+    pd.testing.assert_frame_equal(calibration, before[0])
+    pd.testing.assert_frame_equal(validation, before[1])
+    assert models.churn is not None and "ipi_mean_days" in models.churn.fill
+
+
+@pytest.mark.parametrize("imbalance", ["class_weight", "none"])
+def test_without_smote_the_classifiers_see_the_training_rows(
+    spy: type[Spy], imbalance: str
+) -> None:
+    train, calibration, _ = splits(4, 600)
+    fit_candidates(train, calibration, candidates=["xgboost"], imbalance=imbalance, n_jobs=1)
+    (seen,) = spy.fitted
+    np.testing.assert_array_equal(seen, train["churned"].to_numpy(int))
+    assert spy.missing == [True]  # missing values go to the trees as they are
+
+
+def test_smote_rows_are_the_originals_plus_points_between_minority_rows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rng = np.random.default_rng(6)
+    train = frame(rng, 500)
+    features = train[["signal", "recency_days", "ipi_mean_days"]]
+    churned = train["churned"].to_numpy(bool)
+    # A small neighbour pool, as a shop with a million customers gets.
+    monkeypatch.setattr(value_models, "SMOTE_POOL", 40)
+    rows, labels, fill = value_models._smote(features, churned, seed=0)
+    assert np.bincount(labels).tolist() == [max(np.bincount(churned))] * 2
+    filled = features.fillna(fill)
+    pd.testing.assert_frame_equal(rows.iloc[: len(train)], filled.reset_index(drop=True))
+    minority = int(np.argmin(np.bincount(churned)))
+    synthetic = rows.iloc[len(train) :]
+    assert (labels[len(train) :] == minority).all()
+    own = filled[churned == minority]
+    assert (synthetic.min() >= own.min() - 1e-9).all()
+    assert (synthetic.max() <= own.max() + 1e-9).all()
+    assert fill["ipi_mean_days"] == pytest.approx(features["ipi_mean_days"].median())
+
+
+def test_class_weights_balance_each_learner() -> None:
+    churned = np.array([1] * 80 + [0] * 20)
+    xgb = value_models._classifier("xgboost", churned, True)
+    assert xgb.get_params()["scale_pos_weight"] == pytest.approx(20 / 80)
+    assert value_models._classifier("gbm", churned, True).get_params()["class_weight"] == (
+        "balanced"
+    )
+    forest = value_models._classifier("random_forest", churned, True).get_params()
+    assert forest["class_weight"] == "balanced"
+    assert forest["max_samples"] == len(churned)  # at most FOREST_ROWS rows a tree
+    assert value_models._classifier("xgboost", churned, False).get_params()[
+        "scale_pos_weight"
+    ] == pytest.approx(1.0)
+
+
+def test_smote_fit_churn_predicts_from_rows_with_missing_values() -> None:
+    train, _, validation = splits(7, 600)
+    fitted = fit_churn(
+        train, value_models.feature_columns(train), learners=["gbm"], imbalance="smote", n_jobs=1
+    )
+    assert not fitted.inputs(validation).isna().any().any()
+    scores = fitted.scores(validation)
+    churned = validation["churned"].to_numpy(bool)
+    # Churn falls with the signal; the raw score ranks customers that way.
+    assert scores["gbm"][churned].mean() > scores["gbm"][~churned].mean()
