@@ -6,6 +6,7 @@ the result. Nothing here prints.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tempfile
 from collections.abc import Callable
@@ -98,6 +99,33 @@ def open_data(
         ), None
     store = Store(None, memory_limit=settings.duckdb_memory_limit)
     return store, sync_with_settings(store, mapping, settings, progress=progress)
+
+
+def capability_options(settings: Settings, mapping: Mapping | None, section: str) -> dict[str, Any]:
+    """A capability's ``[section]`` options: from ``mapping`` when files are named, else
+    from the data directory's custintel.toml (empty when there is none)."""
+    if mapping is None and settings.mapping_path.exists():
+        mapping = load_mapping(settings.mapping_path)
+    return dict(getattr(mapping, section) or {}) if mapping is not None else {}
+
+
+def open_capability(
+    settings: Settings,
+    mapping: Mapping | None,
+    section: str,
+    *,
+    progress: Progress | None = None,
+) -> tuple[Store, dict[str, Any], bool]:
+    """The store a capability runs on, its ``[section]`` options, and whether the run is
+    persistent: with no files named, the data directory's store (writable, so the run
+    can be versioned and kept); otherwise a one-off in-memory store synced from
+    ``mapping``."""
+    options = capability_options(settings, mapping, section)
+    if mapping is None:
+        store = Store(settings.store_path, memory_limit=settings.duckdb_memory_limit)
+        return store, options, True
+    store, _ = open_data(settings, mapping, progress=progress)
+    return store, options, False
 
 
 def sync_with_settings(
@@ -204,6 +232,8 @@ class DemoSummary:
     segments_path: Path
     forecast_path: Path
     forecast: dict[str, Any]
+    scores_path: Path
+    scores: dict[str, Any]
 
     def rows(self) -> list[tuple[str, str]]:
         return [
@@ -227,7 +257,8 @@ def build_demo(
     progress: Callable[[str], None] | None = None,
 ) -> DemoSummary:
     """Generate the demo shop into the data directory, sync it, compute features, segment
-    the customers and forecast a year of monthly sales per category.
+    the customers, forecast a year of monthly sales per category and score every
+    customer's next 30 days (spend, churn, CLV).
 
     Refuses to touch a data directory that holds a store which is not the demo's.
     """
@@ -280,9 +311,14 @@ def build_demo(
     _, forecast, _ = run_forecast(
         settings, None, out=forecast_path, freq="M", horizon=12, as_of=as_of, by="category"
     )
+    say("scoring customers: spend, churn and lifetime value")
+    scores_path = home / "scores.parquet"
+    _, scores, _ = run_scoring(settings, None, out=scores_path, horizon_days=30, as_of=as_of)
     return DemoSummary(
         forecast_path=forecast_path,
         forecast=forecast,
+        scores_path=scores_path,
+        scores=scores,
         segments=run.summary["segments"],
         clusters=run.summary["clustering"]["clusters"],
         segments_path=segments_path,
@@ -324,14 +360,9 @@ def run_segmentation(
     from custintel.segmentation.service import record_assignments, segment_customers
 
     check_output_path(out)
-    options = (mapping.segmentation if mapping else {}) or {}
-    persistent = mapping is None
-    if persistent:
-        store = Store(settings.store_path, memory_limit=settings.duckdb_memory_limit)
-        local = settings.mapping_path
-        options = load_mapping(local).segmentation if local.exists() else {}
-    else:
-        store, _ = open_data(settings, mapping, progress=progress)
+    store, options, persistent = open_capability(
+        settings, mapping, "segmentation", progress=progress
+    )
     registry = ArtifactStore(settings.home / "models")
     with store:
         cutoff = as_of or default_as_of(store)
@@ -448,14 +479,9 @@ def run_forecast(
     from custintel.registry import ArtifactStore
 
     check_output_path(out)
-    persistent = mapping is None
-    options = (mapping.forecasting if mapping else {}) or {}
-    if persistent:
-        local = settings.mapping_path
-        options = load_mapping(local).forecasting if local.exists() else {}
-        store = Store(settings.store_path, memory_limit=settings.duckdb_memory_limit)
-    else:
-        store, _ = open_data(settings, mapping, progress=progress)
+    store, options, persistent = open_capability(
+        settings, mapping, "forecasting", progress=progress
+    )
     say = progress or (lambda table, what: None)
     with store:
         cutoff = as_of or default_as_of(store)
@@ -516,19 +542,27 @@ def run_scoring(
     import json
 
     from custintel.registry import ArtifactStore
-    from custintel.value.service import record_scores, score_customers
+    from custintel.segmentation.builtin import get_scheme
+    from custintel.value.service import ValueSettings, record_scores, score_customers
 
     check_output_path(out)
-    persistent = mapping is None
-    if persistent:
-        store = Store(settings.store_path, memory_limit=settings.duckdb_memory_limit)
-    else:
-        store, _ = open_data(settings, mapping, progress=progress)
+    store, options, persistent = open_capability(settings, mapping, "value", progress=progress)
+    chosen = ValueSettings.from_options(options)
+    segmentation = capability_options(settings, mapping, "segmentation")
+    scheme = get_scheme(segmentation.get("scheme", "standard"), segmentation.get("schemes"))
     say = progress or (lambda table, what: None)
     with store:
         cutoff = as_of or default_as_of(store)
         run = score_customers(
-            store, cutoff, horizon_days, progress=lambda message: say("", message)
+            store,
+            cutoff,
+            horizon_days,
+            risk_thresholds=chosen.risk_thresholds,
+            clv_days=chosen.clv_days,
+            discount_rate=chosen.discount_rate,
+            imbalance=chosen.imbalance,
+            rfm_scheme=scheme,
+            progress=lambda message: say("", message),
         )
         info: dict[str, Any] = {
             "as_of": cutoff.isoformat(),
@@ -538,6 +572,11 @@ def run_scoring(
             "cutoffs": run.cutoffs,
             "validation": run.comparison,
             "churn_importance": run.importance,
+            "btyd_family": run.btyd_family,
+            "btyd_family_rmse": run.btyd_family_errors,
+            "churn_crossval": run.crossval,
+            "eligibility": [statement.to_dict() for statement in run.eligibility],
+            "settings": dataclasses.asdict(chosen),
             "model_version": None,
         }
         info = json.loads(json.dumps(info, default=str).replace("NaN", "null"))

@@ -24,6 +24,7 @@ COLUMNS = [
     "churn_risk",
     "next_order_date",
     "clv",
+    "rfm_segment",
     "spend_percentile",
     "value_tier",
     "top_factors",
@@ -94,18 +95,61 @@ def test_score_writes_one_row_per_customer_with_the_choice(
         chosen = summary["validation"][target][summary["chosen"][target]]["rmse"]
         assert chosen == min(m["rmse"] for m in summary["validation"][target].values())
     assert summary["cutoffs"]["validation_ends"] <= summary["as_of"]
+    # every customer has an RFM segment of the default scheme
+    assert scores["rfm_segment"].notna().all() and scores["rfm_segment"].nunique() > 1
+    # CLV is discounted spend over a year: positive where spend is, below a year's worth
+    # of the undiscounted rate for the customers BTYD expects to buy most
+    assert (scores["clv"] >= 0).all() and scores["clv"].max() > 0
+    # what each column rests on, with the measured figure of the chosen model
+    statements = {s["output"]: s for s in summary["eligibility"]}
+    assert statements["expected_spend"]["status"] == "measured"
+    assert statements["expected_spend"]["model"] == summary["chosen"]["spend"]
+    assert "RMSE" in statements["expected_spend"]["note"]
+    assert statements["churn_probability"]["status"] == "measured"
+    assert "ROC-AUC" in statements["churn_probability"]["note"]
+    assert statements["clv"]["status"] == "not measured"
+    assert statements["expected_spend__grocery"]["status"] == "measured"
+    assert summary["btyd_family"] in {"bgnbd", "mbgnbd", "paretonbd"}
+    assert "what each column rests on" in result.output
 
 
-def test_score_on_a_too_short_history_says_what_is_missing(home: Path, tmp_path: Path) -> None:
+def test_a_young_shop_gets_btyd_scores_labelled_not_measured(home: Path, tmp_path: Path) -> None:
+    """92 days of history cannot hold out a window to check models on: BTYD's
+    predictions come alone, each labelled, and churn and next order are not given."""
     shop = tmp_path / "shop"
     write_shop(
-        generate_shop(customers=50, seed=3, start=date(2025, 10, 1), end=date(2025, 12, 31)),
+        generate_shop(customers=400, seed=3, start=date(2025, 10, 1), end=date(2025, 12, 31)),
         shop,
         formats=("parquet",),
     )
     assert run("sync", "--orders", str(shop / "orders.parquet")).exit_code == 0
-    result = run("score", "--horizon-days", "90", "--out", str(tmp_path / "s.csv"))
+    out = tmp_path / "s.csv"
+    result = run("score", "--horizon-days", "30", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    scores = pacsv.read_csv(out).to_pandas()
+    assert scores["customer_id"].is_unique and len(scores) > 100
+    assert (scores["expected_spend"] >= 0).all() and scores["expected_spend"].max() > 0
+    assert scores["churn_probability"].isna().all()
+    assert scores["next_order_date"].isna().all()
+    summary = json.loads(out.with_name("s.summary.json").read_text())
+    statements = {s["output"]: s for s in summary["eligibility"]}
+    assert statements["expected_spend"]["status"] == "not measured"
+    assert statements["churn_probability"]["status"] == "not available"
+    assert "102" in statements["churn_probability"]["note"]  # the days it needs
+    assert "not measured" in result.output
+
+
+def test_score_without_repeat_buyers_and_history_says_what_is_missing(
+    home: Path, tmp_path: Path
+) -> None:
+    """Nothing can be fitted: one order per customer over a few weeks."""
+    orders = tmp_path / "orders.csv"
+    rows = ["order_id,customer_id,ordered_at,amount"]
+    rows += [f"o{i},c{i},2025-12-{1 + i % 28:02d},{10 + i}" for i in range(40)]
+    orders.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    assert run("sync", "--orders", str(orders)).exit_code == 0
+    result = run("score", "--horizon-days", "30", "--out", str(tmp_path / "s.csv"))
     assert result.exit_code != 0
-    assert "too short" in result.output
+    assert "102" in result.output and "repeat" in result.output
     assert "Traceback" not in result.output
     assert not (tmp_path / "s.csv").exists()

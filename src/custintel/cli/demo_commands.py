@@ -81,12 +81,19 @@ def demo(
         f"{accuracy.get('floor_mase', float('nan')):.2f}",
         highlight=False,
     )
+    scores = summary.scores
+    for statement in scores["eligibility"]:
+        if statement["output"] in ("expected_spend", "churn_probability"):
+            out_console.print(
+                f"{statement['output']} (30 days): {statement['note']}", highlight=False
+            )
     out_console.print(f"features: {summary.features_path}", highlight=False)
     out_console.print(f"segments: {summary.segments_path}", highlight=False)
     out_console.print(f"forecast: {summary.forecast_path}", highlight=False)
+    out_console.print(f"customer scores: {summary.scores_path}", highlight=False)
     if serve:
         console.print(
             "The HTTP API and dashboard are not built yet (issues 6 and 7); "
-            "the demo stops after the data, features, segments and forecast.",
+            "the demo stops after the data, features, segments, forecast and scores.",
             highlight=False,
         )

@@ -50,6 +50,8 @@ def score(
         )
     cut = info["cutoffs"]
     for target in ("spend", "orders", "churn"):
+        if target not in run.comparison:
+            continue
         table = Table(
             title=f"{target}: candidates on {cut['validation']} to {cut['validation_ends']} "
             f"(chosen: {run.chosen[target]})",
@@ -67,6 +69,19 @@ def score(
             mark = " *" if name == run.chosen[target] else ""
             table.add_row(name + mark, *(f"{metrics[c]:.3f}" for c in columns))
         out_console.print(table)
+    for name, cv in (info.get("churn_crossval") or {}).get("summary", {}).items():
+        if cv.get("roc_auc_mean") is not None:
+            console.print(
+                f"churn {name}: ROC-AUC {cv['roc_auc_mean']:.3f} ± {cv['roc_auc_std'] or 0:.3f}, "
+                f"PR-AUC {cv['pr_auc_mean']:.3f} over {cv['folds']:.0f} time-split folds",
+                highlight=False,
+            )
+    statements = Table(title="what each column rests on", title_justify="left")
+    for column in ("column", "status", "note"):
+        statements.add_column(column)
+    for statement in run.eligibility:
+        statements.add_row(statement.output, statement.status, statement.note)
+    out_console.print(statements)
     tiers = run.scores["value_tier"].value_counts().to_dict()
     risks = run.scores["churn_risk"].value_counts().to_dict()
     console.print(

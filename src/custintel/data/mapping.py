@@ -118,6 +118,8 @@ class Mapping(BaseModel):
     segmentation: dict[str, Any] = Field(default_factory=dict)
     # [forecasting]: models, windows, and [forecasting.prophet] settings.
     forecasting: dict[str, Any] = Field(default_factory=dict)
+    # [value]: churn risk thresholds, CLV days and discount rate.
+    value: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _known_tables(self) -> Mapping:

@@ -22,12 +22,14 @@ import pandas as pd
 from custintel.errors import ConfigError, NotEnoughData
 from custintel.features.customer import category_slug
 
-__all__ = ["LABEL_COLUMNS", "ValuePlan", "labels", "plan_cutoffs"]
+__all__ = ["LABEL_COLUMNS", "REQUIRED_HISTORY_DAYS", "ValuePlan", "labels", "plan_cutoffs"]
 
 LABEL_COLUMNS = ("spend", "orders", "churned", "days_to_next_order")
 # Customers need some history before their features mean anything.
 MIN_HISTORY_DAYS = 60
 MIN_WINDOW_DAYS = 14
+# History needed to train, calibrate and check on windows of at least MIN_WINDOW_DAYS.
+REQUIRED_HISTORY_DAYS = MIN_HISTORY_DAYS + 3 * MIN_WINDOW_DAYS
 
 
 def labels(
@@ -132,7 +134,7 @@ def plan_cutoffs(first_order: date, as_of: date, horizon_days: int, *, count: in
     if window < MIN_WINDOW_DAYS:
         raise NotEnoughData(
             f"the history from {first_order} to {as_of} is too short to train and check "
-            f"value models: it needs {MIN_HISTORY_DAYS + 3 * MIN_WINDOW_DAYS} days, "
+            f"value models: it needs {REQUIRED_HISTORY_DAYS} days, "
             f"has {(as_of - first_order).days}",
             hint="score later, when more orders have come in",
         )

@@ -31,6 +31,13 @@ def normalised_gini(actual: np.ndarray, predicted: np.ndarray) -> float:
     return _gini(actual, predicted) / _gini(actual, actual)
 
 
+def _spearman(actual: np.ndarray, predicted: np.ndarray) -> float:
+    """Rank correlation; NaN when either side is constant (no ranking to compare)."""
+    if len(actual) < 2 or np.ptp(actual) == 0 or np.ptp(predicted) == 0:
+        return float("nan")
+    return float(spearmanr(actual, predicted).statistic)
+
+
 def spend_metrics(actual: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
     """Per-customer and aggregate accuracy of predicted spend (same units)."""
     actual, predicted = np.asarray(actual, float), np.asarray(predicted, float)
@@ -44,7 +51,7 @@ def spend_metrics(actual: np.ndarray, predicted: np.ndarray) -> dict[str, float]
     return {
         "rmse": float(np.sqrt(np.mean(error**2))),
         "mae": float(np.mean(np.abs(error))),
-        "spearman": float(spearmanr(actual, predicted).statistic) if n > 1 else float("nan"),
+        "spearman": _spearman(actual, predicted),
         "normalised_gini": normalised_gini(actual, predicted),
         "top_decile_capture": float(actual[top].sum() / total) if total > 0 else float("nan"),
         # Mean absolute gap between predicted and actual revenue per decile of the
@@ -66,4 +73,5 @@ def churn_metrics(churned: np.ndarray, probability: np.ndarray) -> dict[str, flo
         "pr_auc": float(average_precision_score(churned, probability)) if both else float("nan"),
         "brier": float(brier_score_loss(churned, np.clip(probability, 0, 1))),
         "churn_rate": float(churned.mean()),
+        "customers": float(len(churned)),
     }

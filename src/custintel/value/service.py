@@ -9,6 +9,7 @@ customers known at ``as_of``.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -18,16 +19,30 @@ import numpy as np
 import pandas as pd
 
 from custintel.data.store import Store
-from custintel.errors import NotEnoughData
+from custintel.errors import ConfigError, NotEnoughData
 from custintel.features.customer import top_categories
-from custintel.value.examples import examples
+from custintel.segmentation.builtin import get_scheme
+from custintel.segmentation.rfm import DegenerateDataWarning, rfm_scores
+from custintel.segmentation.schemes import Scheme, assign_segments
+from custintel.value.crossval import CV_CANDIDATES, churn_crossval
+from custintel.value.eligibility import Statement, assess, history_too_short
+from custintel.value.examples import BTYDViews, examples
 from custintel.value.explain import explain_churn
-from custintel.value.labels import ValuePlan, plan_cutoffs
-from custintel.value.models import ValueModels, category_spend, compare, fit_candidates
+from custintel.value.labels import REQUIRED_HISTORY_DAYS, ValuePlan, plan_cutoffs
+from custintel.value.models import (
+    CANDIDATES,
+    IMBALANCE,
+    ValueModels,
+    category_spend,
+    compare,
+    fit_candidates,
+)
 
 __all__ = [
     "SCORE_COLUMNS",
     "ScoreRun",
+    "ValueSettings",
+    "apply_models",
     "fit_and_choose",
     "record_scores",
     "score_customers",
@@ -42,12 +57,15 @@ SCORE_COLUMNS = [
     "churn_risk",
     "next_order_date",
     "clv",
+    "rfm_segment",
     "spend_percentile",
     "value_tier",
     "top_factors",
 ]
 # Churn risk levels: probability thresholds for medium and high (config may override).
 DEFAULT_RISK_THRESHOLDS = (0.4, 0.7)
+# Training rows kept for the trees (a random sample beyond this).
+MAX_TRAIN_ROWS = 500_000
 TIERS = ((0.9, "top"), (0.7, "high"), (0.3, "medium"), (0.0, "low"))
 
 
@@ -62,6 +80,58 @@ class ScoreRun:
     chosen: dict[str, str]
     cutoffs: dict[str, Any]
     importance: dict[str, float]
+    btyd_family: str
+    btyd_family_errors: dict[str, float]
+    crossval: dict[str, Any]
+    eligibility: list[Statement]
+
+
+@dataclass(frozen=True)
+class ValueSettings:
+    """The ``[value]`` table of custintel.toml: churn risk thresholds and the CLV horizon
+    and discount rate."""
+
+    risk_thresholds: tuple[float, float] = DEFAULT_RISK_THRESHOLDS
+    clv_days: int = 365
+    discount_rate: float = 0.1
+    imbalance: str = "class_weight"
+
+    @classmethod
+    def from_options(cls, options: dict[str, Any] | None) -> ValueSettings:
+        """Settings from the TOML table, with a clear error for an unknown key or value."""
+        options = dict(options or {})
+        known = {"risk_thresholds", "clv_days", "discount_rate", "imbalance"}
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise ConfigError(
+                f"[value] has unknown keys {unknown}", hint=f"use {', '.join(sorted(known))}"
+            )
+        thresholds = options.get("risk_thresholds", list(DEFAULT_RISK_THRESHOLDS))
+        if (
+            not isinstance(thresholds, (list, tuple))
+            or len(thresholds) != 2
+            or not all(isinstance(t, (int, float)) for t in thresholds)
+            or not 0 < thresholds[0] < thresholds[1] < 1
+        ):
+            raise ConfigError(
+                f"[value] risk_thresholds={thresholds!r} should be two churn probabilities "
+                "between 0 and 1, medium first",
+                hint="for example risk_thresholds = [0.4, 0.7]",
+            )
+        clv_days = options.get("clv_days", 365)
+        if not isinstance(clv_days, int) or clv_days < 1:
+            raise ConfigError(f"[value] clv_days={clv_days!r} should be a whole number of days")
+        rate = options.get("discount_rate", 0.1)
+        if not isinstance(rate, (int, float)) or not 0 <= rate < 1:
+            raise ConfigError(
+                f"[value] discount_rate={rate!r} should be an annual rate such as 0.1 (10 %)"
+            )
+        imbalance = options.get("imbalance", "class_weight")
+        if imbalance not in IMBALANCE:
+            raise ConfigError(
+                f"[value] imbalance={imbalance!r} should be one of {', '.join(IMBALANCE)}"
+            )
+        return cls((float(thresholds[0]), float(thresholds[1])), clv_days, float(rate), imbalance)
 
 
 def _risk(probability: np.ndarray, thresholds: tuple[float, float]) -> np.ndarray:
@@ -81,37 +151,87 @@ def fit_and_choose(
     as_of: date,
     horizon_days: int,
     progress: Callable[[str], None] | None = None,
+    *,
+    btyd: BTYDViews | None = None,
+    imbalance: str = "class_weight",
 ) -> tuple[ValueModels, dict[str, dict[str, dict[str, float]]], ValuePlan]:
     """Fit every candidate on the time split before ``as_of``, choose per target on the
     validation cutoff, refit with the calibration cutoff included. Returns the final
-    models (``chosen`` set), the validation comparison and the plan."""
+    models (``chosen`` set), the validation comparison and the plan.
+
+    A large shop trains on fewer cutoffs and a random sample of at most
+    ``MAX_TRAIN_ROWS`` training rows: past a few hundred thousand examples the trees
+    gain little, and every cutoff costs a pass over the order log.
+    """
     say = progress or (lambda message: None)
-    row = store.con.execute(
-        "SELECT CAST(min(ordered_at) AS DATE) FROM orders WHERE ordered_at < ?", [as_of]
-    ).fetchone()
-    if row is None or row[0] is None:
-        raise NotEnoughData(f"no orders before {as_of}", hint="sync orders, or check --as-of")
-    plan = plan_cutoffs(row[0], as_of, horizon_days)
-    say(f"building examples at {len(plan.train) + 2} cutoffs")
     con = store.con
+    first = _first_order(store, as_of)
+    row = con.execute(
+        "SELECT count(DISTINCT customer_id) FROM orders WHERE ordered_at < ?", [as_of]
+    ).fetchone()
+    customers = int(row[0]) if row else 0
+    count = 4 if customers * 4 <= MAX_TRAIN_ROWS * 2 else 2
+    plan = plan_cutoffs(first, as_of, horizon_days, count=count)
+    views = btyd or BTYDViews(con)
     # One category list for every cutoff, so that the feature columns match.
     categories = top_categories(con, as_of) if _has_categories(store) else []
-    train = examples(con, plan.train, categories=categories)
-    calibration = examples(con, [plan.calibration], categories=categories)
-    check = examples(con, [plan.validation], categories=categories)
-    say("fitting and comparing candidates")
-    trial = fit_candidates(train, calibration)
+    say(f"choosing the BTYD family on {plan.calibration[0]}'s window")
+    views.choose(*plan.calibration)
+    say(f"building examples at {len(plan.train) + 2} cutoffs ({views.family})")
+    train = _sample(examples(con, plan.train, categories=categories, btyd=views))
+    calibration = examples(con, [plan.calibration], categories=categories, btyd=views)
+    check = examples(con, [plan.validation], categories=categories, btyd=views)
+    say(f"fitting and comparing candidates on {len(train):,} examples")
+    trial = fit_candidates(train, calibration, imbalance=imbalance)
     comparison = compare(trial, check, plan.window_days)
+    say("cross-validating churn over the cutoffs")
+    # ROC-AUC and PR-AUC over several time splits, for the chosen churn model and BTYD.
+    crossval = churn_crossval(
+        _sample(pd.concat([train, calibration, check], ignore_index=True)),
+        candidates=[c for c in CV_CANDIDATES if c in {"btyd", trial.chosen["churn"], "gbm"}],
+        imbalance=imbalance,
+        max_folds=2,
+    )
     say("refitting the chosen models with the latest cutoff")
-    final = fit_candidates(pd.concat([train, calibration], ignore_index=True), check)
+    final = fit_candidates(
+        _sample(pd.concat([train, calibration], ignore_index=True)),
+        check,
+        candidates=_needed(trial.chosen),
+        imbalance=imbalance,
+    )
     final.chosen = dict(trial.chosen)
+    final.crossval = crossval.as_dict()
     final.categories = categories
     return final, comparison, plan
+
+
+def _needed(chosen: dict[str, str]) -> tuple[str, ...]:
+    """The candidates the final models need: the chosen ones, and BTYD and LightGBM,
+    which the blend, the next order date and the churn explanations rest on."""
+    needed = {*chosen.values(), "btyd", "gbm"}
+    return tuple(c for c in CANDIDATES if c in needed)
+
+
+def _sample(frame: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
+    """At most ``MAX_TRAIN_ROWS`` rows, drawn at random (all of them when fewer)."""
+    if len(frame) <= MAX_TRAIN_ROWS:
+        return frame
+    return frame.sample(n=MAX_TRAIN_ROWS, random_state=seed).reset_index(drop=True)
 
 
 def _has_categories(store: Store) -> bool:
     row = store.con.execute("SELECT count(category) FROM orders").fetchone()
     return bool(row and row[0])
+
+
+def _rfm_segments(current: pd.DataFrame, scheme: Scheme | None) -> np.ndarray:
+    """Each customer's RFM segment at as_of (the default scheme unless one is given), so
+    that a marketer sees the value scores next to the segment they already use."""
+    with warnings.catch_warnings():
+        # A tiny or one-valued shop gets neutral scores; segmentation reports that.
+        warnings.simplefilter("ignore", DegenerateDataWarning)
+        scores = rfm_scores(current)
+    return assign_segments(scores, scheme or get_scheme()).astype(str).to_numpy()
 
 
 def score_customers(
@@ -121,17 +241,183 @@ def score_customers(
     *,
     risk_thresholds: tuple[float, float] = DEFAULT_RISK_THRESHOLDS,
     clv_days: int = 365,
+    discount_rate: float = 0.1,
+    imbalance: str = "class_weight",
+    rfm_scheme: Scheme | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> ScoreRun:
-    """Fit, choose and score as described in the module docstring."""
-    final, comparison, plan = fit_and_choose(store, as_of, horizon_days, progress)
+    """Fit, choose and score as described in the module docstring.
+
+    A history too short to hold out a validation window gets BTYD's predictions alone,
+    labelled as not measured, and no churn probability or next order date (see
+    ``eligibility``)."""
+    say = progress or (lambda message: None)
+    views = BTYDViews(store.con)
+    first = _first_order(store, as_of)
+    if (as_of - first).days < REQUIRED_HISTORY_DAYS:
+        say("history too short to check models: BTYD only")
+        # No labelled window to choose a family on: the classic BG/NBD.
+        views.family = "bgnbd"
+        return _btyd_only(
+            store, as_of, horizon_days, first, views, clv_days, discount_rate, rfm_scheme
+        )
+    final, comparison, plan = fit_and_choose(
+        store, as_of, horizon_days, progress, btyd=views, imbalance=imbalance
+    )
+    say(f"scoring the customers known at {as_of}")
+    scores, importance = apply_models(
+        store,
+        final,
+        as_of,
+        horizon_days,
+        btyd=views,
+        risk_thresholds=risk_thresholds,
+        clv_days=clv_days,
+        discount_rate=discount_rate,
+        rfm_scheme=rfm_scheme,
+    )
+    cutoffs = {
+        "train": [c.isoformat() for c, _ in plan.train],
+        "calibration": plan.calibration[0].isoformat(),
+        "validation": plan.validation[0].isoformat(),
+        "validation_ends": as_of.isoformat(),
+        "window_days": plan.window_days,
+        "note": plan.note,
+    }
+    validation_customers = int(comparison["churn"][final.chosen["churn"]].get("customers", 0))
+    return ScoreRun(
+        as_of=as_of,
+        horizon_days=horizon_days,
+        scores=scores,
+        comparison=comparison,
+        chosen=final.chosen,
+        importance=importance,
+        cutoffs=cutoffs,
+        btyd_family=views.family,
+        btyd_family_errors=views.family_errors,
+        crossval=final.crossval,
+        eligibility=assess(
+            comparison,
+            final.chosen,
+            cutoffs,
+            validation_customers=validation_customers,
+            clv_days=clv_days,
+            categories=final.categories,
+        ),
+    )
+
+
+def _first_order(store: Store, as_of: date) -> date:
+    row = store.con.execute(
+        "SELECT CAST(min(ordered_at) AS DATE) FROM orders WHERE ordered_at < ?", [as_of]
+    ).fetchone()
+    if row is None or row[0] is None:
+        raise NotEnoughData(f"no orders before {as_of}", hint="sync orders, or check --as-of")
+    return row[0]
+
+
+def _btyd_only(
+    store: Store,
+    as_of: date,
+    horizon_days: int,
+    first: date,
+    views: BTYDViews,
+    clv_days: int,
+    discount_rate: float,
+    rfm_scheme: Scheme | None,
+) -> ScoreRun:
+    """Scores from BTYD fitted on all the history, for a shop too young to check them."""
+    days = (as_of - first).days
+    reason = (
+        f"the history from {first} to {as_of} is {days} days; checking needs "
+        f"{REQUIRED_HISTORY_DAYS} (score again after {first + timedelta(REQUIRED_HISTORY_DAYS)})"
+    )
     con = store.con
-    current = examples(con, [(as_of, horizon_days)], categories=final.categories, labelled=False)
+    categories = top_categories(con, as_of) if _has_categories(store) else []
+    try:
+        current = examples(
+            con, [(as_of, horizon_days)], categories=categories, labelled=False, btyd=views
+        )
+    except NotEnoughData as error:
+        raise NotEnoughData(
+            f"{error.args[0]}; and {reason}", hint="score again when more orders have come in"
+        ) from error
+    summary, model = views.at(as_of)
+    spend = np.nan_to_num(current["btyd_spend_rate"].to_numpy(float)) * horizon_days
+    percentile = pd.Series(spend).rank(pct=True, method="average").to_numpy()
+    scores = pd.DataFrame(
+        {
+            "customer_id": current["customer_id"].to_numpy(),
+            "expected_orders": np.nan_to_num(current["btyd_orders_rate"].to_numpy(float))
+            * horizon_days,
+            "expected_spend": spend,
+            "p_active": current["btyd_p_alive"].fillna(0.0).to_numpy(float),
+            "churn_probability": np.nan,
+            "churn_risk": None,
+            "next_order_date": None,
+            "clv": _clv(current, summary, model, clv_days, discount_rate),
+            "rfm_segment": _rfm_segments(current, rfm_scheme),
+            "spend_percentile": percentile,
+            "value_tier": _tier(percentile),
+            "top_factors": None,
+        }
+    )
+    by_category = category_spend(current, spend)
+    scores = pd.concat([scores, by_category], axis=1)
+    chosen = {"spend": "btyd", "orders": "btyd"}
+    return ScoreRun(
+        as_of=as_of,
+        horizon_days=horizon_days,
+        scores=scores[[*SCORE_COLUMNS[:3], *by_category.columns, *SCORE_COLUMNS[3:]]],
+        comparison={},
+        chosen=chosen,
+        importance={},
+        cutoffs={"note": reason},
+        btyd_family=views.family,
+        btyd_family_errors={},
+        crossval={},
+        eligibility=history_too_short(reason, clv_days),
+    )
+
+
+def _clv(
+    current: pd.DataFrame, summary: pd.DataFrame, model: Any, clv_days: int, rate: float
+) -> np.ndarray:
+    """BTYD's discounted spend over ``clv_days`` per row of ``current`` (0 for customers
+    without a completed purchase)."""
+    clv = pd.Series(np.asarray(model.clv(summary, clv_days, rate)), index=summary["customer_id"])
+    return clv.reindex(current["customer_id"]).fillna(0.0).to_numpy(float)
+
+
+def apply_models(
+    store: Store,
+    final: ValueModels,
+    as_of: date,
+    horizon_days: int,
+    *,
+    btyd: BTYDViews | None = None,
+    risk_thresholds: tuple[float, float] = DEFAULT_RISK_THRESHOLDS,
+    clv_days: int = 365,
+    discount_rate: float = 0.1,
+    rfm_scheme: Scheme | None = None,
+) -> tuple[pd.DataFrame, dict[str, float]]:
+    """Score every customer known at ``as_of`` with fitted, chosen models: a row per
+    customer in the ``SCORE_COLUMNS`` layout, and the churn model's global importance.
+
+    CLV is the BTYD models' discounted expected spend over ``clv_days`` (monthly steps
+    at the annual ``discount_rate``): a lifetime figure needs a model of dropping out,
+    which the trees, trained on short windows, do not have.
+    """
+    con = store.con
+    views = btyd or BTYDViews(con)
+    current = examples(
+        con, [(as_of, horizon_days)], categories=final.categories, labelled=False, btyd=views
+    )
     spend = final.predict(current, "spend", horizon_days)[final.chosen["spend"]]
     orders = final.predict(current, "orders", horizon_days)[final.chosen["orders"]]
     churn = final.predict(current, "churn", horizon_days)[final.chosen["churn"]]
-    clv_view = examples(con, [(as_of, clv_days)], categories=final.categories, labelled=False)
-    clv = final.predict(clv_view, "spend", clv_days)["btyd"]
+    summary, model = views.at(as_of)
+    clv = _clv(current, summary, model, clv_days, discount_rate)
     percentile = pd.Series(spend).rank(pct=True, method="average").to_numpy()
     scores = pd.DataFrame(
         {
@@ -144,6 +430,7 @@ def score_customers(
             "churn_probability": churn,
             "churn_risk": _risk(churn, risk_thresholds),
             "clv": clv,
+            "rfm_segment": _rfm_segments(current, rfm_scheme),
             "spend_percentile": percentile,
             "value_tier": _tier(percentile),
         }
@@ -155,26 +442,14 @@ def score_customers(
         (as_of + timedelta(days=round(float(d)))).isoformat() if ok else None
         for d, ok in zip(days, expected, strict=True)
     ]
-    factors, importance = explain_churn(final.classifier, current, final.features)
+    factors, importance = explain_churn(
+        final.classifier, final.classifier_inputs(current), final.features
+    )
     scores["top_factors"] = factors
     by_category = category_spend(current, spend)
     scores = pd.concat([scores, by_category], axis=1)
-    return ScoreRun(
-        as_of=as_of,
-        horizon_days=horizon_days,
-        scores=scores[[*SCORE_COLUMNS[:3], *by_category.columns, *SCORE_COLUMNS[3:]]],
-        comparison=comparison,
-        chosen=final.chosen,
-        importance=importance,
-        cutoffs={
-            "train": [c.isoformat() for c, _ in plan.train],
-            "calibration": plan.calibration[0].isoformat(),
-            "validation": plan.validation[0].isoformat(),
-            "validation_ends": as_of.isoformat(),
-            "window_days": plan.window_days,
-            "note": plan.note,
-        },
-    )
+    columns = [*SCORE_COLUMNS[:3], *by_category.columns, *SCORE_COLUMNS[3:]]
+    return scores[columns], importance
 
 
 def record_scores(store: Store, run: ScoreRun, model_version: int) -> None:

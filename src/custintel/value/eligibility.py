@@ -1,0 +1,179 @@
+"""What each score column rests on: measured, not measured, or not available, and why.
+
+A shop with little history still gets the predictions its data supports, each labelled
+with how it was measured (model, error, on how many customers over which window) and,
+for the rest, a plain statement of what is missing. ``custintel score`` prints these
+lines and writes them to the summary JSON (``eligibility``).
+
+Thresholds below which a figure is flagged as rough are rules of thumb, not tests: a
+validation split with fewer than ``FEW_CUSTOMERS`` customers, or fewer than
+``FEW_EVENTS`` churned (or active) customers, measures little.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+from custintel.features.customer import category_slug
+
+__all__ = ["FEW_CUSTOMERS", "FEW_EVENTS", "Statement", "assess", "history_too_short"]
+
+FEW_CUSTOMERS = 200
+FEW_EVENTS = 30
+
+Status = Literal["measured", "not measured", "not available"]
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One score column: its status, the model behind it, and the plain-words note."""
+
+    output: str
+    status: Status
+    model: str | None
+    note: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The statement as plain JSON-ready values."""
+        return asdict(self)
+
+
+def _rough(customers: float) -> str:
+    if customers < FEW_CUSTOMERS:
+        return f"; only {customers:,.0f} customers were there to check it on, so treat it as rough"
+    return ""
+
+
+def assess(
+    comparison: dict[str, dict[str, dict[str, float]]],
+    chosen: dict[str, str],
+    cutoffs: dict[str, Any],
+    *,
+    validation_customers: int,
+    clv_days: int,
+    categories: list[str],
+) -> list[Statement]:
+    """Statements for a run whose models were chosen on a validation split."""
+    window = f"{cutoffs['validation']} to {cutoffs['validation_ends']}"
+    out = []
+    for target, column, unit in (
+        ("spend", "expected_spend", "spend"),
+        ("orders", "expected_orders", "orders"),
+    ):
+        model = chosen[target]
+        m = comparison[target][model]
+        base = comparison[target].get("run_rate", {}).get("rmse", float("nan"))
+        out.append(
+            Statement(
+                column,
+                "measured",
+                model,
+                f"{model}: RMSE {m['rmse']:,.2f} {unit} per customer over "
+                f"{cutoffs['window_days']} days ({window}), against {base:,.2f} for last "
+                f"year's run rate; the top 10 % predicted made "
+                f"{m['top_decile_capture']:.0%} of the {unit}" + _rough(validation_customers),
+            )
+        )
+    churn = comparison["churn"][chosen["churn"]]
+    churn_rate = churn.get("churn_rate", float("nan"))
+    events = min(churn_rate, 1 - churn_rate) * validation_customers
+    if churn["roc_auc"] != churn["roc_auc"]:  # NaN: one class only
+        out.append(
+            Statement(
+                "churn_probability",
+                "not measured",
+                chosen["churn"],
+                f"in {window} {'every' if churn_rate >= 0.5 else 'no'} customer churned, so "
+                "the ranking of churn risk could not be checked; the probabilities are "
+                "calibrated on earlier windows",
+            )
+        )
+    else:
+        rough = (
+            f"; only {events:,.0f} customers on the rarer side, so treat it as rough"
+            if events < FEW_EVENTS
+            else _rough(validation_customers)
+        )
+        out.append(
+            Statement(
+                "churn_probability",
+                "measured",
+                chosen["churn"],
+                f"{chosen['churn']}: ROC-AUC {churn['roc_auc']:.3f}, Brier {churn['brier']:.3f} "
+                f"on {window} (churn rate {churn_rate:.0%})" + rough,
+            )
+        )
+    nxt = comparison.get("next_order", {}).get(chosen.get("next_order", ""), {})
+    if nxt and nxt.get("customers", 0) > 0:
+        out.append(
+            Statement(
+                "next_order_date",
+                "measured",
+                chosen["next_order"],
+                f"{chosen['next_order']}: off by {nxt['mae_days']:.1f} days on average for "
+                f"the {nxt['customers']:,.0f} customers who ordered in {window}; given only "
+                "where churn probability is below 0.5" + _rough(nxt["customers"]),
+            )
+        )
+    else:
+        out.append(
+            Statement(
+                "next_order_date",
+                "not available",
+                None,
+                f"nobody ordered in {window}, so the timing of orders could not be learnt",
+            )
+        )
+    out.append(
+        Statement(
+            "clv",
+            "not measured",
+            "btyd",
+            f"BTYD's discounted spend over {clv_days} days; a {clv_days}-day value cannot "
+            f"be checked on a {cutoffs['window_days']}-day window, but BTYD's spend over "
+            "that window is measured as the btyd candidate of expected_spend",
+        )
+    )
+    by_category = comparison.get("spend_by_category", {})
+    for category in categories:
+        slug = category_slug(category)
+        slug_metrics = by_category.get(slug)
+        note = "the total split by each customer's own category shares so far"
+        if slug_metrics:
+            note += f"; RMSE {slug_metrics['rmse']:,.2f} on {window}"
+        out.append(
+            Statement(
+                f"expected_spend__{slug}",
+                "measured" if slug_metrics else "not measured",
+                chosen["spend"],
+                note,
+            )
+        )
+    if cutoffs.get("note"):
+        out.append(Statement("all", "measured", None, str(cutoffs["note"])))
+    return out
+
+
+def history_too_short(reason: str, clv_days: int) -> list[Statement]:
+    """Statements for a shop whose history cannot hold out a validation window: BTYD's
+    predictions only, none of them measured, and what is missing for the rest."""
+    unmeasured = f"BTYD models fitted on all the history; not measured: {reason}"
+    return [
+        Statement("expected_orders", "not measured", "btyd", unmeasured),
+        Statement("expected_spend", "not measured", "btyd", unmeasured),
+        Statement("p_active", "not measured", "btyd", unmeasured),
+        Statement("clv", "not measured", "btyd", f"over {clv_days} days; {unmeasured}"),
+        Statement(
+            "churn_probability",
+            "not available",
+            None,
+            f"churn probabilities are calibrated on past windows, and there are none yet: {reason}",
+        ),
+        Statement(
+            "next_order_date",
+            "not available",
+            None,
+            f"the timing of orders is learnt from past windows: {reason}",
+        ),
+    ]

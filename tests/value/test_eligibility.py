@@ -1,0 +1,124 @@
+"""What each score column rests on: statements built from the validation comparison."""
+
+from __future__ import annotations
+
+import pytest
+
+from custintel.errors import ConfigError
+from custintel.value.eligibility import assess, history_too_short
+from custintel.value.service import ValueSettings
+
+CUTOFFS = {
+    "validation": "2025-12-02",
+    "validation_ends": "2026-01-01",
+    "window_days": 30,
+    "note": None,
+}
+
+
+def spend(rmse: float) -> dict[str, float]:
+    return {"rmse": rmse, "top_decile_capture": 0.4}
+
+
+def comparison(churn_rate: float, auc: float, customers: float) -> dict:
+    return {
+        "spend": {"gbm": spend(10.0), "run_rate": spend(14.0)},
+        "orders": {"gbm": spend(0.5), "run_rate": spend(0.9)},
+        "churn": {
+            "gbm": {"roc_auc": auc, "brier": 0.1, "churn_rate": churn_rate, "customers": customers}
+        },
+        "next_order": {"gbm": {"mae_days": 6.0, "customers": customers * (1 - churn_rate)}},
+        "spend_by_category": {"home_garden": spend(3.0)},
+    }
+
+
+CHOSEN = {"spend": "gbm", "orders": "gbm", "churn": "gbm", "next_order": "gbm"}
+
+
+def by_output(statements: list) -> dict:
+    return {s.output: s for s in statements}
+
+
+def test_measured_columns_name_model_error_and_baseline() -> None:
+    out = by_output(
+        assess(
+            comparison(0.6, 0.8, 5000),
+            CHOSEN,
+            CUTOFFS,
+            validation_customers=5000,
+            clv_days=365,
+            categories=["Home & Garden", "Toys"],
+        )
+    )
+    note = out["expected_spend"].note
+    assert out["expected_spend"].status == "measured" and out["expected_spend"].model == "gbm"
+    assert "RMSE 10.00" in note and "14.00" in note and "2025-12-02" in note
+    assert "rough" not in note
+    assert "ROC-AUC 0.800" in out["churn_probability"].note
+    assert out["next_order_date"].status == "measured"
+    assert out["clv"].status == "not measured"
+    # categories by their column slug; one without a measured figure says so
+    assert out["expected_spend__home_garden"].status == "measured"
+    assert out["expected_spend__toys"].status == "not measured"
+
+
+def test_few_customers_or_events_are_flagged_as_rough() -> None:
+    out = by_output(
+        assess(
+            comparison(0.97, 0.7, 500),
+            CHOSEN,
+            CUTOFFS,
+            validation_customers=500,
+            clv_days=365,
+            categories=[],
+        )
+    )
+    # 3 % of 500 customers ordered: 15 on the rarer side
+    assert "15 customers on the rarer side" in out["churn_probability"].note
+    assert "rough" in out["next_order_date"].note
+
+
+def test_one_class_validation_cannot_measure_churn_ranking() -> None:
+    out = by_output(
+        assess(
+            comparison(1.0, float("nan"), 300),
+            CHOSEN,
+            CUTOFFS,
+            validation_customers=300,
+            clv_days=365,
+            categories=[],
+        )
+    )
+    assert out["churn_probability"].status == "not measured"
+    assert "every customer churned" in out["churn_probability"].note
+    assert out["next_order_date"].status == "not available"
+
+
+def test_a_short_history_gets_btyd_only_and_says_what_is_missing() -> None:
+    out = by_output(history_too_short("the history is 40 days; checking needs 102", 365))
+    assert {out[c].status for c in ("expected_spend", "expected_orders", "p_active", "clv")} == {
+        "not measured"
+    }
+    assert out["churn_probability"].status == "not available"
+    assert "102" in out["churn_probability"].note
+
+
+def test_value_settings_from_toml() -> None:
+    settings = ValueSettings.from_options({"risk_thresholds": [0.3, 0.6], "clv_days": 730})
+    assert settings.risk_thresholds == (0.3, 0.6) and settings.clv_days == 730
+    assert ValueSettings.from_options(None) == ValueSettings()
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"risk_threshold": [0.3, 0.6]}, "unknown keys"),
+        ({"risk_thresholds": [0.7, 0.4]}, "medium first"),
+        ({"risk_thresholds": [0.4]}, "two churn probabilities"),
+        ({"clv_days": 0}, "whole number of days"),
+        ({"discount_rate": 10}, "annual rate"),
+    ],
+)
+def test_value_settings_refuse_bad_values_with_the_key(options: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        ValueSettings.from_options(options)
