@@ -11,7 +11,7 @@ import sys
 
 from bench.measure import ROOT
 
-BENCHMARKS = ("foundation", "segmentation", "forecasting")
+BENCHMARKS = ("foundation", "segmentation", "forecasting", "value")
 
 
 def main() -> None:
