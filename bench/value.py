@@ -7,7 +7,8 @@ calibration period; custintel's own procedure (``value.service.fit_and_choose``,
 on its validation cutoff; all candidates are then scored on the holdout, in the same run.
 
     python -m bench.value accuracy          # prints JSON
-    python -m bench.value all               # accuracy and speed, prints the markdown
+    python -m bench.value cdnow             # accuracy on CDNOW, prints the markdown
+    python -m bench.value all               # accuracy and speed
     python -m bench.value speed --customers 1000000   # speed only
 
 Speed: the demo shop generator at N customers (four years, about 10 lines each), synced
@@ -25,6 +26,7 @@ import json
 import time
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -38,7 +40,7 @@ HORIZON = 273  # 39 weeks: 1997-10-01 to 1998-06-30
 def accuracy() -> dict[str, object]:
     from custintel.config import Settings
     from custintel.services import mapping_from_options, open_data
-    from custintel.value.examples import examples
+    from custintel.value.examples import BTYDViews, examples
     from custintel.value.labels import labels
     from custintel.value.metrics import churn_metrics
     from custintel.value.service import fit_and_choose
@@ -49,8 +51,9 @@ def accuracy() -> dict[str, object]:
     started = time.perf_counter()
     with store:
         con = store.con
-        final, choice, plan = fit_and_choose(store, AS_OF, HORIZON)
-        scoring = examples(con, [(AS_OF, HORIZON)], labelled=False)
+        views = BTYDViews(con)
+        final, choice, plan = fit_and_choose(store, AS_OF, HORIZON, btyd=views, refit_all=True)
+        scoring = examples(con, [(AS_OF, HORIZON)], labelled=False, btyd=views)
         truth = labels(con, [AS_OF], HORIZON).set_index("customer_id")
     scoring = scoring.set_index("customer_id").join(truth[["spend", "orders", "churned"]])
     holdout: dict[str, dict[str, dict[str, float]]] = {}
@@ -72,6 +75,9 @@ def accuracy() -> dict[str, object]:
         "customers": len(scoring),
         "fit_seconds": time.perf_counter() - started,
         "chosen": final.chosen,
+        "btyd_family": views.family,
+        "btyd_family_rmse": views.family_errors,
+        "churn_crossval": final.crossval.get("summary"),
         "validation": choice,
         "plan": {
             "train": [(c.isoformat(), w) for c, w in plan.train],
@@ -112,6 +118,16 @@ def _speed_paths(customers: int) -> tuple[Path, Path]:
     return folder / "data", folder / "store.duckdb"
 
 
+def _stamp(started: float) -> Any:
+    """Progress lines with the seconds since ``started``, on stderr."""
+    import sys
+
+    def say(message: str) -> None:
+        print(f"{time.perf_counter() - started:7.1f} s  {message}", file=sys.stderr, flush=True)
+
+    return say
+
+
 def step_train_and_score(customers: str, naive: str = "") -> None:
     """Train (fit_and_choose) then score (apply_models), each phase timed."""
     import custintel.value.examples as value_examples
@@ -128,7 +144,9 @@ def step_train_and_score(customers: str, naive: str = "") -> None:
     with Store(store_path, read_only=True) as store:
         views = BTYDViews(store.con)
         started = time.perf_counter()
-        final, _, plan = value_service.fit_and_choose(store, SPEED_AS_OF, SPEED_HORIZON, btyd=views)
+        final, _, plan = value_service.fit_and_choose(
+            store, SPEED_AS_OF, SPEED_HORIZON, btyd=views, progress=_stamp(started)
+        )
         trained = time.perf_counter()
         scores, _ = value_service.apply_models(store, final, SPEED_AS_OF, SPEED_HORIZON, btyd=views)
         done = time.perf_counter()
@@ -227,17 +245,19 @@ def speed_markdown(results: list[Measurement], customers: int) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("step", choices=["all", "speed", *STEPS])
+    parser.add_argument("step", choices=["all", "cdnow", "speed", *STEPS])
     parser.add_argument("args", nargs="*")
     parser.add_argument("--customers", type=int, default=1_000_000)
     options = parser.parse_args()
     if options.step in STEPS:
         STEPS[options.step](*options.args)
         return
-    if options.step == "all":
+    if options.step in ("all", "cdnow"):
         m = run_step("bench.value", "accuracy")
         print(markdown(m))
         print(json.dumps(m.result, indent=1, default=str))
+        if options.step == "cdnow":
+            return
     results = speed(options.customers)
     print(speed_markdown(results, options.customers))
     for m in results:

@@ -1,6 +1,7 @@
 """Why a customer is at risk: SHAP values of the churn trees, in plain words.
 
-TreeSHAP (the ``shap`` package) splits each customer's churn score (log-odds of the
+TreeSHAP (LightGBM's own ``pred_contrib`` for the LightGBM model, the ``shap`` package
+for other trees) splits each customer's churn score (log-odds of the
 gradient-boosting churn model) into one contribution per feature. The three largest,
 with their direction, become ``top_factors``: "last order 94 days ago (raises churn
 risk); usual gap 31 days (raises churn risk); ...". The mean absolute contribution per
@@ -56,23 +57,38 @@ def describe(feature: str, value: float) -> str:
     return f"{feature.replace('_', ' ')} {value:,.3g}"
 
 
+def _shap_values(classifier: Any, inputs: pd.DataFrame) -> np.ndarray:
+    """SHAP values of the churn class, one row per customer and column per feature.
+
+    LightGBM computes TreeSHAP itself (``pred_contrib``, the same algorithm as the shap
+    package, on every core): at 1M customers that is many times faster than shap's
+    single-threaded explainer, which serves the other tree models.
+    """
+    try:
+        import lightgbm as lgb
+    except ImportError:  # pragma: no cover - LightGBM is a dependency
+        lgb = None
+    if lgb is not None and isinstance(classifier, lgb.LGBMModel):
+        contributions = classifier.predict(inputs, pred_contrib=True)
+        return np.asarray(contributions, float)[:, :-1]  # the last column is the base value
+    with warnings.catch_warnings():
+        # shap's import trips matplotlib deprecation notes; not ours to act on.
+        warnings.simplefilter("ignore")
+        import shap
+
+        values = shap.TreeExplainer(classifier).shap_values(inputs)
+    if isinstance(values, list):  # older shap: one array per class
+        values = values[1]
+    values = np.asarray(values, float)
+    return values[:, :, 1] if values.ndim == 3 else values
+
+
 def explain_churn(
     classifier: Any, frame: pd.DataFrame, features: list[str], top: int = 3
 ) -> tuple[list[str], dict[str, float]]:
     """Per row of ``frame``, its ``top`` churn factors in words; and the global
     importance (mean |SHAP| per feature, largest first)."""
-    with warnings.catch_warnings():
-        # shap's import trips matplotlib deprecation notes, and it notes LightGBM's binary
-        # output format change; neither is ours to act on.
-        warnings.simplefilter("ignore")
-        import shap
-
-        values = shap.TreeExplainer(classifier).shap_values(frame[features])
-    if isinstance(values, list):  # older shap: one array per class
-        values = values[1]
-    values = np.asarray(values, float)
-    if values.ndim == 3:
-        values = values[:, :, 1]
+    values = _shap_values(classifier, frame[features])
     order = np.argsort(-np.abs(values), axis=1)[:, :top]
     data = frame[features].to_numpy(float)
     texts = []

@@ -154,14 +154,17 @@ def fit_and_choose(
     *,
     btyd: BTYDViews | None = None,
     imbalance: str = "class_weight",
+    refit_all: bool = False,
 ) -> tuple[ValueModels, dict[str, dict[str, dict[str, float]]], ValuePlan]:
     """Fit every candidate on the time split before ``as_of``, choose per target on the
     validation cutoff, refit with the calibration cutoff included. Returns the final
     models (``chosen`` set), the validation comparison and the plan.
 
-    A large shop trains on fewer cutoffs and a random sample of at most
-    ``MAX_TRAIN_ROWS`` training rows: past a few hundred thousand examples the trees
-    gain little, and every cutoff costs a pass over the order log.
+    Only the chosen candidates are refitted (``refit_all`` refits every one, for
+    measuring them all on later data). A large shop trains on fewer cutoffs and a
+    random sample of at most ``MAX_TRAIN_ROWS`` training rows: past a few hundred
+    thousand examples the trees gain little, and every cutoff costs a pass over the
+    order log.
     """
     say = progress or (lambda message: None)
     con = store.con
@@ -196,7 +199,7 @@ def fit_and_choose(
     final = fit_candidates(
         _sample(pd.concat([train, calibration], ignore_index=True)),
         check,
-        candidates=_needed(trial.chosen),
+        candidates=CANDIDATES if refit_all else _needed(trial.chosen),
         imbalance=imbalance,
     )
     final.chosen = dict(trial.chosen)

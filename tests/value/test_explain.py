@@ -1,0 +1,60 @@
+"""Churn explanations: LightGBM's own TreeSHAP equals the shap package's, in words."""
+
+from __future__ import annotations
+
+import warnings
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+from sklearn.ensemble import RandomForestClassifier
+
+from custintel.value.explain import _shap_values, explain_churn
+
+
+def churn_data(n: int = 2000) -> tuple[pd.DataFrame, np.ndarray]:
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {
+            "recency_days": rng.uniform(0, 300, n),
+            "frequency": rng.poisson(3, n).astype(float),
+            "monetary": rng.gamma(2, 50, n),
+        }
+    )
+    logit = frame["recency_days"] / 60 - frame["frequency"] / 2 - 1
+    churned = (rng.uniform(size=n) < 1 / (1 + np.exp(-logit))).astype(int)
+    return frame, churned
+
+
+def test_lightgbm_contributions_are_the_shap_packages_values() -> None:
+    frame, churned = churn_data()
+    model = lgb.LGBMClassifier(n_estimators=50, num_leaves=7, verbose=-1).fit(frame, churned)
+    ours = _shap_values(model, frame)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import shap
+
+        reference = np.asarray(shap.TreeExplainer(model).shap_values(frame), float)
+    if reference.ndim == 3:
+        reference = reference[:, :, 1]
+    np.testing.assert_allclose(ours, reference, atol=1e-6)
+
+
+def test_top_factors_name_the_strongest_feature_with_its_direction() -> None:
+    frame, churned = churn_data()
+    model = lgb.LGBMClassifier(n_estimators=50, num_leaves=7, verbose=-1).fit(frame, churned)
+    late = frame.assign(recency_days=290.0, frequency=1.0).head(1)
+    texts, importance = explain_churn(model, late, list(frame.columns))
+    assert texts[0].startswith("last order 290 days ago (raises churn risk)")
+    assert next(iter(importance)) in {"recency_days", "frequency"}
+
+
+def test_other_tree_models_are_explained_by_the_shap_package() -> None:
+    frame, churned = churn_data(500)
+    forest = RandomForestClassifier(n_estimators=10, max_depth=4, random_state=0)
+    forest.fit(frame, churned)
+    values = _shap_values(forest, frame.head(20))
+    assert values.shape == (20, 3)
+    # SHAP values add up to the prediction minus one base value shared by every row
+    predicted = forest.predict_proba(frame.head(20))[:, 1]
+    assert np.ptp(predicted - values.sum(axis=1)) < 1e-6
