@@ -64,11 +64,9 @@ def _shap_values(classifier: Any, inputs: pd.DataFrame) -> np.ndarray:
     package, on every core): at 1M customers that is many times faster than shap's
     single-threaded explainer, which serves the other tree models.
     """
-    try:
-        import lightgbm as lgb
-    except ImportError:  # pragma: no cover - LightGBM is a dependency
-        lgb = None
-    if lgb is not None and isinstance(classifier, lgb.LGBMModel):
+    import lightgbm as lgb
+
+    if isinstance(classifier, lgb.LGBMModel):
         contributions = classifier.predict(inputs, pred_contrib=True)
         return np.asarray(contributions, float)[:, :-1]  # the last column is the base value
     with warnings.catch_warnings():
