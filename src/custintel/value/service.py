@@ -66,6 +66,10 @@ SCORE_COLUMNS = [
 DEFAULT_RISK_THRESHOLDS = (0.4, 0.7)
 # Training rows kept for the trees (a random sample beyond this).
 MAX_TRAIN_ROWS = 500_000
+# From this many customers: one training cutoff, 250k training rows, LightGBM the only
+# tree learner (XGBoost and the forest cost minutes each at this size on 2 cores).
+LARGE_SHOP = 250_000
+LARGE_CANDIDATES = ("btyd", "gbm", "blend", "run_rate", "rfm_cell")
 TIERS = ((0.9, "top"), (0.7, "high"), (0.3, "medium"), (0.0, "low"))
 
 
@@ -173,7 +177,10 @@ def fit_and_choose(
         "SELECT count(DISTINCT customer_id) FROM orders WHERE ordered_at < ?", [as_of]
     ).fetchone()
     customers = int(row[0]) if row else 0
-    count = 4 if customers * 4 <= MAX_TRAIN_ROWS * 2 else 2
+    large = customers >= LARGE_SHOP
+    count = 1 if large else 4
+    rows = MAX_TRAIN_ROWS // 2 if large else MAX_TRAIN_ROWS
+    candidates = LARGE_CANDIDATES if large else CANDIDATES
     plan = plan_cutoffs(first, as_of, horizon_days, count=count)
     views = btyd or BTYDViews(con)
     # One category list for every cutoff, so that the feature columns match.
@@ -181,25 +188,25 @@ def fit_and_choose(
     say(f"choosing the BTYD family on {plan.calibration[0]}'s window")
     views.choose(*plan.calibration)
     say(f"building examples at {len(plan.train) + 2} cutoffs ({views.family})")
-    train = _sample(examples(con, plan.train, categories=categories, btyd=views))
+    train = _sample(examples(con, plan.train, categories=categories, btyd=views), rows)
     calibration = examples(con, [plan.calibration], categories=categories, btyd=views)
     check = examples(con, [plan.validation], categories=categories, btyd=views)
     say(f"fitting and comparing candidates on {len(train):,} examples")
-    trial = fit_candidates(train, calibration, imbalance=imbalance)
+    trial = fit_candidates(train, calibration, candidates=candidates, imbalance=imbalance)
     comparison = compare(trial, check, plan.window_days)
     say("cross-validating churn over the cutoffs")
     # ROC-AUC and PR-AUC over several time splits, for the chosen churn model and BTYD.
     crossval = churn_crossval(
-        _sample(pd.concat([train, calibration, check], ignore_index=True)),
+        _sample(pd.concat([train, calibration, check], ignore_index=True), rows),
         candidates=[c for c in CV_CANDIDATES if c in {"btyd", trial.chosen["churn"], "gbm"}],
         imbalance=imbalance,
         max_folds=2,
     )
     say("refitting the chosen models with the latest cutoff")
     final = fit_candidates(
-        _sample(pd.concat([train, calibration], ignore_index=True)),
+        _sample(pd.concat([train, calibration], ignore_index=True), rows),
         check,
-        candidates=CANDIDATES if refit_all else _needed(trial.chosen),
+        candidates=candidates if refit_all else _needed(trial.chosen),
         imbalance=imbalance,
     )
     final.chosen = dict(trial.chosen)
@@ -215,11 +222,11 @@ def _needed(chosen: dict[str, str]) -> tuple[str, ...]:
     return tuple(c for c in CANDIDATES if c in needed)
 
 
-def _sample(frame: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
-    """At most ``MAX_TRAIN_ROWS`` rows, drawn at random (all of them when fewer)."""
-    if len(frame) <= MAX_TRAIN_ROWS:
+def _sample(frame: pd.DataFrame, rows: int = MAX_TRAIN_ROWS, seed: int = 0) -> pd.DataFrame:
+    """At most ``rows`` rows, drawn at random (all of them when fewer)."""
+    if len(frame) <= rows:
         return frame
-    return frame.sample(n=MAX_TRAIN_ROWS, random_state=seed).reset_index(drop=True)
+    return frame.sample(n=rows, random_state=seed).reset_index(drop=True)
 
 
 def _has_categories(store: Store) -> bool:
