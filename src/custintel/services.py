@@ -557,10 +557,7 @@ def run_scoring(
             store,
             cutoff,
             horizon_days,
-            risk_thresholds=chosen.risk_thresholds,
-            clv_days=chosen.clv_days,
-            discount_rate=chosen.discount_rate,
-            imbalance=chosen.imbalance,
+            chosen,
             rfm_scheme=scheme,
             progress=lambda message: say("", message),
         )

@@ -104,8 +104,11 @@ def test_a_short_history_gets_btyd_only_and_says_what_is_missing() -> None:
 
 
 def test_value_settings_from_toml() -> None:
-    settings = ValueSettings.from_options({"risk_thresholds": [0.3, 0.6], "clv_days": 730})
+    settings = ValueSettings.from_options(
+        {"risk_thresholds": [0.3, 0.6], "clv_days": 730, "explain_limit": 500}
+    )
     assert settings.risk_thresholds == (0.3, 0.6) and settings.clv_days == 730
+    assert settings.explain_limit == 500
     assert ValueSettings.from_options(None) == ValueSettings()
 
 
@@ -117,6 +120,7 @@ def test_value_settings_from_toml() -> None:
         ({"risk_thresholds": [0.4]}, "two churn probabilities"),
         ({"clv_days": 0}, "whole number of days"),
         ({"discount_rate": 10}, "annual rate"),
+        ({"explain_limit": "all"}, "whole number of customers"),
     ],
 )
 def test_value_settings_refuse_bad_values_with_the_key(options: dict, message: str) -> None:

@@ -58,3 +58,19 @@ def test_other_tree_models_are_explained_by_the_shap_package() -> None:
     # SHAP values add up to the prediction minus one base value shared by every row
     predicted = forest.predict_proba(frame.head(20))[:, 1]
     assert np.ptp(predicted - values.sum(axis=1)) < 1e-6
+
+
+def test_a_limit_explains_the_rows_of_highest_priority_only() -> None:
+    frame, churned = churn_data()
+    model = lgb.LGBMClassifier(n_estimators=30, num_leaves=7, verbose=-1).fit(frame, churned)
+    priority = np.arange(len(frame), dtype=float)[::-1]  # the first rows matter most
+    texts, importance = explain_churn(
+        model, frame, list(frame.columns), priority=priority, limit=25, importance_rows=300
+    )
+    assert all(text for text in texts[:25])
+    assert texts[25:] == [None] * (len(frame) - 25)
+    # the same words as explaining those rows alone
+    alone, _ = explain_churn(model, frame.head(25), list(frame.columns))
+    assert texts[:25] == alone
+    # importance still covers every feature, from the uniform sample
+    assert set(importance) == set(frame.columns) and all(v >= 0 for v in importance.values())

@@ -81,14 +81,10 @@ def _shap_values(classifier: Any, inputs: pd.DataFrame) -> np.ndarray:
     return values[:, :, 1] if values.ndim == 3 else values
 
 
-def explain_churn(
-    classifier: Any, frame: pd.DataFrame, features: list[str], top: int = 3
-) -> tuple[list[str], dict[str, float]]:
-    """Per row of ``frame``, its ``top`` churn factors in words; and the global
-    importance (mean |SHAP| per feature, largest first)."""
-    values = _shap_values(classifier, frame[features])
+def _in_words(values: np.ndarray, data: np.ndarray, features: list[str], top: int) -> list[str]:
+    """Each row's ``top`` contributions, largest first, as "<feature in words> (raises
+    churn risk)" joined by semicolons."""
     order = np.argsort(-np.abs(values), axis=1)[:, :top]
-    data = frame[features].to_numpy(float)
     texts = []
     for i, picks in enumerate(order):
         parts = []
@@ -96,5 +92,45 @@ def explain_churn(
             direction = "raises" if values[i, j] > 0 else "lowers"
             parts.append(f"{describe(features[j], data[i, j])} ({direction} churn risk)")
         texts.append("; ".join(parts))
-    importance = pd.Series(np.abs(values).mean(axis=0), index=features).sort_values(ascending=False)
+    return texts
+
+
+def explain_churn(
+    classifier: Any,
+    frame: pd.DataFrame,
+    features: list[str],
+    top: int = 3,
+    *,
+    priority: np.ndarray | None = None,
+    limit: int | None = None,
+    importance_rows: int = 10_000,
+    seed: int = 0,
+) -> tuple[list[str | None], dict[str, float]]:
+    """Per row of ``frame``, its ``top`` churn factors in words; and the global
+    importance (mean |SHAP| per feature, largest first).
+
+    TreeSHAP costs about 0.15 ms a row for a 300-tree model on 2 cores (150 s for a
+    million customers), so with more rows than ``limit`` only the ``limit`` rows of
+    highest ``priority`` are explained (the rest get None: one customer is explained on
+    request in a millisecond), and the global importance comes from a uniform sample of
+    ``importance_rows`` rows, so that it describes every customer, not only the chosen.
+    """
+    data = frame[features]
+    rows = len(frame)
+    if limit is None or rows <= limit:
+        values = _shap_values(classifier, data)
+        texts: list[str | None] = list(_in_words(values, data.to_numpy(float), features, top))
+        spread = values
+    else:
+        if priority is None:
+            raise ValueError("explain_churn needs a priority to choose the rows to explain")
+        chosen = np.argsort(-np.asarray(priority, float), kind="stable")[:limit]
+        picked = data.iloc[chosen]
+        words = _in_words(_shap_values(classifier, picked), picked.to_numpy(float), features, top)
+        texts = [None] * rows
+        for row, text in zip(chosen, words, strict=True):
+            texts[row] = text
+        sample = np.random.default_rng(seed).choice(rows, min(rows, importance_rows), replace=False)
+        spread = _shap_values(classifier, data.iloc[np.sort(sample)])
+    importance = pd.Series(np.abs(spread).mean(axis=0), index=features).sort_values(ascending=False)
     return texts, {str(k): float(v) for k, v in importance.items()}

@@ -64,6 +64,8 @@ SCORE_COLUMNS = [
 ]
 # Churn risk levels: probability thresholds for medium and high (config may override).
 DEFAULT_RISK_THRESHOLDS = (0.4, 0.7)
+# Customers whose top factors a scoring run writes (the most value at risk first).
+DEFAULT_EXPLAIN_LIMIT = 100_000
 # Training rows kept for the trees (a random sample beyond this).
 MAX_TRAIN_ROWS = 500_000
 # From this many customers: one training cutoff, 250k training rows, LightGBM the only
@@ -92,19 +94,22 @@ class ScoreRun:
 
 @dataclass(frozen=True)
 class ValueSettings:
-    """The ``[value]`` table of custintel.toml: churn risk thresholds and the CLV horizon
-    and discount rate."""
+    """The ``[value]`` table of custintel.toml: churn risk thresholds, the CLV horizon
+    and discount rate, the class-imbalance treatment, and how many customers get their
+    top factors written in a scoring run (``explain_limit``: those with the most value
+    at risk; TreeSHAP for every customer of a large shop would cost minutes)."""
 
     risk_thresholds: tuple[float, float] = DEFAULT_RISK_THRESHOLDS
     clv_days: int = 365
     discount_rate: float = 0.1
     imbalance: str = "class_weight"
+    explain_limit: int = DEFAULT_EXPLAIN_LIMIT
 
     @classmethod
     def from_options(cls, options: dict[str, Any] | None) -> ValueSettings:
         """Settings from the TOML table, with a clear error for an unknown key or value."""
         options = dict(options or {})
-        known = {"risk_thresholds", "clv_days", "discount_rate", "imbalance"}
+        known = {"risk_thresholds", "clv_days", "discount_rate", "imbalance", "explain_limit"}
         unknown = sorted(set(options) - known)
         if unknown:
             raise ConfigError(
@@ -135,7 +140,19 @@ class ValueSettings:
             raise ConfigError(
                 f"[value] imbalance={imbalance!r} should be one of {', '.join(IMBALANCE)}"
             )
-        return cls((float(thresholds[0]), float(thresholds[1])), clv_days, float(rate), imbalance)
+        explain_limit = options.get("explain_limit", DEFAULT_EXPLAIN_LIMIT)
+        if not isinstance(explain_limit, int) or explain_limit < 0:
+            raise ConfigError(
+                f"[value] explain_limit={explain_limit!r} should be a whole number of customers",
+                hint=f"for example explain_limit = {DEFAULT_EXPLAIN_LIMIT}",
+            )
+        return cls(
+            (float(thresholds[0]), float(thresholds[1])),
+            clv_days,
+            float(rate),
+            imbalance,
+            explain_limit,
+        )
 
 
 def _risk(probability: np.ndarray, thresholds: tuple[float, float]) -> np.ndarray:
@@ -248,11 +265,8 @@ def score_customers(
     store: Store,
     as_of: date,
     horizon_days: int,
+    settings: ValueSettings | None = None,
     *,
-    risk_thresholds: tuple[float, float] = DEFAULT_RISK_THRESHOLDS,
-    clv_days: int = 365,
-    discount_rate: float = 0.1,
-    imbalance: str = "class_weight",
     rfm_scheme: Scheme | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> ScoreRun:
@@ -262,29 +276,20 @@ def score_customers(
     labelled as not measured, and no churn probability or next order date (see
     ``eligibility``)."""
     say = progress or (lambda message: None)
+    settings = settings or ValueSettings()
     views = BTYDViews(store.con)
     first = _first_order(store, as_of)
     if (as_of - first).days < REQUIRED_HISTORY_DAYS:
         say("history too short to check models: BTYD only")
         # No labelled window to choose a family on: the classic BG/NBD.
         views.family = "bgnbd"
-        return _btyd_only(
-            store, as_of, horizon_days, first, views, clv_days, discount_rate, rfm_scheme
-        )
+        return _btyd_only(store, as_of, horizon_days, first, views, settings, rfm_scheme)
     final, comparison, plan = fit_and_choose(
-        store, as_of, horizon_days, progress, btyd=views, imbalance=imbalance
+        store, as_of, horizon_days, progress, btyd=views, imbalance=settings.imbalance
     )
     say(f"scoring the customers known at {as_of}")
     scores, importance = apply_models(
-        store,
-        final,
-        as_of,
-        horizon_days,
-        btyd=views,
-        risk_thresholds=risk_thresholds,
-        clv_days=clv_days,
-        discount_rate=discount_rate,
-        rfm_scheme=rfm_scheme,
+        store, final, as_of, horizon_days, settings, btyd=views, rfm_scheme=rfm_scheme
     )
     cutoffs = {
         "train": [c.isoformat() for c, _ in plan.train],
@@ -311,7 +316,7 @@ def score_customers(
             final.chosen,
             cutoffs,
             validation_customers=validation_customers,
-            clv_days=clv_days,
+            clv_days=settings.clv_days,
             categories=final.categories,
         ),
     )
@@ -332,8 +337,7 @@ def _btyd_only(
     horizon_days: int,
     first: date,
     views: BTYDViews,
-    clv_days: int,
-    discount_rate: float,
+    settings: ValueSettings,
     rfm_scheme: Scheme | None,
 ) -> ScoreRun:
     """Scores from BTYD fitted on all the history, for a shop too young to check them."""
@@ -365,7 +369,7 @@ def _btyd_only(
             "churn_probability": np.nan,
             "churn_risk": None,
             "next_order_date": None,
-            "clv": _clv(current, summary, model, clv_days, discount_rate),
+            "clv": _clv(current, summary, model, settings.clv_days, settings.discount_rate),
             "rfm_segment": _rfm_segments(current, rfm_scheme),
             "spend_percentile": percentile,
             "value_tier": _tier(percentile),
@@ -386,7 +390,7 @@ def _btyd_only(
         btyd_family=views.family,
         btyd_family_errors={},
         crossval={},
-        eligibility=history_too_short(reason, clv_days),
+        eligibility=history_too_short(reason, settings.clv_days),
     )
 
 
@@ -404,11 +408,9 @@ def apply_models(
     final: ValueModels,
     as_of: date,
     horizon_days: int,
+    settings: ValueSettings | None = None,
     *,
     btyd: BTYDViews | None = None,
-    risk_thresholds: tuple[float, float] = DEFAULT_RISK_THRESHOLDS,
-    clv_days: int = 365,
-    discount_rate: float = 0.1,
     rfm_scheme: Scheme | None = None,
 ) -> tuple[pd.DataFrame, dict[str, float]]:
     """Score every customer known at ``as_of`` with fitted, chosen models: a row per
@@ -416,8 +418,11 @@ def apply_models(
 
     CLV is the BTYD models' discounted expected spend over ``clv_days`` (monthly steps
     at the annual ``discount_rate``): a lifetime figure needs a model of dropping out,
-    which the trees, trained on short windows, do not have.
+    which the trees, trained on short windows, do not have. Top factors are written for
+    the ``settings.explain_limit`` customers with the most value at risk (churn
+    probability × CLV); the others' are None.
     """
+    settings = settings or ValueSettings()
     con = store.con
     views = btyd or BTYDViews(con)
     current = examples(
@@ -427,7 +432,7 @@ def apply_models(
     orders = final.predict(current, "orders", horizon_days)[final.chosen["orders"]]
     churn = final.predict(current, "churn", horizon_days)[final.chosen["churn"]]
     summary, model = views.at(as_of)
-    clv = _clv(current, summary, model, clv_days, discount_rate)
+    clv = _clv(current, summary, model, settings.clv_days, settings.discount_rate)
     percentile = pd.Series(spend).rank(pct=True, method="average").to_numpy()
     scores = pd.DataFrame(
         {
@@ -438,7 +443,7 @@ def apply_models(
             # have no BTYD history: nothing says they are active.
             "p_active": current["btyd_p_alive"].fillna(0.0).to_numpy(float),
             "churn_probability": churn,
-            "churn_risk": _risk(churn, risk_thresholds),
+            "churn_risk": _risk(churn, settings.risk_thresholds),
             "clv": clv,
             "rfm_segment": _rfm_segments(current, rfm_scheme),
             "spend_percentile": percentile,
@@ -453,7 +458,11 @@ def apply_models(
         for d, ok in zip(days, expected, strict=True)
     ]
     factors, importance = explain_churn(
-        final.classifier, final.classifier_inputs(current), final.features
+        final.classifier,
+        final.classifier_inputs(current),
+        final.features,
+        priority=churn * clv,
+        limit=settings.explain_limit,
     )
     scores["top_factors"] = factors
     by_category = category_spend(current, spend)
