@@ -32,6 +32,14 @@ class Settings(BaseSettings):
     duckdb_memory_limit: str | None = Field(
         default=None, description="DuckDB memory_limit for the store, e.g. '4GB'"
     )
+    database_url: str | None = Field(
+        default=None,
+        description="the app database (SQLAlchemy URL); SQLite in the data directory when unset",
+    )
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis for jobs, rate limits and caches; in-process/SQLite when unset",
+    )
     require_services: bool = Field(
         default=False, description="tests fail instead of skipping when a server is absent"
     )

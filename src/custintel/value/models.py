@@ -22,10 +22,10 @@ Churn is imbalanced (in most shops most customers place no order in a given mont
 the churn learners take ``imbalance``: ``"class_weight"`` (default) weights both classes
 equally, ``"smote"`` adds synthetic minority rows (imbalanced-learn's SMOTE) to the
 training rows only, never to the calibration or validation rows, and ``"none"`` leaves
-the classes as they are. Either way the probabilities are then calibrated (isotonic) on
-a later cutoff: the imbalance option changes what the trees learn to rank, not the
-scale of the probabilities. The next order date is LightGBM against the usual gap,
-whatever the candidates.
+the classes as they are. Either way the probabilities are then calibrated (centered
+isotonic, ``calibration.py``) on a later cutoff: the imbalance option changes what the
+trees learn to rank, not the scale of the probabilities. The next order date is
+LightGBM against the usual gap, whatever the candidates.
 
 Every candidate is fitted on the training cutoffs and scored on the validation cutoff
 (later than all training label windows); the best by RMSE (spend, orders) or by Brier
@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from custintel.errors import ConfigError
+from custintel.value.calibration import CenteredIsotonic
 from custintel.value.metrics import churn_metrics, spend_metrics
 
 __all__ = [
@@ -342,7 +343,7 @@ class ValueModels:
 
     ``regressors[target][learner]`` for spend and orders (per-day rates) and
     ``regressors["next_order"]["gbm"]``; ``churn`` holds the churn learners and
-    ``calibrators`` the isotonic map of each churn candidate's raw score."""
+    ``calibrators`` the centered-isotonic map of each churn candidate's raw score."""
 
     features: list[str]
     candidates: tuple[str, ...] = CANDIDATES
@@ -422,7 +423,7 @@ def fit_candidates(
     seed: int = 0,
 ) -> ValueModels:
     """Fit ``candidates`` (default: all of ``CANDIDATES``) on ``train`` (labelled
-    examples); the churn probabilities are calibrated (isotonic) on ``calibration``, a
+    examples); the churn probabilities are calibrated (centered isotonic) on ``calibration``, a
     later labelled cutoff, which ``imbalance`` never resamples. ``blend`` needs
     ``btyd`` and ``gbm``; at least one churn candidate (``btyd`` or a learner) is
     needed.
@@ -432,7 +433,6 @@ def fit_candidates(
     machines shared with other busy processes, where OpenMP threads wait on each other
     (300 LightGBM rounds on 800 rows: 0.4 s on one thread, 27 s on two beside other
     busy processes)."""
-    from sklearn.isotonic import IsotonicRegression
 
     chosen = _check(tuple(candidates), imbalance)
     if "blend" in chosen and not {"btyd", "gbm"} <= set(chosen):
@@ -475,7 +475,7 @@ def fit_candidates(
     churned = calibration["churned"].astype(int).to_numpy()
     raw = models.churn.scores(calibration, btyd="btyd" in chosen)
     for name, score in raw.items():
-        models.calibrators[name] = IsotonicRegression(out_of_bounds="clip").fit(score, churned)
+        models.calibrators[name] = CenteredIsotonic().fit(score, churned)
     return models
 
 
