@@ -1,0 +1,37 @@
+"""The FastAPI application: ``create_app(settings)`` builds it, routers attach to it."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from custintel import __version__
+from custintel.api import problems
+from custintel.api.deps import AppState
+from custintel.appdb import AppDB
+from custintel.config import Settings
+
+__all__ = ["create_app"]
+
+DESCRIPTION = """
+custintel's HTTP API: segments, sales forecasts and customer predictions for a shop,
+each with its measured accuracy. Every route but the health checks needs an API key
+(`custintel keys create --scope read|predict|admin`), sent as
+`Authorization: Bearer <key>`. Errors are `application/problem+json` (RFC 9457).
+"""
+
+
+def create_app(settings: Settings | None = None, *, migrate: bool = True) -> FastAPI:
+    """The API over the data directory of ``settings`` (the environment's by default);
+    the app database is migrated to the newest schema first."""
+    settings = settings or Settings()
+    db = AppDB.from_settings(settings)
+    if migrate:
+        db.migrate()
+    app = FastAPI(title="custintel", version=__version__, description=DESCRIPTION)
+    app.state.custintel = AppState(settings=settings, db=db)
+    problems.install(app)
+    from custintel.api.routers import ROUTERS
+
+    for router in ROUTERS:
+        app.include_router(router)
+    return app

@@ -1,0 +1,91 @@
+"""What routes depend on: the app state, the database session, the caller's key.
+
+``require("read" | "predict" | "admin")`` is the one way a route asks for a key: it
+reads ``Authorization: Bearer <key>``, checks it against the app database and the
+scope, and answers 401 or 403 as problem+json otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from custintel.api.problems import Problem
+from custintel.appdb import AppDB
+from custintel.appdb.keys import KeyInfo, allows, verify_key
+from custintel.config import Settings
+
+__all__ = ["AppState", "DbSession", "StateDep", "db_session", "require", "state"]
+
+
+@dataclass
+class AppState:
+    """What one API process holds: settings, the app database and per-process extras
+    (rate limiter, cache, metrics) that routers and middleware may add."""
+
+    settings: Settings
+    db: AppDB
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+def state(request: Request) -> AppState:
+    app_state: AppState = request.app.state.custintel
+    return app_state
+
+
+StateDep = Annotated[AppState, Depends(state)]
+
+
+def db_session(app: StateDep) -> Iterator[Session]:
+    with app.db.session() as session:
+        yield session
+
+
+DbSession = Annotated[Session, Depends(db_session)]
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return None
+
+
+def require(scope: str) -> Callable[..., KeyInfo]:
+    """A dependency that admits keys of ``scope`` or higher and returns the key's info."""
+
+    def check(request: Request, app: StateDep) -> KeyInfo:
+        token = _bearer(request)
+        if token is None:
+            raise Problem(
+                401,
+                "Unauthorized",
+                "send an API key as `Authorization: Bearer <key>`; "
+                "`custintel keys create --scope read` makes one",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        with app.db.session() as session:
+            key = verify_key(session, token)
+        if key is None:
+            raise Problem(
+                401,
+                "Unauthorized",
+                "the API key is unknown or revoked; `custintel keys list` shows the live keys",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        if not allows(key.scope, scope):
+            raise Problem(
+                403,
+                "Forbidden",
+                f"this route needs a key with scope {scope!r} (or higher); "
+                f"key {key.prefix} has {key.scope!r}",
+            )
+        request.state.key = key
+        return key
+
+    return check

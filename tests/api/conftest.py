@@ -1,0 +1,42 @@
+"""API test fixtures: an app over a fresh data directory, and keys of each scope."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from custintel.api import create_app
+from custintel.appdb.keys import create_key
+from custintel.config import Settings
+
+
+@pytest.fixture()
+def settings(home: Path) -> Settings:
+    return Settings(home=home)
+
+
+@pytest.fixture()
+def client(settings: Settings) -> Iterator[TestClient]:
+    app = create_app(settings)
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        yield test_client
+    app.state.custintel.db.dispose()
+
+
+@pytest.fixture()
+def keys(client: TestClient) -> dict[str, str]:
+    """A live key of each scope, as `Authorization` headers."""
+    db = client.app.state.custintel.db  # type: ignore[attr-defined]
+    out = {}
+    with db.session() as session:
+        for scope in ("read", "predict", "admin"):
+            key, _ = create_key(session, scope, name=f"test {scope}")
+            out[scope] = key
+    return out
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
