@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from custintel.appdb import AppDB
 from custintel.config import Settings
 from custintel.data.ingest import Progress, SyncReport, sync
 from custintel.data.mapping import Mapping, load_mapping
@@ -156,6 +157,19 @@ def default_as_of(store: Store) -> date:
         )
     last: date = row[0]
     return last + timedelta(days=1)
+
+
+def first_order_date(store: Store) -> date | None:
+    """The day of the store's first order (the start of the training data), or None."""
+    row = store.con.execute("SELECT CAST(min(ordered_at) AS DATE) FROM orders").fetchone()
+    return row[0] if row else None
+
+
+def app_database(settings: Settings) -> AppDB:
+    """The app database of the data directory, migrated to the newest schema."""
+    db = AppDB.from_settings(settings)
+    db.migrate()
+    return db
 
 
 def check_output_path(out: Path) -> str:
@@ -346,6 +360,7 @@ def run_segmentation(
     max_clusters: int | None = None,
     tsne_sample: int | None = None,
     progress: Progress | None = None,
+    job_id: str | None = None,
 ) -> tuple[SegmentationRun, Path, int | None]:
     """Segment every customer as of ``as_of`` and write the assignment to ``out`` and its
     summary as JSON beside it. Returns the run, the summary path and the model version.
@@ -356,6 +371,7 @@ def run_segmentation(
     """
     import json
 
+    from custintel.publish import publish_segmentation
     from custintel.registry import ArtifactStore
     from custintel.segmentation.service import record_assignments, segment_customers
 
@@ -393,6 +409,9 @@ def run_segmentation(
             )
             version = ref.version
             record_assignments(store, run, version)
+            started = first_order_date(store)
+    if persistent:
+        publish_segmentation(app_database(settings), ref, run, data_from=started, job_id=job_id)
     write_table(pa.Table.from_pandas(run.assignments, preserve_index=False), out)
     summary_path = out.with_name(out.stem + ".summary.json")
     summary_path.write_text(
@@ -460,6 +479,7 @@ def run_forecast(
     windows: int | None = None,
     reconcile: bool = True,
     progress: Progress | None = None,
+    job_id: str | None = None,
 ) -> tuple[ForecastResult, dict[str, Any], list[Path]]:
     """Forecast sales and write the forecast to ``out``, with the history
     (``<out>.history``), the backtest (``<out>.backtest``) and a summary JSON beside it.
@@ -476,6 +496,7 @@ def run_forecast(
 
     from custintel.forecasting.models import ProphetSettings
     from custintel.forecasting.service import forecast_sales, record_forecast, summary
+    from custintel.publish import publish_forecasts
     from custintel.registry import ArtifactStore
 
     check_output_path(out)
@@ -507,6 +528,11 @@ def run_forecast(
             )
             version = ref.version
             record_forecast(store, result, version)
+            started = first_order_date(store)
+    if persistent:
+        publish_forecasts(
+            app_database(settings), ref, [result], as_of=cutoff, data_from=started, job_id=job_id
+        )
     info = summary(result, version)
     suffix = out.suffix
     written = []
@@ -531,6 +557,7 @@ def run_scoring(
     horizon_days: int,
     as_of: date | None = None,
     progress: Progress | None = None,
+    job_id: str | None = None,
 ) -> tuple[Any, dict[str, Any], list[Path]]:
     """Score every customer (expected orders and spend, P(active), churn, CLV) and write
     the scores to ``out`` with a summary JSON beside it: the validation comparison of
@@ -541,6 +568,7 @@ def run_scoring(
     """
     import json
 
+    from custintel.publish import publish_scores
     from custintel.registry import ArtifactStore
     from custintel.segmentation.builtin import get_scheme
     from custintel.value.service import ValueSettings, record_scores, score_customers
@@ -583,6 +611,17 @@ def run_scoring(
             )
             info["model_version"] = ref.version
             record_scores(store, run, ref.version)
+            started = first_order_date(store)
+    if persistent:
+        publish_scores(
+            app_database(settings),
+            ref,
+            run.scores,
+            info,
+            as_of=cutoff,
+            data_from=started,
+            job_id=job_id,
+        )
     written = [write_table(pa.Table.from_pandas(run.scores, preserve_index=False), out)]
     summary_path = out.with_name(f"{out.stem}.summary.json")
     summary_path.write_text(json.dumps(info, indent=1), encoding="utf-8")

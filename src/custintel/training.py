@@ -1,0 +1,234 @@
+"""Training on the data directory, as jobs, schedules and the demo run it.
+
+``train_capability`` runs one capability on the data directory's store and publishes
+the new version to the app database (``publish.py``), which activates it: a failure
+before publishing leaves the served version as it was. ``sync_data_directory`` brings
+the configured source (custintel.toml) into the store. ``score_ids`` reads the active
+predictions for a list of customer ids (bulk files, batch predictions).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import select
+
+from custintel.appdb.schema import CustomerPrediction, SegmentAssignment
+from custintel.config import Settings
+from custintel.data.ingest import SyncReport
+from custintel.data.mapping import load_mapping
+from custintel.data.store import Store
+from custintel.errors import ConfigError, NotEnoughData
+from custintel.registry.versions import CAPABILITIES, VersionInfo, active, list_versions
+
+__all__ = [
+    "DEFAULT_TIMEFRAMES",
+    "FORECAST_HORIZON",
+    "score_ids",
+    "sync_data_directory",
+    "train_capability",
+]
+
+JobProgress = Callable[[float, str], None]
+DEFAULT_TIMEFRAMES = ("monthly", "weekly", "daily")
+FREQ_OF = {"daily": "D", "weekly": "W", "monthly": "M"}
+# Periods forecast per timeframe: the dashboard offers 6, 12 and 24.
+FORECAST_HORIZON = 24
+SCORE_HORIZON_DAYS = 30
+
+
+def _need_store(settings: Settings) -> None:
+    if not settings.store_path.exists():
+        raise NotEnoughData(
+            "the data directory has no store yet",
+            where=str(settings.home),
+            hint="sync the shop's data first (`custintel sync`, or POST /v1/jobs with "
+            "kind=sync), or build the demo with `custintel demo`",
+        )
+
+
+def _results(settings: Settings) -> Path:
+    folder = settings.home / "results"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _forecast_plan(settings: Settings) -> tuple[list[str], int, str | None]:
+    """Timeframes, horizon and split from ``[forecasting]`` (``timeframes``,
+    ``horizon``, ``by``); by default every timeframe, 24 periods, per category when the
+    shop has categories."""
+    from custintel.services import capability_options
+
+    options = capability_options(settings, None, "forecasting")
+    timeframes = list(options.get("timeframes", DEFAULT_TIMEFRAMES))
+    unknown = [t for t in timeframes if t not in FREQ_OF]
+    if unknown or not timeframes:
+        raise ConfigError(
+            f"[forecasting] timeframes={timeframes!r}: use some of daily, weekly, monthly"
+        )
+    horizon = options.get("horizon", FORECAST_HORIZON)
+    if not isinstance(horizon, int) or horizon < 1:
+        raise ConfigError(f"[forecasting] horizon={horizon!r} should be a number of periods")
+    with Store(settings.store_path, read_only=True) as store:
+        has_categories = store.con.execute(
+            "SELECT count(*) FROM orders WHERE category IS NOT NULL"
+        ).fetchone()
+    default_by = "category" if has_categories and has_categories[0] else None
+    return timeframes, horizon, options.get("by", default_by)
+
+
+def train_forecasts(
+    settings: Settings, *, progress: JobProgress | None = None, job_id: str | None = None
+) -> VersionInfo:
+    """Forecast every configured timeframe (with the total and, when split, each
+    category) and publish them as one forecasting version."""
+    from custintel.forecasting.service import forecast_sales, summary
+    from custintel.publish import publish_forecasts
+    from custintel.registry import ArtifactStore
+    from custintel.services import app_database, default_as_of, first_order_date
+
+    say = progress or (lambda fraction, message: None)
+    timeframes, horizon, by = _forecast_plan(settings)
+    results = []
+    with Store(settings.store_path, memory_limit=settings.duckdb_memory_limit) as store:
+        as_of = default_as_of(store)
+        started = first_order_date(store)
+        for i, timeframe in enumerate(timeframes):
+            say(i / len(timeframes), f"forecasting {timeframe} sales, {horizon} periods")
+            results.append(
+                forecast_sales(store, freq=FREQ_OF[timeframe], horizon=horizon, as_of=as_of, by=by)
+            )
+    ref = ArtifactStore(settings.home / "models").save(
+        "forecasting",
+        {"runs": [summary(r, None) for r in results]},
+        metadata={"as_of": as_of.isoformat(), "timeframes": timeframes, "by": by},
+    )
+    say(0.95, "publishing the forecasts")
+    return publish_forecasts(
+        app_database(settings), ref, results, as_of=as_of, data_from=started, job_id=job_id
+    )
+
+
+def train_capability(
+    settings: Settings,
+    capability: str,
+    *,
+    progress: JobProgress | None = None,
+    job_id: str | None = None,
+) -> VersionInfo:
+    """Train ``capability`` on the data directory and publish (and activate) the new
+    version. Raises custintel errors on data that cannot support it; nothing served
+    changes then."""
+    from custintel.services import app_database, run_scoring, run_segmentation
+
+    if capability not in CAPABILITIES:
+        raise ConfigError(
+            f"unknown capability {capability!r}", hint=f"use one of {', '.join(CAPABILITIES)}"
+        )
+    _need_store(settings)
+    say = progress or (lambda fraction, message: None)
+
+    def steps(_table: str, message: str) -> None:
+        say(0.5, message)
+
+    if capability == "forecasting":
+        return train_forecasts(settings, progress=progress, job_id=job_id)
+    if capability == "segmentation":
+        run_segmentation(
+            settings,
+            None,
+            as_of=None,
+            out=_results(settings) / "segments.parquet",
+            progress=steps,
+            job_id=job_id,
+        )
+    else:
+        run_scoring(
+            settings,
+            None,
+            out=_results(settings) / "scores.parquet",
+            horizon_days=SCORE_HORIZON_DAYS,
+            as_of=None,
+            progress=steps,
+            job_id=job_id,
+        )
+    with app_database(settings).session() as session:
+        # publishing activated the new version
+        return next(v for v in list_versions(session, capability) if v.active)
+
+
+def sync_data_directory(settings: Settings) -> SyncReport:
+    """Sync the source named by the data directory's custintel.toml into its store."""
+    from custintel.services import sync_with_settings
+
+    if not settings.mapping_path.exists():
+        raise ConfigError(
+            "the data directory has no custintel.toml naming a source",
+            where=str(settings.mapping_path),
+            hint="write one with `custintel init --source URL`",
+        )
+    mapping = load_mapping(settings.mapping_path)
+    with Store(settings.store_path, memory_limit=settings.duckdb_memory_limit) as store:
+        return sync_with_settings(store, mapping, settings)
+
+
+PREDICTION_COLUMNS = [
+    "expected_orders",
+    "expected_spend",
+    "p_active",
+    "churn_probability",
+    "churn_risk",
+    "clv",
+    "next_order_date",
+    "rfm_segment",
+    "spend_percentile",
+    "value_tier",
+    "top_factors",
+]
+
+
+def score_ids(settings: Settings, customer_ids: Sequence[str], chunk: int = 5_000) -> pd.DataFrame:
+    """The active predictions (and segment) for ``customer_ids``, in their order: a row
+    per id, ``found`` False for ids the active version does not know (never dropped)."""
+    from custintel.services import app_database
+
+    db = app_database(settings)
+    ids = [str(i) for i in customer_ids]
+    found: dict[str, dict[str, Any]] = {}
+    with db.session() as session:
+        value = active(session, "value")
+        segments = active(session, "segmentation")
+        if value is None:
+            raise NotEnoughData(
+                "no customer predictions yet: the value models have not been trained",
+                hint="train them (POST /v1/jobs with kind=train, capability=value)",
+            )
+        columns = [getattr(CustomerPrediction, c) for c in PREDICTION_COLUMNS]
+        for start in range(0, len(ids), chunk):
+            part = ids[start : start + chunk]
+            rows = session.execute(
+                select(CustomerPrediction.customer_id, *columns).where(
+                    CustomerPrediction.model_version_id == value.id,
+                    CustomerPrediction.customer_id.in_(part),
+                )
+            )
+            for row in rows:
+                found[row[0]] = dict(zip(PREDICTION_COLUMNS, row[1:], strict=True))
+            if segments is not None:
+                for customer, cluster_name in session.execute(
+                    select(SegmentAssignment.customer_id, SegmentAssignment.cluster_name).where(
+                        SegmentAssignment.model_version_id == segments.id,
+                        SegmentAssignment.customer_id.in_(part),
+                    )
+                ):
+                    if customer in found:
+                        found[customer]["cluster_name"] = cluster_name
+    empty = dict.fromkeys([*PREDICTION_COLUMNS, "cluster_name"])
+    frame = pd.DataFrame(
+        [{"customer_id": i, "found": i in found, **empty, **found.get(i, {})} for i in ids]
+    )
+    frame.attrs["model_version"] = value.version
+    return frame

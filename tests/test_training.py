@@ -1,0 +1,105 @@
+"""Training on the data directory publishes whole versions to the app database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from custintel.appdb import AppDB
+from custintel.appdb.schema import CustomerPrediction, ForecastBacktest, SegmentAssignment
+from custintel.config import Settings
+from custintel.errors import NotEnoughData
+from custintel.registry.versions import active, list_versions
+from custintel.services import build_demo, run_forecast
+from custintel.training import score_ids, train_capability
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    settings = Settings(home=tmp_path_factory.mktemp("demo") / "home")
+    build_demo(settings, customers=600, seed=3)
+    return settings
+
+
+def _db(settings: Settings) -> AppDB:
+    return AppDB.from_settings(settings)
+
+
+def test_the_demo_publishes_an_active_version_of_each_capability(demo: Settings) -> None:
+    with _db(demo).session() as s:
+        value = active(s, "value")
+        segments = active(s, "segmentation")
+        assert value is not None and segments is not None and active(s, "forecasting")
+        predicted = s.scalar(
+            select(func.count()).where(CustomerPrediction.model_version_id == value.id)
+        )
+        assigned = s.scalar(
+            select(func.count()).where(SegmentAssignment.model_version_id == segments.id)
+        )
+    assert predicted == assigned == value.metrics["customers"] > 500
+    assert value.data_from is not None and value.data_from < value.as_of
+
+
+def test_a_forecast_run_carries_the_other_forecasts_over(demo: Settings, tmp_path: Path) -> None:
+    version = train_capability(demo, "forecasting")
+    assert set(version.metrics) == {"monthly/category", "weekly/category", "daily/category"}
+    # one more timeframe × split from the CLI path: the three others stay served
+    run_forecast(demo, None, out=tmp_path / "f.csv", freq="M", horizon=6, by=None)
+    with _db(demo).session() as s:
+        served = active(s, "forecasting")
+        assert served is not None and served.version == version.version + 1
+        splits = set(
+            s.execute(
+                select(ForecastBacktest.timeframe, ForecastBacktest.by)
+                .where(ForecastBacktest.model_version_id == served.id)
+                .distinct()
+            ).all()
+        )
+    assert splits == {
+        ("monthly", "category"),
+        ("weekly", "category"),
+        ("daily", "category"),
+        ("monthly", ""),
+    }
+
+
+def test_a_failed_training_leaves_the_served_version(
+    demo: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import custintel.value.service as value_service
+
+    with _db(demo).session() as s:
+        before = active(s, "value")
+        count = len(list_versions(s, "value"))
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise NotEnoughData("no orders in the last year")
+
+    monkeypatch.setattr(value_service, "score_customers", broken)
+    with pytest.raises(NotEnoughData):
+        train_capability(demo, "value")
+    with _db(demo).session() as s:
+        after = active(s, "value")
+        assert after is not None and before is not None and after.id == before.id
+        assert len(list_versions(s, "value")) == count
+
+
+def test_score_ids_keeps_the_order_and_flags_unknown_ids(demo: Settings) -> None:
+    frame = score_ids(demo, ["C000002", "nobody", "C000001"])
+    assert frame["customer_id"].tolist() == ["C000002", "nobody", "C000001"]
+    assert frame["found"].tolist() == [True, False, True]
+    assert frame.loc[0, "expected_spend"] >= 0 and frame.loc[0, "churn_risk"] in {
+        "low",
+        "medium",
+        "high",
+    }
+
+
+def test_training_without_a_store_says_to_sync_first(home: Path) -> None:
+    with pytest.raises(NotEnoughData, match="no store yet") as caught:
+        train_capability(Settings(home=home), "segmentation")
+    assert "custintel sync" in (caught.value.hint or "")
