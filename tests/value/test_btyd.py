@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import sqlglot
+from simulate import bgnbd_purchases
 
 from conftest import need_shared_data
 from custintel.errors import ConfigError, InputError, MissingColumns, NotEnoughData, StoreError
@@ -456,25 +457,11 @@ def simulate(
 ) -> pd.DataFrame:
     """Customers drawn from BG/NBD and Gamma-Gamma, as a summary (weeks).
 
-    Each customer has a purchase rate ~ Gamma(r, rate alpha) and a dropout probability
-    ~ Beta(a, b); from the first purchase at 0, purchases follow at exponential gaps,
-    and after each repeat purchase the customer drops out with their probability; the
-    observation lasts T ~ U(26, 78) weeks. Order values are Gamma(p, rate nu) with
+    Purchases as in ``simulate.bgnbd_purchases``. Order values are Gamma(p, rate nu) with
     nu ~ Gamma(q, rate v), so the mean of x of them is Gamma(p x, rate nu x).
     """
     rng = np.random.default_rng(seed)
-    T = rng.uniform(26.0, 78.0, n)
-    rate = rng.gamma(r, 1 / alpha, n)
-    dropout = rng.beta(a, b, n)
-    now, last = np.zeros(n), np.zeros(n)
-    x = np.zeros(n, dtype=np.int64)
-    alive = np.ones(n, dtype=bool)
-    while alive.any():  # one round per purchase, all customers at once
-        now[alive] += rng.exponential(1 / rate[alive])
-        alive &= now <= T
-        x[alive] += 1
-        last[alive] = now[alive]
-        alive &= rng.random(n) >= dropout
+    x, last, T = bgnbd_purchases(rng, n, r=r, alpha=alpha, a=a, b=b)
     nu = rng.gamma(q, 1 / v, n)
     repeats = np.maximum(x, 1)
     mean_value = np.where(x > 0, rng.gamma(p * repeats, 1 / nu) / repeats, 0.0)

@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 from scipy.integrate import quad
 from scipy.special import expit, hyp2f1
+from simulate import bgnbd_purchases
 
 from custintel.errors import ConfigError, NotEnoughData
 from custintel.value import btyd
@@ -247,28 +248,9 @@ def frame_of(x: np.ndarray, recency: np.ndarray, T: np.ndarray) -> pd.DataFrame:
 def simulate_bgnbd(
     n: int, *, r: float, alpha: float, a: float, b: float, seed: int, modified: bool = False
 ) -> pd.DataFrame:
-    """Customers drawn from BG/NBD (or MBG/NBD), as a summary (weeks).
-
-    Purchase rates ~ Gamma(r, rate alpha) and dropout probabilities ~ Beta(a, b); from
-    the first purchase at 0, purchases follow at exponential gaps, and after each
-    repeat purchase (MBG/NBD: also after the first) the customer drops out with their
-    probability; the observation lasts T ~ U(26, 78) weeks.
-    """
+    """Customers drawn from BG/NBD (or MBG/NBD), as a summary (weeks)."""
     rng = np.random.default_rng(seed)
-    T = rng.uniform(26.0, 78.0, n)
-    rate = rng.gamma(r, 1 / alpha, n)
-    dropout = rng.beta(a, b, n)
-    now, last = np.zeros(n), np.zeros(n)
-    x = np.zeros(n, dtype=np.int64)
-    alive = np.ones(n, dtype=bool)
-    if modified:
-        alive &= rng.random(n) >= dropout
-    while alive.any():  # one round per purchase, all customers at once
-        now[alive] += rng.exponential(1 / rate[alive])
-        alive &= now <= T
-        x[alive] += 1
-        last[alive] = now[alive]
-        alive &= rng.random(n) >= dropout
+    x, last, T = bgnbd_purchases(rng, n, r=r, alpha=alpha, a=a, b=b, modified=modified)
     return frame_of(x, last, T)
 
 
