@@ -40,6 +40,36 @@ class Settings(BaseSettings):
         default=None,
         description="Redis for jobs, rate limits and caches; in-process/SQLite when unset",
     )
+    rate_limit_per_minute: int = Field(
+        default=600, ge=1, description="API requests per key per minute (token bucket burst)"
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description='origins CORS allows, a JSON list (["https://shop.example"]); none if empty',
+    )
+    max_batch_size: int = Field(
+        default=1000, ge=1, description="most customer ids in one POST /v1/predictions"
+    )
+    max_body_bytes: int = Field(
+        default=1_048_576, ge=1, description="largest request body the API accepts, in bytes"
+    )
+    bulk_max_bytes: int = Field(
+        default=50_000_000, gt=0, description="largest bulk upload accepted (bytes)"
+    )
+    bulk_max_rows: int = Field(
+        default=1_000_000, gt=0, description="most customer ids in one bulk upload"
+    )
+    job_max_attempts: int = Field(
+        default=3, ge=1, description="runs of a job before it fails (worker deaths, crashes)"
+    )
+    job_heartbeat_seconds: float = Field(
+        default=10.0, gt=0, description="a running job's heartbeat interval (seconds)"
+    )
+    in_process_worker: bool = Field(
+        default=True,
+        description="`custintel serve` runs the job worker in its own process (embedded "
+        "default); set false when a separate `custintel worker` consumes the queue",
+    )
     require_services: bool = Field(
         default=False, description="tests fail instead of skipping when a server is absent"
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from custintel import __version__
-from custintel.api import problems
+from custintel.api import metrics, problems, security
 from custintel.api.deps import AppState
 from custintel.appdb import AppDB
 from custintel.config import Settings
@@ -30,6 +30,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     app = FastAPI(title="custintel", version=__version__, description=DESCRIPTION)
     app.state.custintel = AppState(settings=settings, db=db)
     problems.install(app)
+    security.install(app)
+    metrics.install(app)
     from custintel.api.routers import ROUTERS
 
     for router in ROUTERS:

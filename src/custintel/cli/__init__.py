@@ -8,9 +8,12 @@ from custintel.cli import (
     data_commands,
     demo_commands,
     forecast_commands,
+    keys_commands,
     segment_commands,
+    serve_commands,
     value_commands,
 )
+from custintel.cli import worker_commands as worker_commands
 from custintel.cli.common import app
 
 __all__ = [
@@ -18,6 +21,8 @@ __all__ = [
     "data_commands",
     "demo_commands",
     "forecast_commands",
+    "keys_commands",
     "segment_commands",
+    "serve_commands",
     "value_commands",
 ]

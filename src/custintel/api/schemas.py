@@ -1,0 +1,409 @@
+"""Response and request bodies of the ``/v1`` routes (pydantic), with examples, so
+that the OpenAPI document says exactly what a client gets.
+
+One ladder per resource: a ``ModelRef`` names the version a payload came from; every
+payload built from results rows names the version(s) it read, so a client can tell
+which model answered.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+__all__ = [
+    "PROBLEM_RESPONSES",
+    "BacktestOut",
+    "ClusterOut",
+    "ClusteringOut",
+    "CustomerOut",
+    "CustomerPage",
+    "CustomerSegment",
+    "ForecastPointOut",
+    "ForecastSeries",
+    "ForecastsOut",
+    "HistoryPoint",
+    "MigrationFlow",
+    "MigrationOut",
+    "ModelRef",
+    "ModelVersionDetail",
+    "ModelVersionOut",
+    "PredictionOut",
+    "PredictionsIn",
+    "PredictionsOut",
+    "ProblemDetails",
+    "SegmentOut",
+    "SegmentsOut",
+]
+
+Capability = Literal["segmentation", "forecasting", "value"]
+
+
+class ProblemDetails(BaseModel):
+    """An error (RFC 9457 problem+json): what went wrong and, in ``detail``, the fix."""
+
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "example": {
+                "type": "about:blank",
+                "title": "Unauthorized",
+                "status": 401,
+                "detail": "send an API key as `Authorization: Bearer <key>`",
+                "instance": "/v1/segments",
+            }
+        },
+    )
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {
+            "application/problem+json": {"schema": {"$ref": "#/components/schemas/ProblemDetails"}}
+        },
+    }
+
+
+#: The error answers every key-protected route may give, for ``APIRouter(responses=...)``.
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _problem("The request body cannot be read (not UTF-8 JSON)"),
+    401: {"model": ProblemDetails, **_problem("No API key, or an unknown or revoked one")},
+    403: _problem("The key's scope is too low for this route"),
+    404: _problem("Not found: the resource, or no results for what was asked"),
+    409: _problem("The capability has no active model yet: train it first"),
+    413: _problem("The request body is larger than the server accepts"),
+    422: _problem("The request is not valid (each problem is named)"),
+    429: _problem("Too many requests for this key; retry after `Retry-After` seconds"),
+    503: _problem("The app database is not reachable"),
+}
+
+
+class ModelRef(BaseModel):
+    """The model version a payload was read from."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"example": {"capability": "value", "version": 3, "as_of": "2024-06-01"}}
+    )
+
+    capability: Capability
+    version: int
+    as_of: dt.date | None = None
+
+
+# -- segments -------------------------------------------------------------------------
+
+
+class SegmentOut(BaseModel):
+    """One RFM segment: its size (counted from the served assignments), revenue share,
+    and what it means and what to do."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {
+                "segment": "Champions",
+                "customers": 812,
+                "share_customers": 0.0812,
+                "share_revenue": 0.3411,
+                "description": "bought recently, buy often and spend the most",
+                "action": "reward them; ask for reviews",
+            }
+        }
+    )
+
+    segment: str
+    customers: int
+    share_customers: float
+    share_revenue: float | None = None
+    description: str | None = None
+    action: str | None = None
+
+
+class TopFeature(BaseModel):
+    feature: str
+    std_diff: float | None = None
+    direction: str
+
+
+class ClusterOut(BaseModel):
+    """One cluster's profile: size, shares, feature means/medians and the features that
+    set it apart (difference in standard deviations)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {
+                "cluster": 0,
+                "name": "frequent big spenders",
+                "size": 640,
+                "share_customers": 0.064,
+                "share_revenue": 0.29,
+                "mean": {"recency_days": 21.5, "frequency": 9.1},
+                "median": {"recency_days": 15.0, "frequency": 8.0},
+                "top_features": [{"feature": "frequency", "std_diff": 1.8, "direction": "higher"}],
+            }
+        }
+    )
+
+    cluster: int
+    name: str
+    size: int
+    share_customers: float | None = None
+    share_revenue: float | None = None
+    mean: dict[str, float | None] = Field(default_factory=dict)
+    median: dict[str, float | None] = Field(default_factory=dict)
+    top_features: list[TopFeature] = Field(default_factory=list)
+
+
+class ClusteringOut(BaseModel):
+    """How the clusters were chosen (method, k, why) and their profiles."""
+
+    method: str | None = None
+    k: int = 0
+    why: str | None = None
+    clusters: list[ClusterOut] = Field(default_factory=list)
+
+
+class SegmentsOut(BaseModel):
+    """The served segmentation: RFM segments and cluster profiles."""
+
+    model: ModelRef
+    customers: int = Field(description="customers assigned in this version")
+    scheme: str | None = None
+    segments: list[SegmentOut]
+    clustering: ClusteringOut
+
+
+class MigrationFlow(BaseModel):
+    """Customers who were in ``from_segment`` at start and in ``to_segment`` at end;
+    "(new)" and "(gone)" mark customers present at only one date."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {"from_segment": "Champions", "to_segment": "At risk", "customers": 37}
+        }
+    )
+
+    from_segment: str
+    to_segment: str
+    customers: int
+
+
+class MigrationOut(BaseModel):
+    """Segment migration between the segmentation versions as of two dates."""
+
+    start: dt.date
+    end: dt.date
+    by: Literal["rfm_segment", "cluster_name"]
+    start_model: ModelRef
+    end_model: ModelRef
+    flows: list[MigrationFlow]
+
+
+# -- customers and predictions ---------------------------------------------------------
+
+
+class CustomerSegment(BaseModel):
+    """A customer's RFM scores, segment and cluster in the served segmentation."""
+
+    r_score: int | None = None
+    f_score: int | None = None
+    m_score: int | None = None
+    rfm_segment: str | None = None
+    cluster: int | None = None
+    cluster_name: str | None = None
+
+
+class PredictionOut(BaseModel):
+    """What the served value model predicts for one customer over its horizon: orders,
+    spend (total and per category, shop currency), probability of being active, churn
+    probability and risk, lifetime value and the next order date."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {
+                "customer_id": "C00042",
+                "expected_orders": 1.8,
+                "expected_spend": 143.2,
+                "spend_by_category": {"toys": 80.1, "books": 63.1},
+                "p_active": 0.82,
+                "churn_probability": 0.21,
+                "churn_risk": "low",
+                "clv": 612.4,
+                "next_order_date": "2024-07-02",
+                "rfm_segment": "Loyal",
+                "spend_percentile": 0.91,
+                "value_tier": "high",
+                "top_factors": ["last order 12 days ago (lowers churn risk)"],
+            }
+        }
+    )
+
+    customer_id: str
+    expected_orders: float | None = None
+    expected_spend: float | None = None
+    spend_by_category: dict[str, Any] | None = None
+    p_active: float | None = None
+    churn_probability: float | None = None
+    churn_risk: str | None = None
+    clv: float | None = None
+    next_order_date: dt.date | None = None
+    rfm_segment: str | None = None
+    spend_percentile: float | None = None
+    value_tier: str | None = None
+    top_factors: list[str] = Field(default_factory=list)
+
+
+class CustomerOut(BaseModel):
+    """One customer: segment (null before segmentation is trained), predictions (null
+    when the value model did not score them) and the churn factors in words."""
+
+    customer_id: str
+    segment: CustomerSegment | None
+    predictions: PredictionOut | None
+    top_factors: list[str]
+    models: list[ModelRef] = Field(description="the versions this answer was read from")
+
+
+class CustomerPage(BaseModel):
+    """A page of customers with their predictions, sorted by one prediction."""
+
+    model: ModelRef
+    sort: str
+    order: Literal["asc", "desc"]
+    limit: int
+    offset: int
+    total: int = Field(description="customers scored by this version")
+    items: list[PredictionOut]
+
+
+class PredictionsIn(BaseModel):
+    """A batch of customer ids (at most the server's ``max_batch_size``, 1,000 by
+    default); duplicates are answered once."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"example": {"customer_ids": ["C00042", "C00043"]}}
+    )
+
+    customer_ids: list[str] = Field(min_length=1)
+
+
+class PredictionsOut(BaseModel):
+    """Predictions for the known ids, in request order; ids the model did not score
+    are listed in ``unknown``, never dropped."""
+
+    model: ModelRef
+    predictions: list[PredictionOut]
+    unknown: list[str]
+
+
+# -- forecasts -------------------------------------------------------------------------
+
+
+class HistoryPoint(BaseModel):
+    date: dt.date
+    value: float
+
+
+class ForecastPointOut(BaseModel):
+    """One future period: the forecast and its 80 % and 95 % prediction intervals."""
+
+    date: dt.date
+    forecast: float
+    lower_80: float | None = None
+    upper_80: float | None = None
+    lower_95: float | None = None
+    upper_95: float | None = None
+
+
+class BacktestOut(BaseModel):
+    """The series' measured accuracy on its own history (time-split backtest): the
+    chosen model's and seasonal naive's errors, as the training run recorded them."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {
+                "model": "AutoETS",
+                "horizon": 12,
+                "metrics": {"mase": 0.71, "smape": 0.12, "seasonal_naive_mase": 1.0},
+            }
+        }
+    )
+
+    model: str
+    horizon: int
+    metrics: dict[str, Any]
+
+
+class ForecastSeries(BaseModel):
+    """One series, ready to chart: history, forecast with intervals, and accuracy."""
+
+    series: str
+    model: str | None
+    history: list[HistoryPoint]
+    forecast: list[ForecastPointOut]
+    backtest: BacktestOut | None
+
+
+class ForecastsOut(BaseModel):
+    """The served sales forecast for one timeframe (and breakdown)."""
+
+    model: ModelRef
+    timeframe: Literal["daily", "weekly", "monthly"]
+    by: str | None
+    horizon: int = Field(description="forecast periods per series in this answer")
+    series: list[ForecastSeries]
+
+
+# -- models ----------------------------------------------------------------------------
+
+
+class ModelVersionOut(BaseModel):
+    """A trained version of a capability and its measured accuracy."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {
+                "capability": "value",
+                "version": 3,
+                "active": True,
+                "created_at": "2024-06-01T02:00:00Z",
+                "as_of": "2024-06-01",
+                "data_from": "2021-01-03",
+                "data_to": "2024-05-31",
+                "metrics": {"churn_auc": 0.81},
+                "sha256": "9f2c…",
+                "job_id": None,
+            }
+        }
+    )
+
+    capability: Capability
+    version: int
+    active: bool
+    created_at: dt.datetime
+    as_of: dt.date | None = None
+    data_from: dt.date | None = None
+    data_to: dt.date | None = None
+    metrics: dict[str, Any]
+    sha256: str
+    job_id: str | None = None
+
+    @field_validator("created_at")
+    @classmethod
+    def _utc(cls, value: dt.datetime) -> dt.datetime:
+        """Timestamps are stored in UTC; SQLite hands them back without the zone."""
+        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+class ModelVersionDetail(ModelVersionOut):
+    """A version with the summary its training run reported."""
+
+    summary: dict[str, Any]

@@ -1,0 +1,312 @@
+"""The /v1 read, predict and admin routes over a seeded shop (tests/api/seed.py)."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from conftest import bearer
+from custintel.api import create_app
+from custintel.appdb.keys import create_key
+from custintel.config import Settings
+
+PROBLEM = "application/problem+json"
+
+
+def _problem(response, status: int) -> dict:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == PROBLEM
+    return response.json()
+
+
+# -- segments ---------------------------------------------------------------------------
+
+
+def test_segments_counts_from_assignments_shares_and_profiles_from_summary(
+    api: TestClient, api_keys: dict[str, str]
+) -> None:
+    body = api.get("/v1/segments", headers=bearer(api_keys["read"])).json()
+    assert body["model"] == {"capability": "segmentation", "version": 2, "as_of": "2024-04-01"}
+    assert body["customers"] == 10 and body["scheme"] == "rfm-11"
+    # version 2 rotates by one: C001->Loyal, C002->At risk, C003->Champions, ...
+    sizes = {s["segment"]: s["customers"] for s in body["segments"]}
+    assert sizes == {"Champions": 3, "Loyal": 4, "At risk": 3}
+    champions = body["segments"][0]
+    assert champions["share_revenue"] == 0.6 and champions["share_customers"] == 0.3
+    assert champions["action"] == "look after Champions"
+    assert [c["name"] for c in body["clustering"]["clusters"]] == ["cluster 0", "cluster 1"]
+    assert body["clustering"]["clusters"][0]["mean"]["frequency"] is None
+
+
+def test_segment_migration_between_two_dates(api: TestClient, api_keys: dict[str, str]) -> None:
+    response = api.get(
+        "/v1/segments/migration",
+        params={"start": "2024-01-01", "end": "2024-04-01"},
+        headers=bearer(api_keys["read"]),
+    )
+    body = response.json()
+    assert response.status_code == 200, body
+    flows = {(f["from_segment"], f["to_segment"]): f["customers"] for f in body["flows"]}
+    assert flows == {
+        ("Champions", "Loyal"): 3,
+        ("Loyal", "At risk"): 3,
+        ("At risk", "Champions"): 3,
+        ("(new)", "Loyal"): 1,  # C010 appears in version 2 only
+    }
+    assert body["start_model"]["version"] == 1 and body["end_model"]["version"] == 2
+
+
+def test_segment_migration_by_cluster_counts_everyone(
+    api: TestClient, api_keys: dict[str, str]
+) -> None:
+    body = api.get(
+        "/v1/segments/migration",
+        params={"start": "2024-01-01", "end": "2024-04-01", "by": "cluster_name"},
+        headers=bearer(api_keys["read"]),
+    ).json()
+    assert sum(f["customers"] for f in body["flows"]) == 10
+    assert {"from_segment": "cluster 0", "to_segment": "cluster 0", "customers": 5} in body["flows"]
+
+
+def test_segment_migration_at_an_unrecorded_date_names_the_recorded_ones(
+    api: TestClient, api_keys: dict[str, str]
+) -> None:
+    response = api.get(
+        "/v1/segments/migration",
+        params={"start": "2023-12-31", "end": "2024-04-01"},
+        headers=bearer(api_keys["read"]),
+    )
+    body = _problem(response, 404)
+    assert "2023-12-31" in body["detail"] and "2024-01-01, 2024-04-01" in body["detail"]
+
+
+# -- customers --------------------------------------------------------------------------
+
+
+def test_one_customer_has_segment_predictions_and_factors(
+    api: TestClient, api_keys: dict[str, str]
+) -> None:
+    response = api.get("/v1/customers/C002", headers=bearer(api_keys["read"]))
+    body = response.json()
+    assert response.status_code == 200, body
+    assert body["segment"]["rfm_segment"] == "At risk" and body["segment"]["f_score"] == 2
+    assert body["predictions"]["expected_spend"] == 101.0  # value version 1, i=1
+    assert body["predictions"]["next_order_date"] == "2024-05-02"
+    assert body["top_factors"] == ["last order 1 days ago (lowers churn risk)", "1 orders"]
+    assert {(m["capability"], m["version"]) for m in body["models"]} == {
+        ("segmentation", 2),
+        ("value", 1),
+    }
+
+
+def test_an_unknown_customer_is_404(api: TestClient, api_keys: dict[str, str]) -> None:
+    body = _problem(api.get("/v1/customers/nobody", headers=bearer(api_keys["read"])), 404)
+    assert "'nobody'" in body["detail"]
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"sort": "expected_spend", "limit": 3}, ["C010", "C009", "C008"]),
+        ({"sort": "expected_spend", "order": "asc", "limit": 2, "offset": 1}, ["C002", "C003"]),
+        # C004 has no churn probability: last whichever the order
+        (
+            {"sort": "churn_probability", "order": "asc", "limit": 10},
+            ["C010", "C009", "C008", "C007", "C006", "C005", "C003", "C002", "C001", "C004"],
+        ),
+        (
+            {"sort": "churn_probability", "limit": 10},
+            ["C001", "C002", "C003", "C005", "C006", "C007", "C008", "C009", "C010", "C004"],
+        ),
+    ],
+    ids=["spend-desc", "spend-asc-offset", "churn-asc-nulls-last", "churn-desc-nulls-last"],
+)
+def test_customer_pages_sort_and_page(
+    api: TestClient, api_keys: dict[str, str], params: dict, expected: list[str]
+) -> None:
+    response = api.get("/v1/customers", params=params, headers=bearer(api_keys["read"]))
+    body = response.json()
+    assert response.status_code == 200, body
+    assert [c["customer_id"] for c in body["items"]] == expected
+    assert body["total"] == 10 and body["model"]["version"] == 1
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"sort": "customer_id"}, {"limit": 1001}, {"limit": 0}, {"offset": -1}, {"order": "up"}],
+    ids=["sort-not-whitelisted", "limit-too-big", "limit-zero", "offset-negative", "order"],
+)
+def test_bad_customer_page_parameters_are_422(
+    api: TestClient, api_keys: dict[str, str], params: dict
+) -> None:
+    response = api.get("/v1/customers", params=params, headers=bearer(api_keys["read"]))
+    body = _problem(response, 422)
+    assert next(iter(params)) in body["detail"]
+
+
+def test_predictions_batch_lists_unknown_ids_and_dedupes(
+    api: TestClient, api_keys: dict[str, str]
+) -> None:
+    response = api.post(
+        "/v1/predictions",
+        json={"customer_ids": ["C003", "ghost", "C001", "C003"]},
+        headers=bearer(api_keys["predict"]),
+    )
+    body = response.json()
+    assert response.status_code == 200, body
+    assert [p["customer_id"] for p in body["predictions"]] == ["C003", "C001"]
+    assert body["unknown"] == ["ghost"]
+
+
+def test_predictions_batch_over_the_maximum_is_422_naming_it(home) -> None:
+    app = create_app(Settings(home=home, max_batch_size=2))
+    from seed import seed_shop
+
+    seed_shop(app.state.custintel.db)
+    with app.state.custintel.db.session() as session:
+        key, _ = create_key(session, "predict")
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.post(
+            "/v1/predictions", json={"customer_ids": ["a", "b", "c"]}, headers=bearer(key)
+        )
+    body = _problem(response, 422)
+    assert "the most is 2" in body["detail"] and body["max_batch_size"] == 2
+    app.state.custintel.db.dispose()
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [{"customer_ids": []}, {"ids": ["a"]}, {"customer_ids": "C001"}],
+    ids=["empty", "wrong-field", "not-a-list"],
+)
+def test_bad_prediction_bodies_are_422(
+    api: TestClient, api_keys: dict[str, str], payload: dict
+) -> None:
+    response = api.post("/v1/predictions", json=payload, headers=bearer(api_keys["predict"]))
+    _problem(response, 422)
+
+
+# -- forecasts --------------------------------------------------------------------------
+
+
+def test_forecast_is_a_chartable_payload_cut_to_the_horizon(
+    api: TestClient, api_keys: dict[str, str]
+) -> None:
+    response = api.get(
+        "/v1/forecasts",
+        params={"timeframe": "weekly", "horizon": 3},
+        headers=bearer(api_keys["read"]),
+    )
+    body = response.json()
+    assert response.status_code == 200, body
+    assert body["horizon"] == 3 and body["by"] is None
+    (total,) = body["series"]
+    assert total["series"] == "total" and total["model"] == "AutoETS"
+    assert len(total["history"]) == 10 and len(total["forecast"]) == 3
+    assert total["forecast"][0] == {
+        "date": "2024-03-11",
+        "forecast": 200.0,
+        "lower_80": 190.0,
+        "upper_80": 210.0,
+        "lower_95": 180.0,
+        "upper_95": 220.0,
+    }
+    assert total["backtest"]["metrics"]["seasonal_naive_mase"] == 1.0
+
+
+def test_forecast_by_category_has_one_series_each(
+    api: TestClient, api_keys: dict[str, str]
+) -> None:
+    body = api.get(
+        "/v1/forecasts",
+        params={"timeframe": "weekly", "by": "category"},
+        headers=bearer(api_keys["read"]),
+    ).json()
+    assert [s["series"] for s in body["series"]] == ["books", "toys"]
+    assert body["horizon"] == 8 and all(len(s["forecast"]) == 8 for s in body["series"])
+
+
+def test_an_untrained_timeframe_is_404_naming_the_trained_ones(
+    api: TestClient, api_keys: dict[str, str]
+) -> None:
+    response = api.get(
+        "/v1/forecasts", params={"timeframe": "daily"}, headers=bearer(api_keys["read"])
+    )
+    body = _problem(response, 404)
+    assert "timeframe=weekly" in body["detail"] and "timeframe=weekly&by=category" in body["detail"]
+
+
+def test_a_horizon_beyond_the_trained_one_is_422_saying_the_max(
+    api: TestClient, api_keys: dict[str, str]
+) -> None:
+    response = api.get(
+        "/v1/forecasts",
+        params={"timeframe": "weekly", "horizon": 9},
+        headers=bearer(api_keys["read"]),
+    )
+    body = _problem(response, 422)
+    assert body["max_horizon"] == 8 and "at most 8" in body["detail"]
+
+
+# -- models -----------------------------------------------------------------------------
+
+
+def test_models_lists_versions_marking_the_active_one(
+    api: TestClient, api_keys: dict[str, str]
+) -> None:
+    body = api.get(
+        "/v1/models", params={"capability": "value"}, headers=bearer(api_keys["read"])
+    ).json()
+    assert [(m["version"], m["active"]) for m in body] == [(2, False), (1, True)]
+    everything = api.get("/v1/models", headers=bearer(api_keys["read"])).json()
+    assert {m["capability"] for m in everything} == {"segmentation", "value", "forecasting"}
+
+
+def test_one_model_version_has_its_summary(api: TestClient, api_keys: dict[str, str]) -> None:
+    body = api.get("/v1/models/segmentation/1", headers=bearer(api_keys["read"])).json()
+    assert body["version"] == 1 and body["active"] is False
+    assert body["summary"]["scheme"] == "rfm-11"
+    missing = api.get("/v1/models/segmentation/9", headers=bearer(api_keys["read"]))
+    assert "versions: 1, 2" in _problem(missing, 404)["detail"]
+    _problem(api.get("/v1/models/nothing/1", headers=bearer(api_keys["read"])), 422)
+
+
+def test_activation_switches_what_customers_are_served(
+    api: TestClient, api_keys: dict[str, str]
+) -> None:
+    response = api.post("/v1/models/value/2/activate", headers=bearer(api_keys["admin"]))
+    assert response.status_code == 200 and response.json()["active"] is True
+    body = api.get("/v1/customers/C002", headers=bearer(api_keys["read"])).json()
+    assert body["predictions"]["expected_spend"] == 201.0
+    missing = api.post("/v1/models/value/7/activate", headers=bearer(api_keys["admin"]))
+    _problem(missing, 404)
+
+
+# -- no active model --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "scope"),
+    [
+        ("GET", "/v1/segments", "read"),
+        ("GET", "/v1/customers", "read"),
+        ("GET", "/v1/customers/C001", "read"),
+        ("POST", "/v1/predictions", "predict"),
+        ("GET", "/v1/forecasts?timeframe=weekly", "read"),
+    ],
+)
+def test_routes_say_train_it_first_before_any_training(
+    client: TestClient, keys: dict[str, str], method: str, path: str, scope: str
+) -> None:
+    response = client.request(
+        method,
+        path,
+        headers=bearer(keys[scope]),
+        json={"customer_ids": ["C001"]} if method == "POST" else None,
+    )
+    assert "train it first" in _problem(response, 409)["detail"]
+
+
+def test_models_list_is_empty_before_any_training(client: TestClient, keys: dict[str, str]) -> None:
+    response = client.get("/v1/models", headers=bearer(keys["read"]))
+    assert response.status_code == 200 and response.json() == []
