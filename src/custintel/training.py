@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from custintel.appdb.schema import CustomerPrediction, SegmentAssignment
 from custintel.config import Settings
-from custintel.data.ingest import SyncReport
+from custintel.data.ingest import Progress, SyncReport
 from custintel.data.mapping import load_mapping
 from custintel.data.store import Store
 from custintel.errors import ConfigError, NotEnoughData
@@ -160,19 +160,20 @@ def train_capability(
         return next(v for v in list_versions(session, capability) if v.active)
 
 
-def sync_data_directory(settings: Settings) -> SyncReport:
-    """Sync the source named by the data directory's custintel.toml into its store."""
+def sync_data_directory(settings: Settings, progress: Progress | None = None) -> SyncReport:
+    """Sync the source named by the data directory's custintel.toml into its store
+    (all or nothing)."""
     from custintel.services import sync_with_settings
 
     if not settings.mapping_path.exists():
         raise ConfigError(
-            "the data directory has no custintel.toml naming a source",
+            "the data directory has no custintel.toml, so there is nothing to sync",
             where=str(settings.mapping_path),
-            hint="write one with `custintel init --source URL`",
+            hint="write one with `custintel init --source URL` (or name files in it)",
         )
     mapping = load_mapping(settings.mapping_path)
     with Store(settings.store_path, memory_limit=settings.duckdb_memory_limit) as store:
-        return sync_with_settings(store, mapping, settings)
+        return sync_with_settings(store, mapping, settings, progress=progress)
 
 
 PREDICTION_COLUMNS = [

@@ -184,7 +184,12 @@ def seed_forecast(session: Session, version: int, horizon: int = 8) -> ModelVers
                     series=name,
                     model="AutoETS",
                     horizon=horizon,
-                    metrics={"mase": 0.7, "smape": 0.1, "seasonal_naive_mase": 1.0},
+                    metrics={
+                        "mase": 0.7,
+                        "smape": 0.1,
+                        "floor_model": "SeasonalNaive",
+                        "floor_mase": 1.0,
+                    },
                 )
             )
     session.flush()

@@ -211,7 +211,7 @@ def test_forecast_is_a_chartable_payload_cut_to_the_horizon(
         "lower_95": 180.0,
         "upper_95": 220.0,
     }
-    assert total["backtest"]["metrics"]["seasonal_naive_mase"] == 1.0
+    assert total["backtest"]["metrics"]["floor_mase"] == 1.0
 
 
 def test_forecast_by_category_has_one_series_each(
@@ -310,3 +310,41 @@ def test_routes_say_train_it_first_before_any_training(
 def test_models_list_is_empty_before_any_training(client: TestClient, keys: dict[str, str]) -> None:
     response = client.get("/v1/models", headers=bearer(keys["read"]))
     assert response.status_code == 200 and response.json() == []
+
+
+def test_without_by_the_total_comes_from_a_reconciled_split(
+    api: TestClient, api_keys: dict[str, str]
+) -> None:
+    """Training forecasts per category (with the reconciled total) and nothing else:
+    asking for the plain total serves that split's "total" series."""
+    from datetime import date
+
+    from seed import add_version
+
+    from custintel.appdb.schema import ForecastPoint
+    from custintel.registry.versions import activate
+
+    db = api.app.state.custintel.db  # type: ignore[attr-defined]
+    with db.session() as session:
+        row = add_version(session, "forecasting", 9)
+        for series in ("total", "toys"):
+            for kind, day in (("history", date(2024, 1, 1)), ("forecast", date(2024, 2, 1))):
+                session.add(
+                    ForecastPoint(
+                        model_version_id=row.id,
+                        timeframe="monthly",
+                        by="category",
+                        series=series,
+                        kind=kind,
+                        date=day,
+                        value=1.0,
+                        model="AutoETS" if kind == "forecast" else None,
+                    )
+                )
+        session.flush()
+        activate(session, "forecasting", 9)
+    body = api.get(
+        "/v1/forecasts", params={"timeframe": "monthly"}, headers=bearer(api_keys["read"])
+    ).json()
+    assert [s["series"] for s in body["series"]] == ["total"]
+    assert len(body["series"][0]["forecast"]) == 1

@@ -333,6 +333,9 @@ def _chunks(items: Sequence[str], size: int) -> Iterable[Sequence[str]]:
 
 # -- forecasts --------------------------------------------------------------------------
 
+# The series name of the shop's total in a forecast split by category (reconciled).
+TOTAL_SERIES = "total"
+
 
 def forecasts(
     session: Session, version: ModelVersion, timeframe: str, by: str | None, horizon: int | None
@@ -350,6 +353,12 @@ def forecasts(
             .distinct()
         )
     }
+    only: str | None = None
+    if by is None and (timeframe, "") not in trained:
+        # The total is also a series of every reconciled split: serve it from there.
+        split = next((b for t, b in sorted(trained) if t == timeframe), None)
+        if split is not None:
+            key, only = split, TOTAL_SERIES
     if (timeframe, key) not in trained:
         choices = ", ".join(
             f"timeframe={t}" + (f"&by={b}" if b else "") for t, b in sorted(trained)
@@ -362,11 +371,13 @@ def forecasts(
             + f"; trained: {choices or 'none'}",
             trained=[{"timeframe": t, "by": b or None} for t, b in sorted(trained)],
         )
-    where = (
+    where: tuple[Any, ...] = (
         ForecastPoint.model_version_id == version.id,
         ForecastPoint.timeframe == timeframe,
         ForecastPoint.by == key,
     )
+    if only is not None:
+        where = (*where, ForecastPoint.series == only)
     points = session.scalars(
         select(ForecastPoint).where(*where).order_by(ForecastPoint.series, ForecastPoint.date)
     ).all()

@@ -332,7 +332,12 @@ class BacktestOut(BaseModel):
             "example": {
                 "model": "AutoETS",
                 "horizon": 12,
-                "metrics": {"mase": 0.71, "smape": 0.12, "seasonal_naive_mase": 1.0},
+                "metrics": {
+                    "mase": 0.71,
+                    "smape": 0.12,
+                    "floor_model": "SeasonalNaive",
+                    "floor_mase": 1.0,
+                },
             }
         }
     )

@@ -191,19 +191,22 @@ def _too_large(max_bytes: int) -> str:
 
 
 class BodyLimitMiddleware:
-    """Refuse request bodies above ``max_bytes`` with 413 problem+json."""
+    """Refuse request bodies above ``max_bytes`` with 413 problem+json; paths in
+    ``per_path`` (the bulk upload) have their own limit."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int):
+    def __init__(self, app: ASGIApp, max_bytes: int, per_path: dict[str, int] | None = None):
         self.app = app
         self.max_bytes = max_bytes
+        self.per_path = per_path or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.per_path.get(scope.get("path", ""), self.max_bytes)
         declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(scope, send)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._refuse(scope, send, limit)
             return
         seen = 0
         started = False
@@ -213,8 +216,8 @@ class BodyLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise _TooLarge(self.max_bytes)
+                if seen > limit:
+                    raise _TooLarge(limit)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -228,9 +231,9 @@ class BodyLimitMiddleware:
         except _TooLarge:
             if started:
                 raise
-            await self._refuse(scope, send)
+            await self._refuse(scope, send, limit)
 
-    async def _refuse(self, scope: Scope, send: Send) -> None:
+    async def _refuse(self, scope: Scope, send: Send, limit: int) -> None:
         import json
 
         body = json.dumps(
@@ -238,7 +241,7 @@ class BodyLimitMiddleware:
                 "type": "about:blank",
                 "title": "Content too large",
                 "status": 413,
-                "detail": _too_large(self.max_bytes),
+                "detail": _too_large(limit),
                 "instance": scope.get("path", ""),
             }
         ).encode()
@@ -259,7 +262,12 @@ class BodyLimitMiddleware:
 def install(app: FastAPI, settings: Settings | None = None) -> None:
     """Add the body limit and (when origins are configured) CORS to ``app``."""
     config: Settings = settings or app.state.custintel.settings
-    app.add_middleware(BodyLimitMiddleware, max_bytes=config.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=config.max_body_bytes,
+        # bulk uploads are checked against their own, larger limit (jobs/bulk.py)
+        per_path={"/v1/bulk": config.bulk_max_bytes + 64 * 1024},
+    )
     if config.cors_origins:
         options: dict[str, Any] = {
             "allow_origins": config.cors_origins,

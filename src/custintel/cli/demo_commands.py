@@ -40,8 +40,10 @@ def demo(
     serve: Annotated[
         bool, typer.Option("--serve/--no-serve", help="Serve the API and dashboard afterwards.")
     ] = True,
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="TCP port.")] = 8000,
 ) -> None:
-    """Build the demo shop into the data directory, sync it, compute features, summarise."""
+    """Build the demo shop into the data directory, train every capability, summarise,
+    then serve the API (unless --no-serve)."""
     config = settings()
     with console.status("building the demo shop") as status:
         summary = build_demo(config, customers=customers, progress=lambda what: status.update(what))
@@ -92,8 +94,16 @@ def demo(
     out_console.print(f"forecast: {summary.forecast_path}", highlight=False)
     out_console.print(f"customer scores: {summary.scores_path}", highlight=False)
     if serve:
+        from custintel.appdb.keys import create_key
+        from custintel.cli.serve_commands import run_server
+        from custintel.services import app_database
+
+        with app_database(config).session() as session:
+            key, _ = create_key(session, "admin", name="demo")
         console.print(
-            "The HTTP API and dashboard are not built yet (issues 6 and 7); "
-            "the demo stops after the data, features, segments, forecast and scores.",
+            "an admin API key for this demo (send it as `Authorization: Bearer <key>`; "
+            "`custintel keys revoke` ends it):",
             highlight=False,
         )
+        out_console.print(key, highlight=False)
+        run_server(config, "127.0.0.1", port)

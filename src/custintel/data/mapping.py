@@ -120,6 +120,10 @@ class Mapping(BaseModel):
     forecasting: dict[str, Any] = Field(default_factory=dict)
     # [value]: churn risk thresholds, CLV days and discount rate.
     value: dict[str, Any] = Field(default_factory=dict)
+    # [writeback]: tables in the shop's own database (writeback.py).
+    writeback: dict[str, Any] = Field(default_factory=dict)
+    # [schedule]: cron expressions for sync and training jobs (jobs/schedule.py).
+    schedule: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _known_tables(self) -> Mapping:

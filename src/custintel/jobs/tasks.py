@@ -157,18 +157,11 @@ def sync_body(queue: JobQueue, job: JobInfo, report: Reporter) -> dict[str, Any]
     """Sync the data directory's custintel.toml into its store (all or nothing)."""
     from custintel.data.ingest import SYNC_ORDER
     from custintel.data.mapping import load_mapping
-    from custintel.data.store import Store
-    from custintel.services import sync_with_settings
+    from custintel.training import sync_data_directory
 
     settings = queue.settings
-    if not settings.mapping_path.exists():
-        raise ConfigError(
-            "the data directory has no custintel.toml, so there is nothing to sync",
-            where=str(settings.mapping_path),
-            hint="write one with `custintel init --source URL` (or name files in it)",
-        )
-    mapping = load_mapping(settings.mapping_path)
-    steps = 3 * sum(1 for t in SYNC_ORDER if t in mapping.tables)
+    tables = load_mapping(settings.mapping_path).tables if settings.mapping_path.exists() else {}
+    steps = 3 * sum(1 for t in SYNC_ORDER if t in tables)
     done = 0
 
     def step(table: str, what: str) -> None:
@@ -176,8 +169,7 @@ def sync_body(queue: JobQueue, job: JobInfo, report: Reporter) -> dict[str, Any]
         report(min(done / max(steps, 1), 0.99), f"{what} {table}")
         done += 1
 
-    with Store(settings.store_path, memory_limit=settings.duckdb_memory_limit) as store:
-        sync_report = sync_with_settings(store, mapping, settings, progress=step)
+    sync_report = sync_data_directory(settings, progress=step)
     return {
         "tables": [
             {
