@@ -103,3 +103,40 @@ def test_training_without_a_store_says_to_sync_first(home: Path) -> None:
     with pytest.raises(NotEnoughData, match="no store yet") as caught:
         train_capability(Settings(home=home), "segmentation")
     assert "custintel sync" in (caught.value.hint or "")
+
+
+@pytest.mark.parametrize("server", ["postgres_url", "mariadb_url"])
+def test_the_active_versions_are_written_back_to_the_shop_database(
+    demo: Settings, server: str, request: pytest.FixtureRequest
+) -> None:
+    import sqlalchemy as sa
+
+    from custintel.training import write_back_active
+
+    url = request.getfixturevalue(server)
+    toml = demo.mapping_path
+    toml.write_text(f'[writeback]\nurl = "{url}"\n', encoding="utf-8")
+    try:
+        written = write_back_active(demo)
+    finally:
+        toml.unlink()
+    assert written is not None
+    engine = sa.create_engine(url)
+    with engine.connect() as c:
+        segments = c.execute(sa.text("SELECT count(*) FROM custintel_customer_segments")).scalar()
+        spend = c.execute(
+            sa.text("SELECT count(*) FROM custintel_customer_segments WHERE clv IS NOT NULL")
+        ).scalar()
+        timeframes = {
+            r[0]
+            for r in c.execute(sa.text("SELECT DISTINCT timeframe FROM custintel_sales_forecasts"))
+        }
+    engine.dispose()
+    assert segments == written["segments"] > 500 and spend == segments
+    assert timeframes == {"daily", "weekly", "monthly"}
+
+
+def test_without_a_writeback_table_nothing_is_written(demo: Settings) -> None:
+    from custintel.training import write_back_active
+
+    assert write_back_active(demo) is None

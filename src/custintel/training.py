@@ -233,3 +233,63 @@ def score_ids(settings: Settings, customer_ids: Sequence[str], chunk: int = 5_00
     )
     frame.attrs["model_version"] = value.version
     return frame
+
+
+def write_back_active(settings: Settings) -> dict[str, int] | None:
+    """Write the active segments (with each customer's spend, churn and CLV when the
+    value models are trained) and forecasts to the shop's own database, when
+    custintel.toml has a ``[writeback]`` table; None when it has not. Returns the rows
+    written per table. Customers without a cluster (segmentation by RFM only) get
+    cluster -1."""
+    from custintel.appdb.schema import ForecastPoint
+    from custintel.services import app_database, capability_options
+    from custintel.writeback import WritebackSettings, write_forecasts, write_segments
+
+    config = WritebackSettings.from_options(capability_options(settings, None, "writeback"))
+    if config is None:
+        return None
+    written: dict[str, int] = {}
+    with app_database(settings).session() as session:
+        segments = active(session, "segmentation")
+        value = active(session, "value")
+        forecasting = active(session, "forecasting")
+        if segments is not None:
+            frame = pd.read_sql(
+                select(SegmentAssignment).where(SegmentAssignment.model_version_id == segments.id),
+                session.connection(),
+            )
+            if value is not None:
+                spend = pd.read_sql(
+                    select(
+                        CustomerPrediction.customer_id,
+                        CustomerPrediction.expected_spend,
+                        CustomerPrediction.churn_probability,
+                        CustomerPrediction.clv,
+                    ).where(CustomerPrediction.model_version_id == value.id),
+                    session.connection(),
+                )
+                frame = frame.merge(spend, on="customer_id", how="left")
+            frame["cluster"] = frame["cluster"].fillna(-1)
+            frame["cluster_name"] = frame["cluster_name"].fillna("(no cluster)")
+            written["segments"] = write_segments(
+                config,
+                frame,
+                model_version=segments.version,
+                as_of=segments.as_of or segments.created_at.date(),
+            )
+        if forecasting is not None:
+            points = pd.read_sql(
+                select(ForecastPoint).where(
+                    ForecastPoint.model_version_id == forecasting.id,
+                    ForecastPoint.kind == "forecast",
+                ),
+                session.connection(),
+            )
+            for timeframe, rows in points.groupby("timeframe"):
+                # one split per timeframe: the finest (it holds the reconciled total too)
+                split = max(rows["by"].unique(), key=len)
+                chosen = rows[rows["by"] == split].rename(columns={"value": "forecast"})
+                written[f"forecasts {timeframe}"] = write_forecasts(
+                    config, chosen, model_version=forecasting.version, timeframe=str(timeframe)
+                )
+    return written

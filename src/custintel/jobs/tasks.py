@@ -146,7 +146,15 @@ def train_body(queue: JobQueue, job: JobInfo, report: Reporter) -> dict[str, Any
             "metrics": version.metrics,
         }
         report((i + 1) * share, f"{capability} trained (version {version.version})")
-    result = {"trained": trained, "failed": failed}
+    result: dict[str, Any] = {"trained": trained, "failed": failed}
+    if trained:
+        # The shop's own tables follow the newly active versions. Their failure does not
+        # undo the training (the versions are active and served); the result says so.
+        try:
+            result["writeback"] = _service("write_back_active")(queue.settings)
+        except CustintelError as error:
+            result["writeback_error"] = describe_error(error)
+            report(1.0, f"trained; writing back to the shop's database failed: {error}")
     if failed:
         reasons = "; ".join(f"{c}: {m}" for c, m in failed.items())
         raise _PartlyFailed(f"{len(failed)} of {len(capabilities)} failed: {reasons}", result)
