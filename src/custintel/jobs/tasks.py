@@ -151,7 +151,9 @@ def train_body(queue: JobQueue, job: JobInfo, report: Reporter) -> dict[str, Any
         # The shop's own tables follow the newly active versions. Their failure does not
         # undo the training (the versions are active and served); the result says so.
         try:
-            result["writeback"] = _service("write_back_active")(queue.settings)
+            rows = _service("write_back_active")(queue.settings)
+            if rows is not None:
+                result["writeback"] = rows
         except CustintelError as error:
             result["writeback_error"] = describe_error(error)
             report(1.0, f"trained; writing back to the shop's database failed: {error}")
