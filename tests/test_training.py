@@ -140,3 +140,61 @@ def test_without_a_writeback_table_nothing_is_written(demo: Settings) -> None:
     from custintel.training import write_back_active
 
     assert write_back_active(demo) is None
+
+
+def test_segment_prediction_of_feature_rows_reproduces_the_stored_segments(
+    demo: Settings,
+) -> None:
+    """Feature rows of known customers, scored by the active model's artifact, get the
+    segments the training run stored for them; a tampered artifact is refused."""
+    import pandas as pd
+    from fastapi.testclient import TestClient
+
+    from custintel.api import create_app
+    from custintel.appdb.keys import create_key
+
+    app = create_app(demo)
+    with app.state.custintel.db.session() as session:
+        key, _ = create_key(session, "predict")
+    rows = pd.read_parquet(demo.home / "features.parquet").head(40)
+    rows = rows.astype({"customer_id": str}).astype(object).where(rows.notna(), None)
+    headers = {"Authorization": f"Bearer {key}"}
+    with TestClient(app, raise_server_exceptions=False) as client:
+        by_rows = client.post(
+            "/v1/segments/predict", json={"rows": rows.to_dict("records")}, headers=headers
+        )
+        assert by_rows.status_code == 200, by_rows.text
+        ids = rows["customer_id"].tolist()
+        by_ids = client.post(
+            "/v1/segments/predict", json={"customer_ids": [*ids, "nobody"]}, headers=headers
+        ).json()
+        assert by_ids["unknown"] == ["nobody"]
+        fields = ("customer_id", "rfm_segment", "cluster", "r_score", "f_score", "m_score")
+        predicted = [{f: s[f] for f in fields} for s in by_rows.json()["segments"]]
+        stored = [{f: s[f] for f in fields} for s in by_ids["segments"]]
+        assert predicted == stored
+        missing = client.post(
+            "/v1/segments/predict", json={"rows": [{"recency_days": 3}]}, headers=headers
+        )
+        assert missing.status_code == 422 and "frequency" in missing.json()["detail"]
+        # a swapped artifact file is refused by its checksum
+        from custintel.api import queries
+
+        queries._MODEL_CACHE.clear()
+        with app.state.custintel.db.session() as session:
+            served = active(session, "segmentation")
+            assert served is not None
+            path = demo.home / "models" / "segmentation" / served.artifact
+        original = path.read_bytes()
+        path.write_bytes(original.replace(b'"scheme"', b'"scheme" ', 1))
+        try:
+            refused = client.post(
+                "/v1/segments/predict",
+                json={"rows": rows.head(2).to_dict("records")},
+                headers=headers,
+            )
+        finally:
+            path.write_bytes(original)
+            queries._MODEL_CACHE.clear()
+        assert refused.status_code == 503 and "checksum" in refused.json()["detail"]
+    app.state.custintel.db.dispose()

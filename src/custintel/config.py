@@ -40,6 +40,12 @@ class Settings(BaseSettings):
         default=None,
         description="Redis for jobs, rate limits and caches; in-process/SQLite when unset",
     )
+    key_cache_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        description="how long an API process trusts a verified key before checking it again "
+        "(a key revoked elsewhere stops within this time; 0 checks every request)",
+    )
     rate_limit_per_minute: int = Field(
         default=600, ge=1, description="API requests per key per minute (token bucket burst)"
     )

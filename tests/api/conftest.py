@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from api_helpers import bearer as bearer
 from fastapi.testclient import TestClient
 
 from custintel.api import create_app
@@ -38,10 +39,6 @@ def keys(client: TestClient) -> dict[str, str]:
     return out
 
 
-def bearer(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
-
-
 @pytest.fixture()
 def api(settings: Settings) -> Iterator[TestClient]:
     """An app (body limit, CORS, metrics middleware, as create_app builds it) over a
@@ -65,16 +62,3 @@ def api_keys(api: TestClient) -> dict[str, str]:
             key, _ = create_key(session, scope, name=f"test {scope}")
             out[scope] = key
     return out
-
-
-@pytest.fixture()
-def redis_url(request: pytest.FixtureRequest) -> str:
-    """Redis on 127.0.0.1:6379 (skips, or fails when services are required, without it).
-
-    ``need_service`` comes from tests/conftest.py, which shares this module's name
-    ``conftest``, so it is found among the loaded plugins rather than imported."""
-    root = str(Path(__file__).resolve().parents[1] / "conftest.py")
-    plugins = request.config.pluginmanager.get_plugins()
-    top = next(p for p in plugins if getattr(p, "__file__", None) == root)
-    top.need_service("Redis", "127.0.0.1", 6379)
-    return "redis://127.0.0.1:6379/0"

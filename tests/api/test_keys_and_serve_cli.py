@@ -6,10 +6,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from api_helpers import bearer
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from conftest import bearer
 from custintel.api import create_app
 from custintel.cli import app
 from custintel.cli.serve_commands import RedactTokens

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from api_helpers import bearer
 from fastapi.testclient import TestClient
 
-from conftest import bearer
 from custintel.api import create_app
 from custintel.appdb.keys import create_key
 from custintel.config import Settings

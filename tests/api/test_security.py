@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from api_helpers import bearer
 from fastapi.testclient import TestClient
 
-from conftest import bearer
 from custintel.api import create_app, security
 from custintel.api import metrics as api_metrics
 from custintel.api.security import MemoryRateLimiter
@@ -241,3 +241,21 @@ def test_metrics_are_open_and_count_by_route_template(
 def test_metrics_without_middleware_still_answer(client: TestClient) -> None:
     assert client.get("/metrics").status_code == 200
     api_metrics.metrics_for(client.app.state.custintel)  # type: ignore[attr-defined]
+
+
+def test_a_key_revoked_elsewhere_stops_once_its_cache_entry_expires(
+    api: TestClient, api_keys: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A verified key is trusted for key_cache_seconds; after that the revocation
+    (made by another process, here straight in the database) applies."""
+    import time as clock
+
+    state = api.app.state.custintel  # type: ignore[attr-defined]
+    key = api_keys["read"]
+    assert api.get("/v1/segments", headers=bearer(key)).status_code == 200
+    with state.db.session() as session:
+        revoke_key(session, key[:11])
+    assert api.get("/v1/segments", headers=bearer(key)).status_code == 200  # still cached
+    later = clock.monotonic() + state.settings.key_cache_seconds + 1
+    monkeypatch.setattr("custintel.api.deps.time.monotonic", lambda: later)
+    assert api.get("/v1/segments", headers=bearer(key)).status_code == 401

@@ -70,14 +70,3 @@ def fake_scoring(monkeypatch: pytest.MonkeyPatch) -> None:
         )
 
     monkeypatch.setattr(training, "score_ids", score_ids)
-
-
-@pytest.fixture()
-def redis_url(request: pytest.FixtureRequest) -> str:
-    """Redis on 127.0.0.1:6379 (skips, or fails when services are required, without it);
-    tests/conftest.py shares this module's name, so it is found among the plugins."""
-    root = str(Path(__file__).resolve().parents[1] / "conftest.py")
-    plugins = request.config.pluginmanager.get_plugins()
-    top = next(p for p in plugins if getattr(p, "__file__", None) == root)
-    top.need_service("Redis", "127.0.0.1", 6379)
-    return "redis://127.0.0.1:6379/0"

@@ -10,9 +10,9 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from conftest import need_shared_data
 from custintel.cli import app
 from custintel.demo import generate_shop, write_shop
+from servers import need_shared_data
 
 runner = CliRunner()
 CONTRACT = [

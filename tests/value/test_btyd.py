@@ -23,7 +23,6 @@ import pytest
 import sqlglot
 from simulate import bgnbd_purchases
 
-from conftest import need_shared_data
 from custintel.errors import ConfigError, InputError, MissingColumns, NotEnoughData, StoreError
 from custintel.value import btyd
 from custintel.value.btyd import (
@@ -38,6 +37,7 @@ from custintel.value.btyd import (
     log_likelihood,
     summary_sql,
 )
+from servers import need_shared_data
 
 # Fader, Hardie & Lee (2005), "Counting your customers the easy way", CDNOW 1/10 sample,
 # 39-week calibration; and the Gamma-Gamma fit of Fader & Hardie (2013) on the same data.

@@ -7,6 +7,8 @@ scope, and answers 401 or 403 as problem+json otherwise.
 
 from __future__ import annotations
 
+import hashlib
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Annotated, Any
@@ -56,6 +58,28 @@ def _bearer(request: Request) -> str | None:
     return None
 
 
+def _verified(app: AppState, token: str) -> KeyInfo | None:
+    """``token``'s key when live. A live key is remembered for
+    ``settings.key_cache_seconds`` (a database read saved on every request), so a key
+    revoked from another process stops working within that time."""
+    ttl = app.settings.key_cache_seconds
+    cache: dict[str, tuple[KeyInfo, float]] = app.extras.setdefault("verified_keys", {})
+    digest = hashlib.sha256(token.encode("utf-8")).hexdigest()
+    now = time.monotonic()
+    hit = cache.get(digest)
+    if hit is not None and hit[1] > now:
+        return hit[0]
+    with app.db.session() as session:
+        key = verify_key(session, token)
+    if key is None or ttl <= 0:
+        cache.pop(digest, None)
+        return key
+    if len(cache) > 10_000:
+        cache.clear()
+    cache[digest] = (key, now + ttl)
+    return key
+
+
 def require(scope: str) -> Callable[..., KeyInfo]:
     """A dependency that admits keys of ``scope`` or higher and returns the key's info."""
 
@@ -69,8 +93,7 @@ def require(scope: str) -> Callable[..., KeyInfo]:
                 "`custintel keys create --scope read` makes one",
                 headers={"WWW-Authenticate": "Bearer"},
             )
-        with app.db.session() as session:
-            key = verify_key(session, token)
+        key = _verified(app, token)
         if key is None:
             raise Problem(
                 401,

@@ -11,8 +11,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import date
+from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from sqlalchemy import and_, exists, func, select
 from sqlalchemy.orm import Session, aliased
 
@@ -35,7 +37,10 @@ from custintel.api.schemas import (
     ModelVersionOut,
     PredictionOut,
     PredictionsOut,
+    SegmentAssignmentOut,
     SegmentOut,
+    SegmentPredictIn,
+    SegmentPredictOut,
     SegmentsOut,
 )
 from custintel.appdb.schema import (
@@ -45,7 +50,7 @@ from custintel.appdb.schema import (
     ModelVersion,
     SegmentAssignment,
 )
-from custintel.registry.versions import VersionInfo, activate, active, list_versions
+from custintel.registry.versions import VersionInfo, activate, active, list_versions, load_artifact
 
 __all__ = [
     "SORTABLE",
@@ -490,3 +495,85 @@ def activate_version(session: Session, capability: str, version: int) -> ModelVe
     """Serve ``version`` of ``capability`` from the next request on."""
     _find(session, capability, version)
     return _version_out(activate(session, capability, version))
+
+
+# -- segment prediction -----------------------------------------------------------------
+
+_MODEL_CACHE: dict[int, dict[str, Any]] = {}
+
+
+def _segmentation_model(models_root: Path, version: ModelVersion) -> dict[str, Any]:
+    """The active segmentation artifact, checked against the registry's sha256 once per
+    version and process (an artifact never changes once written)."""
+    if version.id not in _MODEL_CACHE:
+        _MODEL_CACHE.clear()
+        _MODEL_CACHE[version.id] = load_artifact(models_root, version)
+    return _MODEL_CACHE[version.id]
+
+
+def predict_segments(
+    session: Session,
+    version: ModelVersion,
+    body: SegmentPredictIn,
+    models_root: Path,
+    limit: int,
+) -> SegmentPredictOut:
+    """Segments of known ids (read from the version's assignments) or of feature rows
+    (scored by its model); 422 for both or neither, or more than ``limit``."""
+    from custintel.errors import ConfigError
+    from custintel.segmentation.service import predict_segment
+
+    if (body.customer_ids is None) == (body.rows is None):
+        raise Problem(422, "Invalid request", "send either customer_ids or rows, not both")
+    items = body.customer_ids if body.customer_ids is not None else body.rows
+    if not items or len(items) > limit:
+        raise Problem(
+            422,
+            "Invalid request",
+            f"send between 1 and {limit} customers (got {len(items or [])})",
+            max_batch_size=limit,
+        )
+    if body.customer_ids is not None:
+        wanted = list(dict.fromkeys(body.customer_ids))
+        found = {
+            a.customer_id: a
+            for a in session.scalars(
+                select(SegmentAssignment).where(
+                    SegmentAssignment.model_version_id == version.id,
+                    SegmentAssignment.customer_id.in_(wanted),
+                )
+            )
+        }
+        return SegmentPredictOut(
+            model=_ref(version),
+            segments=[
+                SegmentAssignmentOut.model_validate(found[c], from_attributes=True)
+                for c in wanted
+                if c in found
+            ],
+            unknown=[c for c in wanted if c not in found],
+        )
+    model = _segmentation_model(models_root, version)
+    frame = pd.DataFrame(body.rows)
+    try:
+        result = predict_segment(model, frame)
+    except ConfigError as error:
+        raise Problem(422, "Invalid feature rows", error.message) from None
+    except (KeyError, ValueError) as error:
+        raise Problem(
+            422,
+            "Invalid feature rows",
+            f"the rows do not have the features this model needs ({error}); send rows as "
+            "`custintel features` writes them",
+        ) from None
+    return SegmentPredictOut(
+        model=_ref(version),
+        segments=[
+            SegmentAssignmentOut(**{str(k): _plain(v) for k, v in record.items()})
+            for record in result.to_dict(orient="records")
+        ],
+    )
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value

@@ -412,3 +412,50 @@ class ModelVersionDetail(ModelVersionOut):
     """A version with the summary its training run reported."""
 
     summary: dict[str, Any]
+
+
+class SegmentPredictIn(BaseModel):
+    """Customers to segment: known ``customer_ids`` (their segment in the active
+    version), or feature ``rows`` as `custintel features` writes them (scored against
+    the population the active model was fitted on); at most the server's
+    ``max_batch_size`` in all."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "example": {
+                "rows": [
+                    {
+                        "customer_id": "new-1",
+                        "recency_days": 12,
+                        "frequency": 4,
+                        "monetary": 310.5,
+                        "tenure_days": 400,
+                    }
+                ]
+            }
+        },
+    )
+
+    customer_ids: list[str] | None = None
+    rows: list[dict[str, float | int | str | None]] | None = None
+
+
+class SegmentAssignmentOut(BaseModel):
+    """One customer's RFM scores, segment and cluster."""
+
+    customer_id: str
+    r_score: int | None = None
+    f_score: int | None = None
+    m_score: int | None = None
+    rfm_segment: str | None = None
+    cluster: int | None = None
+    cluster_name: str | None = None
+
+
+class SegmentPredictOut(BaseModel):
+    """The segments, in request order; unknown ids listed apart, never dropped."""
+
+    model: ModelRef
+    segments: list[SegmentAssignmentOut]
+    unknown: list[str] = Field(default_factory=list)

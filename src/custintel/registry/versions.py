@@ -10,18 +10,29 @@ that row once, so a swap never mixes two versions.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from custintel.appdb.schema import ActiveModel, ModelVersion, utcnow
-from custintel.errors import ConfigError, NotEnoughData
+from custintel.errors import ConfigError, NotEnoughData, StoreError
 from custintel.registry.artifacts import ArtifactRef
 
-__all__ = ["CAPABILITIES", "VersionInfo", "activate", "active", "add_version", "list_versions"]
+__all__ = [
+    "CAPABILITIES",
+    "VersionInfo",
+    "activate",
+    "active",
+    "add_version",
+    "list_versions",
+    "load_artifact",
+]
 
 CAPABILITIES = ("segmentation", "forecasting", "value")
 
@@ -140,3 +151,26 @@ def list_versions(session: Session, capability: str | None = None) -> list[Versi
     if capability is not None:
         query = query.where(ModelVersion.capability == capability)
     return [_info(r, actives.get(r.capability)) for r in session.scalars(query)]
+
+
+def load_artifact(models_root: Path, row: ModelVersion) -> dict[str, Any]:
+    """The artifact of ``row``, read from the artifact store only after its sha256
+    matches the one the registry recorded (a swapped or damaged file is refused)."""
+    path = models_root / row.capability / row.artifact
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise StoreError(
+            f"the artifact of {row.capability} version {row.version} is missing",
+            where=str(path),
+            hint="retrain the capability, or activate another version",
+        ) from None
+    if hashlib.sha256(data).hexdigest() != row.sha256:
+        raise StoreError(
+            f"the artifact of {row.capability} version {row.version} does not match the "
+            "checksum in the registry; refusing to load it",
+            where=str(path),
+            hint="retrain the capability; do not copy model files between installations",
+        )
+    payload: dict[str, Any] = json.loads(data)
+    return payload

@@ -11,8 +11,14 @@ from fastapi.responses import Response
 from custintel.api import queries
 from custintel.api.cache import cached_json
 from custintel.api.deps import DbSession, StateDep
-from custintel.api.schemas import PROBLEM_RESPONSES, MigrationOut, SegmentsOut
-from custintel.api.security import ReadKey
+from custintel.api.schemas import (
+    PROBLEM_RESPONSES,
+    MigrationOut,
+    SegmentPredictIn,
+    SegmentPredictOut,
+    SegmentsOut,
+)
+from custintel.api.security import PredictKey, ReadKey
 
 router = APIRouter(prefix="/v1/segments", tags=["segments"], responses=PROBLEM_RESPONSES)
 NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
@@ -49,4 +55,14 @@ def get_migration(
     first, last = queries.migration_versions(session, start, end)
     return cached_json(
         request, app, [first.id, last.id], lambda: queries.migration(session, first, last, by)
+    )
+
+
+@router.post("/predict", summary="The segment of known customer ids, or of feature rows")
+def post_segment_predict(
+    body: SegmentPredictIn, app: StateDep, session: DbSession, _: PredictKey
+) -> SegmentPredictOut:
+    version = queries.served(session, "segmentation")
+    return queries.predict_segments(
+        session, version, body, app.settings.home / "models", app.settings.max_batch_size
     )
