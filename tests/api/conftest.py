@@ -46,7 +46,7 @@ def api(settings: Settings) -> Iterator[TestClient]:
     from seed import seed_shop
 
     app = create_app(settings)
-    seed_shop(app.state.custintel.db)
+    seed_shop(app.state.custintel.db, settings.home / "models")
     with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client
     app.state.custintel.db.dispose()

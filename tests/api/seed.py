@@ -8,6 +8,7 @@ tell which version an answer came from.
 from __future__ import annotations
 
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -20,6 +21,7 @@ from custintel.appdb.schema import (
     ModelVersion,
     SegmentAssignment,
 )
+from custintel.registry import ArtifactStore
 from custintel.registry.versions import activate
 
 CUSTOMERS = [f"C{i:03d}" for i in range(1, 11)]  # C001 .. C010
@@ -34,12 +36,19 @@ def add_version(
     as_of: date | None = None,
     summary: dict[str, Any] | None = None,
     metrics: dict[str, Any] | None = None,
+    artifact: tuple[Path, dict[str, Any]] | None = None,
 ) -> ModelVersion:
+    """A version row; with ``artifact`` (models folder, payload) a real artifact file
+    whose name and sha256 the row records."""
+    name, sha = f"{capability}-{version}.json", "0" * 64
+    if artifact is not None:
+        ref = ArtifactStore(artifact[0]).save(capability, artifact[1])
+        name, sha = ref.path.name, ref.sha256
     row = ModelVersion(
         capability=capability,
         version=version,
-        artifact=f"{capability}-{version}.json",
-        sha256="0" * 64,
+        artifact=name,
+        sha256=sha,
         summary=summary or {},
         metrics=metrics or {},
         as_of=as_of,
@@ -91,10 +100,32 @@ def segment_summary(as_of: date) -> dict[str, Any]:
     }
 
 
-def seed_segmentation(session: Session, version: int, as_of: date, shift: int = 0) -> ModelVersion:
+# An RFM-only segmentation model (no clusters) as segmentation.service saves it.
+RFM_MODEL: dict[str, Any] = {
+    "scheme": "standard",
+    "rfm_thresholds": {
+        "r_score": {"1": 400.0, "2": 200.0, "3": 90.0, "4": 30.0, "5": 7.0},
+        "f_score": {"1": 1.0, "2": 2.0, "3": 3.0, "4": 5.0, "5": 8.0},
+        "m_score": {"1": 0.0, "2": 50.0, "3": 100.0, "4": 300.0, "5": 1000.0},
+    },
+    "clusterer": None,
+}
+
+
+def seed_segmentation(
+    session: Session, version: int, as_of: date, shift: int = 0, models: Path | None = None
+) -> ModelVersion:
     """Customers C001..C010 in SEGMENTS round-robin (rotated by ``shift``); C010 only
-    from version 2 on (it is "(new)" in migrations)."""
-    row = add_version(session, "segmentation", version, as_of=as_of, summary=segment_summary(as_of))
+    from version 2 on (it is "(new)" in migrations). With ``models``, the version has a
+    real RFM-only artifact there."""
+    row = add_version(
+        session,
+        "segmentation",
+        version,
+        as_of=as_of,
+        summary=segment_summary(as_of),
+        artifact=(models, RFM_MODEL) if models is not None else None,
+    )
     for i, customer in enumerate(CUSTOMERS):
         if customer == "C010" and version == 1:
             continue
@@ -196,12 +227,12 @@ def seed_forecast(session: Session, version: int, horizon: int = 8) -> ModelVers
     return row
 
 
-def seed_shop(db: AppDB) -> None:
+def seed_shop(db: AppDB, models: Path | None = None) -> None:
     """Two segmentation versions (2024-01-01, 2024-04-01; the second active), two value
     versions (the first active) and one forecasting version (active)."""
     with db.session() as session:
-        seed_segmentation(session, 1, date(2024, 1, 1))
-        seed_segmentation(session, 2, date(2024, 4, 1), shift=1)
+        seed_segmentation(session, 1, date(2024, 1, 1), models=models)
+        seed_segmentation(session, 2, date(2024, 4, 1), shift=1, models=models)
         seed_value(session, 1)
         seed_value(session, 2)
         seed_forecast(session, 1)

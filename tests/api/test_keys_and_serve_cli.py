@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from custintel.api import create_app
+from custintel.api.security import RedactTokens
 from custintel.cli import app
-from custintel.cli.serve_commands import RedactTokens
 from custintel.config import Settings
 
 runner = CliRunner()

@@ -25,7 +25,7 @@ def _app_over_a_seeded_shop() -> tuple[FastAPI, str, Path]:
     """Built at import (schemathesis reads the schema when tests are collected)."""
     home = Path(tempfile.mkdtemp(prefix="custintel-fuzz-")) / "home"
     app = create_app(Settings(home=home, rate_limit_per_minute=100_000))
-    seed_shop(app.state.custintel.db)
+    seed_shop(app.state.custintel.db, home / "models")
     with app.state.custintel.db.session() as session:
         key, _ = create_key(session, "admin")
     return app, key, home.parent

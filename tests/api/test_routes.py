@@ -348,3 +348,29 @@ def test_without_by_the_total_comes_from_a_reconciled_split(
     ).json()
     assert [s["series"] for s in body["series"]] == ["total"]
     assert len(body["series"][0]["forecast"]) == 1
+
+
+def test_segment_prediction_scores_feature_rows_and_looks_up_ids(
+    api: TestClient, api_keys: dict[str, str]
+) -> None:
+    headers = bearer(api_keys["predict"])
+    rows = [
+        {"customer_id": "new", "recency_days": 5, "frequency": 9, "monetary": 2000.0},
+        {"customer_id": "old", "recency_days": 500, "frequency": 1, "monetary": 10.0},
+    ]
+    body = api.post("/v1/segments/predict", json={"rows": rows}, headers=headers).json()
+    scores = [(s["r_score"], s["f_score"], s["m_score"], s["cluster"]) for s in body["segments"]]
+    assert scores == [(5, 5, 5, -1), (1, 1, 1, -1)]
+    by_ids = api.post(
+        "/v1/segments/predict", json={"customer_ids": ["C001", "zzz"]}, headers=headers
+    ).json()
+    assert [s["customer_id"] for s in by_ids["segments"]] == ["C001"]
+    assert by_ids["unknown"] == ["zzz"]
+    both = api.post(
+        "/v1/segments/predict", json={"customer_ids": ["C001"], "rows": rows}, headers=headers
+    )
+    assert both.status_code == 422 and "not both" in both.json()["detail"]
+    read_only = api.post(
+        "/v1/segments/predict", json={"rows": rows}, headers=bearer(api_keys["read"])
+    )
+    assert read_only.status_code == 403

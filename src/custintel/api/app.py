@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import FastAPI
 
 from custintel import __version__
@@ -10,7 +12,7 @@ from custintel.api.deps import AppState
 from custintel.appdb import AppDB
 from custintel.config import Settings
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "create_worker_app"]
 
 DESCRIPTION = """
 custintel's HTTP API: segments, sales forecasts and customer predictions for a shop,
@@ -27,6 +29,9 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     db = AppDB.from_settings(settings)
     if migrate:
         db.migrate()
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, security.RedactTokens) for f in access.filters):
+        access.addFilter(security.RedactTokens())
     app = FastAPI(title="custintel", version=__version__, description=DESCRIPTION)
     app.state.custintel = AppState(settings=settings, db=db)
     problems.install(app)
@@ -37,3 +42,9 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     for router in ROUTERS:
         app.include_router(router)
     return app
+
+
+def create_worker_app() -> FastAPI:
+    """The app of one of several ``custintel serve --workers N`` processes: settings
+    from the environment, the database already migrated by ``serve``."""
+    return create_app(migrate=False)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -277,3 +278,18 @@ def install(app: FastAPI, settings: Settings | None = None) -> None:
             "max_age": 600,
         }
         app.add_middleware(CORSMiddleware, **options)
+
+
+_TOKEN = re.compile(r"(token=)[^&\s\"]+")
+
+
+class RedactTokens(logging.Filter):
+    """Mask ``token=<key>`` in access-log lines: keys are never logged."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args and isinstance(record.args, tuple):
+            record.args = tuple(
+                _TOKEN.sub(r"\1***", a) if isinstance(a, str) else a for a in record.args
+            )
+        record.msg = _TOKEN.sub(r"\1***", str(record.msg))
+        return True

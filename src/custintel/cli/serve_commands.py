@@ -2,49 +2,51 @@
 
 from __future__ import annotations
 
-import logging
-import re
-from typing import Annotated
+import os
+from typing import Annotated, Any
 
 import typer
 
 from custintel.cli.common import app, console, handles_errors, out_console, settings
 from custintel.config import Settings
 
-_TOKEN = re.compile(r"(token=)[^&\s\"]+")
 
-
-class RedactTokens(logging.Filter):
-    """Mask ``token=<key>`` in access-log lines: keys are never logged."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.args and isinstance(record.args, tuple):
-            record.args = tuple(
-                _TOKEN.sub(r"\1***", a) if isinstance(a, str) else a for a in record.args
-            )
-        record.msg = _TOKEN.sub(r"\1***", str(record.msg))
-        return True
-
-
-def run_server(config: Settings, host: str, port: int) -> None:
-    """Serve the API over ``config``'s data directory until stopped, with the job
-    worker in this process when ``in_process_worker`` is set (the embedded default)."""
+def run_server(config: Settings, host: str, port: int, workers: int = 1) -> None:
+    """Serve the API over ``config``'s data directory until stopped, in ``workers``
+    processes, with the job worker in this process when ``in_process_worker`` is set
+    (the embedded default). The app database is migrated once, here, before any worker
+    starts."""
     import uvicorn
 
     from custintel.api import create_app
     from custintel.jobs.queue import start_in_process_worker
 
-    api = create_app(config)
+    api = create_app(config)  # migrates the app database
     worker = None
     if config.in_process_worker:
         worker = start_in_process_worker(config)
         api.state.custintel.extras["jobs"] = worker.queue
     shown = "localhost" if host in ("127.0.0.1", "0.0.0.0", "::") else host
-    console.print(f"serving {config.home} (docs at /docs); stop with Ctrl+C", highlight=False)
+    console.print(
+        f"serving {config.home} in {workers} process(es) (docs at /docs); stop with Ctrl+C",
+        highlight=False,
+    )
     out_console.print(f"http://{shown}:{port}", highlight=False)
-    logging.getLogger("uvicorn.access").addFilter(RedactTokens())
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_level": "info",
+        "proxy_headers": False,
+    }
     try:
-        uvicorn.run(api, host=host, port=port, log_level="info", proxy_headers=False)
+        if workers == 1:
+            uvicorn.run(api, **options)
+        else:
+            # Each worker process builds its own app from the same environment.
+            os.environ["CUSTINTEL_HOME"] = str(config.home)
+            uvicorn.run(
+                "custintel.api.app:create_worker_app", factory=True, workers=workers, **options
+            )
     finally:
         if worker is not None:
             worker.stop()
@@ -57,6 +59,16 @@ def serve(
     host: Annotated[
         str, typer.Option("--host", help="Address to listen on (0.0.0.0 for every interface).")
     ] = "127.0.0.1",
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            min=1,
+            max=64,
+            help="API processes (one per core is a good start; rate limits are per process "
+            "unless CUSTINTEL_REDIS_URL is set).",
+        ),
+    ] = 1,
 ) -> None:
     """Serve the HTTP API for the data directory (CUSTINTEL_HOME)."""
-    run_server(settings(), host, port)
+    run_server(settings(), host, port, workers)
