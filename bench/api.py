@@ -39,6 +39,7 @@ from bench.measure import ROOT
 DATA = ROOT / "bench" / "results" / "api"
 PORT = 8799
 RATES = (200, 1000)
+WORKERS = (1, 2)  # API processes (`serve --workers`)
 SECONDS = 20
 
 LUA = """
@@ -124,7 +125,7 @@ def _key(home: Path) -> str:
     return key
 
 
-def _serve(home: Path) -> subprocess.Popen[bytes]:
+def _serve(home: Path, workers: int = 1) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "CUSTINTEL_HOME": str(home),
@@ -132,7 +133,14 @@ def _serve(home: Path) -> subprocess.Popen[bytes]:
     }
     log = (DATA / "serve.log").open("wb")
     server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "custintel"), "serve", "--port", str(PORT)],
+        [
+            str(Path(sys.executable).parent / "custintel"),
+            "serve",
+            "--port",
+            str(PORT),
+            "--workers",
+            str(workers),
+        ],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -184,7 +192,7 @@ def _wrk(key: str, customers: int, connections: int, pause_ms: int, seconds: int
     }
 
 
-def latency(key: str, customers: int) -> list[dict]:
+def latency(key: str, customers: int, workers: int) -> list[dict]:
     """wrk paced to each rate in ``RATES``: connections × (1000 / pause) requests a
     second, less the time each request takes."""
     out = []
@@ -193,7 +201,7 @@ def latency(key: str, customers: int) -> list[dict]:
         # each connection waits ``pause`` after a reply: about 2 ms go to the request
         pause = max(0, int(1000 * connections / rate) - 2)
         result = _wrk(key, customers, connections, pause, SECONDS)
-        out.append({"target_rate": rate, "connections": connections, **result})
+        out.append({"workers": workers, "target_rate": rate, "connections": connections, **result})
         print(json.dumps(out[-1]), flush=True)
     return out
 
@@ -246,12 +254,13 @@ def markdown(customers: int, lat: list[dict], bulk_run: dict, naive: dict) -> st
         f"predictions; load from wrk on the same machine. Reproduce: "
         f"`python -m bench.api all --customers {customers}`.",
         "",
-        "| target rate | achieved | p50 | p95 | p99 | errors |",
-        "|---:|---:|---:|---:|---:|---:|",
+        "| API processes | target rate | achieved | p50 | p95 | p99 | errors |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in lat:
         lines.append(
-            f"| {r['target_rate']:,}/s | {r['rate']:,.0f}/s | {r['p50_ms']:.1f} ms | "
+            f"| {r['workers']} | {r['target_rate']:,}/s | {r['rate']:,.0f}/s | "
+            f"{r['p50_ms']:.1f} ms | "
             f"{r['p95_ms']:.1f} ms | {r['p99_ms']:.1f} ms | "
             f"{r['non_2xx'] + r['socket_errors']} |"
         )
@@ -278,9 +287,16 @@ def main() -> None:
     if options.step == "prepare":
         return
     key = _key(home)
+    lat = []
+    for workers in WORKERS:
+        server = _serve(home, workers)
+        try:
+            lat += latency(key, options.customers, workers)
+        finally:
+            server.send_signal(signal.SIGINT)
+            server.wait(timeout=30)
     server = _serve(home)
     try:
-        lat = latency(key, options.customers)
         bulk_run = bulk(key, options.customers)
         print(json.dumps(bulk_run), flush=True)
         naive = naive_bulk(key, options.customers)
