@@ -41,6 +41,16 @@ def test_the_demo_publishes_an_active_version_of_each_capability(demo: Settings)
             select(func.count()).where(SegmentAssignment.model_version_id == segments.id)
         )
     assert predicted == assigned == value.metrics["customers"] > 500
+    with _db(demo).session() as s:
+        spent = s.scalar(
+            select(func.sum(SegmentAssignment.monetary)).where(
+                SegmentAssignment.model_version_id == segments.id
+            )
+        )
+    import pandas as pd
+
+    features = pd.read_parquet(demo.home / "features.parquet")
+    assert spent == pytest.approx(features["monetary"].sum())
     assert value.data_from is not None and value.data_from < value.as_of
 
 

@@ -21,6 +21,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+import pyarrow as pa
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
@@ -41,6 +42,8 @@ if TYPE_CHECKING:
 __all__ = ["publish_forecasts", "publish_scores", "publish_segmentation"]
 
 CHUNK = 20_000
+# The features a segmentation version keeps per customer (its scores' inputs).
+INPUTS = ("recency_days", "frequency", "monetary", "tenure_days")
 
 
 def _clean(value: Any) -> Any:
@@ -84,12 +87,18 @@ def publish_segmentation(
     db: AppDB,
     ref: ArtifactRef,
     run: SegmentationRun,
+    features: pa.Table | pd.DataFrame,
     *,
     data_from: date | None,
     job_id: str | None = None,
 ) -> VersionInfo:
-    """Publish a segmentation run: one row per customer, and the run's summary."""
+    """Publish a segmentation run: one row per customer with the RFM inputs the scores
+    came from (for segment performance and the customer page), and the run's summary."""
+    kept = ["customer_id", *INPUTS]
+    table = features.select(kept).to_pandas() if isinstance(features, pa.Table) else features
+    inputs = table[kept].set_index(table["customer_id"].astype(str))
     frame = run.assignments
+    ids = frame["customer_id"].astype(str)
     rows = pd.DataFrame(
         {
             "customer_id": frame["customer_id"].astype(str),
@@ -101,6 +110,7 @@ def publish_segmentation(
             "cluster_name": frame.get("cluster_name"),
             "x": frame.get("pca_x"),
             "y": frame.get("pca_y"),
+            **{column: inputs[column].reindex(ids).to_numpy() for column in INPUTS},
         }
     )
     clustering = run.summary.get("clustering") or {}

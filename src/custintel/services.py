@@ -411,7 +411,9 @@ def run_segmentation(
             record_assignments(store, run, version)
             started = first_order_date(store)
     if persistent:
-        publish_segmentation(app_database(settings), ref, run, data_from=started, job_id=job_id)
+        publish_segmentation(
+            app_database(settings), ref, run, features, data_from=started, job_id=job_id
+        )
     write_table(pa.Table.from_pandas(run.assignments, preserve_index=False), out)
     summary_path = out.with_name(out.stem + ".summary.json")
     summary_path.write_text(

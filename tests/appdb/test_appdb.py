@@ -133,3 +133,33 @@ def test_an_unreachable_server_is_a_store_error_without_the_password() -> None:
     with pytest.raises(StoreError) as caught:
         db.migrate()
     assert "secret" not in str(caught.value) and "DATABASE_URL" in str(caught.value)
+
+
+def test_an_older_database_is_upgraded_in_place_keeping_its_rows(tmp_path: Path) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    from custintel.appdb.db import MIGRATIONS
+
+    db = AppDB(f"sqlite:///{tmp_path / 'old.db'}")
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with db.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001")
+        connection.exec_driver_sql(
+            "INSERT INTO model_versions (capability, version, artifact, sha256, summary, "
+            "metrics, created_at) VALUES ('segmentation', 1, 'v1.json', 'x', '{}', '{}', "
+            "'2026-01-01 00:00:00')"
+        )
+        connection.exec_driver_sql(
+            "INSERT INTO segment_assignments (model_version_id, customer_id, rfm_segment) "
+            "VALUES (1, 'c1', 'Loyal')"
+        )
+    db.migrate()
+    with db.engine.connect() as c:
+        row = c.exec_driver_sql(
+            "SELECT rfm_segment, monetary FROM segment_assignments WHERE customer_id = 'c1'"
+        ).one()
+    assert tuple(row) == ("Loyal", None)
+    db.dispose()

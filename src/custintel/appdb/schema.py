@@ -136,6 +136,11 @@ class SegmentAssignment(Base):
     cluster_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
     x: Mapped[float | None] = mapped_column(Float, nullable=True)  # 2-D projection
     y: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # What the scores came from, as of the version's as_of.
+    recency_days: Mapped[float | None] = mapped_column(Float, nullable=True)
+    frequency: Mapped[float | None] = mapped_column(Float, nullable=True)
+    monetary: Mapped[float | None] = mapped_column(Float, nullable=True)
+    tenure_days: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class CustomerPrediction(Base):
