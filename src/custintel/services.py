@@ -271,8 +271,8 @@ def build_demo(
     progress: Callable[[str], None] | None = None,
 ) -> DemoSummary:
     """Generate the demo shop into the data directory, sync it, compute features, segment
-    the customers, forecast a year of monthly sales per category and score every
-    customer's next 30 days (spend, churn, CLV).
+    the customers, forecast 24 months, weeks and days of sales per category and score
+    every customer's next 30 days (spend, churn, CLV).
 
     Refuses to touch a data directory that holds a store which is not the demo's.
     """
@@ -323,8 +323,13 @@ def build_demo(
     say("forecasting monthly sales per category")
     forecast_path = home / "forecast.parquet"
     _, forecast, _ = run_forecast(
-        settings, None, out=forecast_path, freq="M", horizon=12, as_of=as_of, by="category"
+        settings, None, out=forecast_path, freq="M", horizon=24, as_of=as_of, by="category"
     )
+    say("forecasting weekly and daily sales per category")
+    from custintel.training import train_forecasts
+
+    # the dashboard's other timeframes; the monthly forecast above is carried over
+    train_forecasts(settings, timeframes=["weekly", "daily"])
     say("scoring customers: spend, churn and lifetime value")
     scores_path = home / "scores.parquet"
     _, scores, _ = run_scoring(settings, None, out=scores_path, horizon_days=30, as_of=as_of)

@@ -81,17 +81,23 @@ def _forecast_plan(settings: Settings) -> tuple[list[str], int, str | None]:
 
 
 def train_forecasts(
-    settings: Settings, *, progress: JobProgress | None = None, job_id: str | None = None
+    settings: Settings,
+    *,
+    timeframes: list[str] | None = None,
+    progress: JobProgress | None = None,
+    job_id: str | None = None,
 ) -> VersionInfo:
-    """Forecast every configured timeframe (with the total and, when split, each
-    category) and publish them as one forecasting version."""
+    """Forecast every configured timeframe (or ``timeframes``), with the total and, when
+    split, each category, and publish them as one forecasting version (the active
+    version's other timeframes carried over)."""
     from custintel.forecasting.service import forecast_sales, summary
     from custintel.publish import publish_forecasts
     from custintel.registry import ArtifactStore
     from custintel.services import app_database, default_as_of, first_order_date
 
     say = progress or (lambda fraction, message: None)
-    timeframes, horizon, by = _forecast_plan(settings)
+    configured, horizon, by = _forecast_plan(settings)
+    timeframes = timeframes or configured
     results = []
     with Store(settings.store_path, memory_limit=settings.duckdb_memory_limit) as store:
         as_of = default_as_of(store)

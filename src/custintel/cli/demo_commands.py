@@ -78,7 +78,8 @@ def demo(
     accuracy = summary.forecast["accuracy"]
     chosen = summary.forecast["chosen"]
     out_console.print(
-        f"sales forecast: 12 months per category, total by {chosen.get('total', '-')}; "
+        "sales forecast: 24 months per category (weeks and days too), total by "
+        f"{chosen.get('total', '-')}; "
         f"backtest MASE {accuracy.get('mase', float('nan')):.2f} against seasonal naive "
         f"{accuracy.get('floor_mase', float('nan')):.2f}",
         highlight=False,

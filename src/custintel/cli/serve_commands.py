@@ -44,9 +44,9 @@ def run_server(config: Settings, host: str, port: int, workers: int = 1) -> None
         else:
             # Each worker process builds its own app from the same environment.
             os.environ["CUSTINTEL_HOME"] = str(config.home)
-            uvicorn.run(
-                "custintel.api.app:create_worker_app", factory=True, workers=workers, **options
-            )
+            from custintel.api.server import run_workers
+
+            run_workers(workers, options)
     finally:
         if worker is not None:
             worker.stop()
