@@ -259,3 +259,44 @@ def test_a_key_revoked_elsewhere_stops_once_its_cache_entry_expires(
     later = clock.monotonic() + state.settings.key_cache_seconds + 1
     monkeypatch.setattr("custintel.api.deps.time.monotonic", lambda: later)
     assert api.get("/v1/segments", headers=bearer(key)).status_code == 401
+
+
+def test_metrics_count_jobs_by_outcome_with_their_run_time(api: TestClient) -> None:
+    from datetime import datetime, timedelta
+
+    from custintel.appdb.schema import Job
+
+    db = api.app.state.custintel.db  # type: ignore[attr-defined]
+    start = datetime(2026, 1, 1, 3, 0, 0)
+    with db.session() as session:
+        session.add_all(
+            [
+                Job(
+                    id="a" * 32,
+                    kind="train",
+                    status="succeeded",
+                    started_at=start,
+                    finished_at=start + timedelta(seconds=30),
+                ),
+                Job(
+                    id="b" * 32,
+                    kind="train",
+                    status="succeeded",
+                    started_at=start,
+                    finished_at=start + timedelta(seconds=50),
+                ),
+                Job(
+                    id="c" * 32,
+                    kind="bulk",
+                    status="failed",
+                    started_at=start,
+                    finished_at=start + timedelta(seconds=5),
+                ),
+                Job(id="d" * 32, kind="sync", status="queued"),
+            ]
+        )
+    text = api.get("/metrics").text
+    assert 'custintel_jobs{kind="train",status="succeeded"} 2.0' in text
+    assert 'custintel_job_duration_seconds_sum{kind="train",status="succeeded"} 80.0' in text
+    assert 'custintel_jobs{kind="bulk",status="failed"} 1.0' in text
+    assert 'custintel_jobs{kind="sync",status="queued"} 1.0' in text

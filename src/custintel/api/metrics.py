@@ -8,6 +8,11 @@
   pages of ``/v1/customers`` are listings and are not counted.
 - ``custintel_model_age_seconds`` (gauge): age of each capability's active version
   (since it was trained), read from the app database at scrape time.
+- ``custintel_jobs`` (gauge): jobs by kind and status (outcomes: succeeded, failed,
+  cancelled; and those queued or running), and ``custintel_job_duration_seconds_sum``
+  (gauge): the summed run time of finished jobs by kind and outcome, so that a mean is
+  sum / count. Both read from the app database at scrape time: jobs run in the worker,
+  which may be another process.
 
 ``/metrics`` is open without a key, like the health checks: scrapers rarely carry
 bearer tokens, and it holds no customer data, only counts, latencies and model ages.
@@ -19,16 +24,19 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import defaultdict
 from dataclasses import dataclass
 
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import Response
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from custintel.api.deps import AppState, StateDep
-from custintel.appdb.schema import utcnow
+from custintel.appdb.schema import Job, utcnow
 from custintel.registry.versions import CAPABILITIES, active
 
 __all__ = ["ApiMetrics", "MetricsMiddleware", "count_predictions", "install", "metrics_for"]
@@ -44,6 +52,8 @@ class ApiMetrics:
     latency: Histogram
     predictions: Counter
     model_age: Gauge
+    jobs: Gauge
+    job_seconds: Gauge
 
     @classmethod
     def new(cls) -> ApiMetrics:
@@ -67,6 +77,15 @@ class ApiMetrics:
                 "custintel_model_age_seconds",
                 "Seconds since the active version of each capability was trained",
                 ["capability"],
+                registry=registry,
+            ),
+            Gauge(
+                "custintel_jobs", "Jobs by kind and status", ["kind", "status"], registry=registry
+            ),
+            Gauge(
+                "custintel_job_duration_seconds_sum",
+                "Summed run time of finished jobs, by kind and outcome",
+                ["kind", "status"],
                 registry=registry,
             ),
         )
@@ -143,7 +162,25 @@ def prometheus(app: StateDep) -> Response:
             if created.tzinfo is None:  # SQLite returns naive UTC
                 created = created.replace(tzinfo=now.tzinfo)
             metrics.model_age.labels(capability=capability).set((now - created).total_seconds())
+        _job_metrics(session, metrics)
     return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def _job_metrics(session: Session, metrics: ApiMetrics) -> None:
+    """Jobs by kind and status, and the summed run time of finished ones."""
+    counts: dict[tuple[str, str], int] = defaultdict(int)
+    seconds: dict[tuple[str, str], float] = defaultdict(float)
+    rows = session.execute(select(Job.kind, Job.status, Job.started_at, Job.finished_at))
+    for kind, status, started, finished in rows:
+        counts[(kind, status)] += 1
+        if started is not None and finished is not None:
+            seconds[(kind, status)] += (finished - started).total_seconds()
+    metrics.jobs.clear()
+    metrics.job_seconds.clear()
+    for (kind, status), n in counts.items():
+        metrics.jobs.labels(kind=kind, status=status).set(n)
+    for (kind, status), total in seconds.items():
+        metrics.job_seconds.labels(kind=kind, status=status).set(total)
 
 
 def _has(metrics: ApiMetrics, capability: str) -> bool:
