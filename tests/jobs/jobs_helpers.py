@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from api_helpers import bearer as bearer
 from custintel.registry.versions import VersionInfo
 
 
@@ -30,10 +31,6 @@ def fake_version(capability: str, version: int = 7) -> VersionInfo:
         sha256="0" * 64,
         job_id=None,
     )
-
-
-def bearer(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
 
 
 def wait_for(check: Callable[[], Any], timeout: float = 10.0, every: float = 0.05) -> Any:

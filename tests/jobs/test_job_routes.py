@@ -183,3 +183,20 @@ def test_schedules_are_listed(
     assert schedule["timezone"] == "UTC" and schedule["next_run"].endswith(
         ("03:00:00Z", "03:00:00+00:00")
     )
+
+
+def test_redis_down_is_503_with_retry_after_and_reads_still_answer(settings: Settings) -> None:
+    """With the job queue on a Redis that does not answer, starting a job is 503 with
+    Retry-After (not a 500), and the job list, read from the app database, still works."""
+    down = settings.model_copy(update={"redis_url": "redis://127.0.0.1:1/0"})
+    app = create_app(down)
+    with app.state.custintel.db.session() as session:
+        key, _ = create_key(session, "admin")
+    with TestClient(app, raise_server_exceptions=False) as client:
+        started = client.post(
+            "/v1/jobs", json={"kind": "train", "capability": "value"}, headers=bearer(key)
+        )
+        assert started.status_code == 503, started.text
+        assert started.headers["retry-after"] and "job queue" in started.json()["detail"]
+        assert client.get("/v1/jobs", headers=bearer(key)).status_code == 200
+    app.state.custintel.db.dispose()

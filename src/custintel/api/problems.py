@@ -112,6 +112,22 @@ def install(app: FastAPI) -> None:
             {"Retry-After": "10"},
         )
 
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    async def _redis_down(request: Request, error: Exception) -> JSONResponse:
+        log.warning("Redis unavailable: %s", type(error).__name__)
+        return problem_response(
+            request,
+            503,
+            "Service unavailable",
+            "the job queue (Redis) is not reachable; try again shortly",
+            {"Retry-After": "10"},
+        )
+
+    app.add_exception_handler(RedisConnectionError, _redis_down)
+    app.add_exception_handler(RedisTimeoutError, _redis_down)
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, error: Exception) -> JSONResponse:
         incident = uuid.uuid4().hex[:12]
