@@ -146,7 +146,16 @@ class MetricsMiddleware:
     "/metrics",
     summary="Prometheus metrics (open, no key)",
     response_class=Response,
-    responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "text format"}},
+    responses={
+        200: {
+            "content": {
+                CONTENT_TYPE_LATEST: {
+                    "example": 'custintel_model_age_seconds{capability="value"} 3600.0\n'
+                }
+            },
+            "description": "text format",
+        }
+    },
 )
 def prometheus(app: StateDep) -> Response:
     metrics = metrics_for(app)

@@ -51,7 +51,11 @@ def submit_bulk(
     return accepted(queue.submit("bulk", params, job_id=job_id), response)
 
 
-@router.get("/template", summary="An example upload (CSV with a customer_id column)")
+@router.get(
+    "/template",
+    summary="An example upload (CSV with a customer_id column)",
+    responses={200: {"content": {"text/csv": {"example": "customer_id\nC00042\nC00043\n"}}}},
+)
 def template(_: ReadKey) -> Response:
     return Response(
         TEMPLATE,

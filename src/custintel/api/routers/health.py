@@ -13,12 +13,44 @@ from custintel.registry.versions import CAPABILITIES, active
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz", summary="The process is alive")
+@router.get(
+    "/healthz",
+    summary="The process is alive",
+    responses={200: {"content": {"application/json": {"example": {"status": "ok"}}}}},
+)
 def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="The database and the active models are usable")
+@router.get(
+    "/readyz",
+    summary="The database and the active models are usable",
+    responses={
+        200: {
+            "content": {
+                "application/json": {
+                    "example": {
+                        "status": "ready",
+                        "models": {"segmentation": 2, "forecasting": 3, "value": 1},
+                        "reasons": [],
+                    }
+                }
+            }
+        },
+        503: {
+            "description": "Not ready, with the reasons",
+            "content": {
+                "application/json": {
+                    "example": {
+                        "status": "not ready",
+                        "models": {"segmentation": None, "forecasting": 1, "value": 1},
+                        "reasons": ["segmentation has no active model: train it"],
+                    }
+                }
+            },
+        },
+    },
+)
 def readyz(app: StateDep) -> JSONResponse:
     reasons: list[str] = []
     models: dict[str, int | None] = {}

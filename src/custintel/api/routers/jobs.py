@@ -45,6 +45,33 @@ class JobIn(BaseModel):
 class JobOut(BaseModel):
     """A job's state; ``progress`` is 0..1 and ``percent`` the same in whole percent."""
 
+    model_config = {
+        "json_schema_extra": {
+            "example": {
+                "id": "6dd71c133bff40b4b3806be17de9a0d4",
+                "kind": "train",
+                "status": "running",
+                "progress": 0.4,
+                "percent": 40,
+                "message": "training value",
+                "error": None,
+                "params": {"capability": "all"},
+                "result": None,
+                "attempts": 1,
+                "cancel_requested": False,
+                "created_at": "2026-11-29T22:27:57Z",
+                "started_at": "2026-11-29T22:27:59Z",
+                "finished_at": None,
+                "heartbeat_at": "2026-11-29T22:28:09Z",
+                "links": {
+                    "self": "/v1/jobs/6dd71c133bff40b4b3806be17de9a0d4",
+                    "cancel": "/v1/jobs/6dd71c133bff40b4b3806be17de9a0d4/cancel",
+                    "retry": "/v1/jobs/6dd71c133bff40b4b3806be17de9a0d4/retry",
+                },
+            }
+        }
+    }
+
     id: str
     kind: str
     status: Literal["queued", "running", "succeeded", "failed", "cancelled"]
@@ -65,6 +92,19 @@ class JobOut(BaseModel):
 
 class ScheduleOut(BaseModel):
     """A ``[schedule]`` entry of custintel.toml and its next run (UTC)."""
+
+    model_config = {
+        "json_schema_extra": {
+            "example": {
+                "name": "train",
+                "cron": "30 2 * * *",
+                "kind": "train",
+                "params": {"capability": "all"},
+                "timezone": "UTC",
+                "next_run": "2026-11-30T02:30:00Z",
+            }
+        }
+    }
 
     name: str
     cron: str
@@ -168,6 +208,20 @@ def get_job(job: ExistingJob, _: ReadKey) -> JobOut:
     "/{job_id}/result",
     summary="A finished job's result; a bulk job's file with ?format=csv|xlsx",
     response_model=None,
+    responses={
+        200: {
+            "content": {
+                "application/json": {
+                    "example": {
+                        "job_id": "6dd71c133bff40b4b3806be17de9a0d4",
+                        "kind": "train",
+                        "result": {"trained": {"value": {"version": 3}}, "failed": {}},
+                    }
+                },
+                "text/csv": {"example": "customer_id,found,expected_spend\nC00042,True,31.5\n"},
+            }
+        }
+    },
 )
 def get_result(
     job: ExistingJob,
