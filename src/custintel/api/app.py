@@ -41,6 +41,9 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
 
     for router in ROUTERS:
         app.include_router(router)
+    from custintel.dashboard import install as install_dashboard
+
+    install_dashboard(app)  # the pages and /static: no key, the data comes from /v1
     return app
 
 

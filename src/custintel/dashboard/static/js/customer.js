@@ -1,0 +1,68 @@
+// One customer: segment, predictions, the churn factors in words.
+// Data: GET /v1/customers/{customer_id}
+import { api, el, needModel, fmtDate, fmtDecimal, fmtNumber, fmtPercent, requireKey } from "./app.js";
+
+const status = document.getElementById("customer-status");
+
+function fact(label, value) {
+  return el("div", {}, el("dt", {}, label), el("dd", {}, value));
+}
+
+function show(data) {
+  document.getElementById("customer-id").textContent = data.customer_id;
+  const s = data.segment;
+  document.getElementById("customer-segment").textContent = s
+    ? `${s.rfm_segment || "no segment"} (recency ${s.r_score ?? "–"}, frequency ${s.f_score ?? "–"}, `
+      + `monetary ${s.m_score ?? "–"} out of 5)${s.cluster_name ? `; cluster: ${s.cluster_name}` : ""}`
+    : "No segment: the segmentation model is not trained yet.";
+  const p = data.predictions;
+  const box = document.getElementById("customer-predictions");
+  if (!p) {
+    box.replaceChildren(el("p", { class: "empty-state" }, "No predictions: the value model has not scored this customer (train it from the Models page)."));
+  } else {
+    const categories = Object.entries(p.spend_by_category || {})
+      .sort((a, b) => b[1] - a[1]).slice(0, 5)
+      .map(([name, v]) => `${name} ${fmtNumber(v)}`).join(", ");
+    box.replaceChildren(
+      fact("Expected orders", fmtDecimal(p.expected_orders)),
+      fact("Expected spend", fmtNumber(p.expected_spend)),
+      fact("Lifetime value", fmtNumber(p.clv)),
+      fact("Probability of being active", fmtPercent(p.p_active)),
+      fact("Churn probability", `${fmtPercent(p.churn_probability)} (${p.churn_risk || "–"} risk)`),
+      fact("Next order expected", fmtDate(p.next_order_date)),
+      fact("Value tier", `${p.value_tier || "–"} (spend percentile ${fmtPercent(p.spend_percentile, 0)})`),
+      ...(categories ? [fact("Expected spend by category", categories)] : []),
+    );
+  }
+  const factors = document.getElementById("customer-factors");
+  factors.replaceChildren(...(data.top_factors.length
+    ? data.top_factors.map((f) => el("li", {}, f))
+    : [el("li", { class: "muted" }, "No factors recorded for this customer.")]));
+}
+
+async function main() {
+  if (!requireKey()) return;
+  const id = new URL(window.location.href).searchParams.get("id");
+  const input = document.getElementById("customer-search-id");
+  document.getElementById("customer-search").addEventListener("submit", (event) => {
+    event.preventDefault();
+    window.location.assign(`/customer?id=${encodeURIComponent(input.value.trim())}`);
+  });
+  if (!id) {
+    status.textContent = "Enter a customer id, or open one from the Customers page.";
+    return;
+  }
+  input.value = id;
+  document.getElementById("customer-id").textContent = id;
+  try {
+    await needModel("value", "segmentation");
+    show(await api(`/v1/customers/${encodeURIComponent(id)}`));
+    document.body.dataset.state = "ready";
+  } catch (error) {
+    status.className = error.status === 404 || error.status === 409 ? "empty-state" : "error-state";
+    status.textContent = error.message;
+    document.body.dataset.state = "error";
+  }
+}
+
+main();
