@@ -248,7 +248,15 @@ def publish_forecasts(
                 "carried_over": sorted(carried_over),
                 "runs": [r.settings for r in results],
             },
-            metrics=summaries,
+            # every split this version serves, the carried ones with their own accuracy
+            metrics={
+                **{
+                    k: v
+                    for k, v in (previous.metrics if previous else {}).items()
+                    if k in carried_over
+                },
+                **summaries,
+            },
             as_of=as_of,
             data_from=data_from,
             data_to=as_of,

@@ -35,8 +35,9 @@ __all__ = [
 JobProgress = Callable[[float, str], None]
 DEFAULT_TIMEFRAMES = ("monthly", "weekly", "daily")
 FREQ_OF = {"daily": "D", "weekly": "W", "monthly": "M"}
-# Periods forecast per timeframe: the dashboard offers 6, 12 and 24.
-FORECAST_HORIZON = 24
+# Periods forecast per timeframe: the dashboard offers 6, 12 and 24 periods, and its
+# overview the next 30 days.
+FORECAST_HORIZON = {"daily": 30, "weekly": 24, "monthly": 24}
 SCORE_HORIZON_DAYS = 30
 
 
@@ -56,10 +57,11 @@ def _results(settings: Settings) -> Path:
     return folder
 
 
-def _forecast_plan(settings: Settings) -> tuple[list[str], int, str | None]:
-    """Timeframes, horizon and split from ``[forecasting]`` (``timeframes``,
-    ``horizon``, ``by``); by default every timeframe, 24 periods, per category when the
-    shop has categories."""
+def _forecast_plan(settings: Settings) -> tuple[list[str], dict[str, int], str | None]:
+    """Timeframes, horizon per timeframe and split from ``[forecasting]``
+    (``timeframes``, ``horizon``, ``by``); by default every timeframe, 30 days, 24 weeks
+    or months, per category when the shop has categories. A ``horizon`` number applies
+    to every timeframe."""
     from custintel.services import capability_options
 
     options = capability_options(settings, None, "forecasting")
@@ -69,15 +71,16 @@ def _forecast_plan(settings: Settings) -> tuple[list[str], int, str | None]:
         raise ConfigError(
             f"[forecasting] timeframes={timeframes!r}: use some of daily, weekly, monthly"
         )
-    horizon = options.get("horizon", FORECAST_HORIZON)
-    if not isinstance(horizon, int) or horizon < 1:
+    horizon = options.get("horizon")
+    if horizon is not None and (not isinstance(horizon, int) or horizon < 1):
         raise ConfigError(f"[forecasting] horizon={horizon!r} should be a number of periods")
+    horizons = {t: horizon or FORECAST_HORIZON[t] for t in timeframes}
     with Store(settings.store_path, read_only=True) as store:
         has_categories = store.con.execute(
             "SELECT count(*) FROM orders WHERE category IS NOT NULL"
         ).fetchone()
     default_by = "category" if has_categories and has_categories[0] else None
-    return timeframes, horizon, options.get("by", default_by)
+    return timeframes, horizons, options.get("by", default_by)
 
 
 def train_forecasts(
@@ -96,13 +99,14 @@ def train_forecasts(
     from custintel.services import app_database, default_as_of, first_order_date
 
     say = progress or (lambda fraction, message: None)
-    configured, horizon, by = _forecast_plan(settings)
+    configured, horizons, by = _forecast_plan(settings)
     timeframes = timeframes or configured
     results = []
     with Store(settings.store_path, memory_limit=settings.duckdb_memory_limit) as store:
         as_of = default_as_of(store)
         started = first_order_date(store)
         for i, timeframe in enumerate(timeframes):
+            horizon = horizons.get(timeframe) or FORECAST_HORIZON[timeframe]
             say(i / len(timeframes), f"forecasting {timeframe} sales, {horizon} periods")
             results.append(
                 forecast_sales(store, freq=FREQ_OF[timeframe], horizon=horizon, as_of=as_of, by=by)

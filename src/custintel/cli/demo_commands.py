@@ -107,4 +107,4 @@ def demo(
             highlight=False,
         )
         out_console.print(key, highlight=False)
-        run_server(config, "127.0.0.1", port)
+        run_server(config, "127.0.0.1", port, token=key)

@@ -11,8 +11,11 @@ from custintel.cli.common import app, console, handles_errors, out_console, sett
 from custintel.config import Settings
 
 
-def run_server(config: Settings, host: str, port: int, workers: int = 1) -> None:
-    """Serve the API over ``config``'s data directory until stopped, in ``workers``
+def run_server(
+    config: Settings, host: str, port: int, workers: int = 1, token: str | None = None
+) -> None:
+    """Serve the API and the dashboard over ``config``'s data directory until stopped
+    (printing the dashboard address, signed in with ``token`` when given), in ``workers``
     processes, with the job worker in this process when ``in_process_worker`` is set
     (the embedded default). The app database is migrated once, here, before any worker
     starts."""
@@ -31,7 +34,17 @@ def run_server(config: Settings, host: str, port: int, workers: int = 1) -> None
         f"serving {config.home} in {workers} process(es) (docs at /docs); stop with Ctrl+C",
         highlight=False,
     )
-    out_console.print(f"http://{shown}:{port}", highlight=False)
+    base = f"http://{shown}:{port}"
+    if token:
+        console.print("the dashboard, signed in with that key:", highlight=False)
+        out_console.print(f"{base}/?token={token}", highlight=False)
+    else:
+        console.print(
+            f"the dashboard: {base}/login (sign in with a key from "
+            "`custintel keys create --scope read`)",
+            highlight=False,
+        )
+        out_console.print(base, highlight=False)
     options: dict[str, Any] = {
         "host": host,
         "port": port,

@@ -12,8 +12,32 @@ const jobsTable = document.getElementById("jobs-table");
 const modelsStatus = document.getElementById("models-status");
 let jobsTimer = null;
 
+function fixed(value, digits = 3) {
+  return typeof value === "number" ? value.toFixed(digits) : "–";
+}
+
+// The measured accuracy each capability records, in a line: forecasting by split (its
+// backtest MASE next to seasonal naive's), value by target (the chosen model and its
+// validation error), anything else by its plain numbers.
 function metricsText(metrics) {
-  const shown = Object.entries(metrics || {})
+  const entries = Object.entries(metrics || {});
+  const splits = entries.filter(([, v]) => v && typeof v === "object" && "mase" in v);
+  if (splits.length) {
+    return splits
+      .map(([name, v]) => `${name}: MASE ${fixed(v.mase, 2)} (naive ${fixed(v.floor_mase, 2)})`)
+      .join("; ");
+  }
+  if (metrics && metrics.chosen && metrics.validation) {
+    const measures = { spend: "rmse", orders: "rmse", churn: "roc_auc", next_order: "mae_days" };
+    return Object.entries(metrics.chosen)
+      .map(([target, model]) => {
+        const measure = measures[target];
+        const value = (metrics.validation[target] || {})[measure];
+        return `${target.replace("_", " ")}: ${model} ${measure.replace("_", " ")} ${fixed(value, 3)}`;
+      })
+      .join("; ");
+  }
+  const shown = entries
     .filter(([, v]) => typeof v === "number")
     .slice(0, 4)
     .map(([k, v]) => `${k.replaceAll("_", " ")} ${Number.isInteger(v) || Math.abs(v) >= 100 ? fmtNumber(v) : v.toFixed(3)}`);
@@ -40,8 +64,8 @@ async function loadModels() {
       el("th", { scope: "row" }, v.capability),
       el("td", { class: "num" }, `v${v.version}`),
       el("td", {}, v.active ? el("strong", { class: "badge" }, "active") : "–"),
-      el("td", {}, fmtDate(v.as_of)),
-      el("td", {}, fmtDate(v.created_at)),
+      el("td", { class: "date" }, fmtDate(v.as_of)),
+      el("td", { class: "date" }, fmtDate(v.created_at)),
       el("td", {}, metricsText(v.metrics)),
       el("td", {}, v.active ? "" : el("button", {
         type: "button",
