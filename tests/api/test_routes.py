@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from api_helpers import bearer
 from fastapi.testclient import TestClient
 
+from api_helpers import bearer
 from custintel.api import create_app
 from custintel.appdb.keys import create_key
 from custintel.config import Settings
@@ -374,3 +374,33 @@ def test_segment_prediction_scores_feature_rows_and_looks_up_ids(
         "/v1/segments/predict", json={"rows": rows}, headers=bearer(api_keys["read"])
     )
     assert read_only.status_code == 403
+
+
+def test_an_activation_elsewhere_is_served_within_the_active_ttl(
+    api: TestClient, api_keys: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process (here: the database directly) activates value version 2: this
+    process keeps serving version 1 for at most ACTIVE_TTL_SECONDS, then version 2;
+    an activation through this process's API is served at once."""
+    import time as clock
+
+    from custintel.api import queries
+    from custintel.registry.versions import activate
+
+    headers = bearer(api_keys["read"])
+
+    def served_version() -> int:
+        models = api.get("/v1/customers/C001", headers=headers).json()["models"]
+        return next(m["version"] for m in models if m["capability"] == "value")
+
+    assert served_version() == 1
+    db = api.app.state.custintel.db  # type: ignore[attr-defined]
+    with db.session() as session:
+        activate(session, "value", 2)
+    assert served_version() == 1  # remembered
+    later = clock.monotonic() + queries.ACTIVE_TTL_SECONDS + 1
+    monkeypatch.setattr("custintel.api.queries.time.monotonic", lambda: later)
+    assert served_version() == 2
+    admin = bearer(api_keys["admin"])
+    assert api.post("/v1/models/value/1/activate", headers=admin).status_code == 200
+    assert served_version() == 1

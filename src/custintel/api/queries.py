@@ -8,6 +8,7 @@ Errors are :class:`~custintel.api.problems.Problem` s that say what to do.
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import date
@@ -16,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 from sqlalchemy import and_, exists, func, select
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, aliased
 
 from custintel.api.problems import Problem
@@ -76,9 +78,39 @@ _TRAIN = {
 _CHUNK = 500  # ids per IN (...) query
 
 
+# How long one API process trusts its reading of the active versions: a version
+# activated by another process (a training job, the CLI) is served within this time;
+# one activated through this process's API at once.
+ACTIVE_TTL_SECONDS = 1.0
+_active: dict[tuple[str, str], tuple[float, ModelVersion | None]] = {}
+
+
+def active_version(session: Session, capability: str) -> ModelVersion | None:
+    """The active version of ``capability``, remembered for ``ACTIVE_TTL_SECONDS`` per
+    process and database (two queries saved on every customer request). A request
+    still reads its version once, so it never mixes two versions."""
+    bind = session.get_bind()
+    engine = bind if isinstance(bind, Engine) else bind.engine
+    key = (str(engine.url), capability)
+    now = time.monotonic()
+    hit = _active.get(key)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    version = active(session, capability)
+    if version is not None:
+        session.expunge(version)  # loaded and detached: safe to share between requests
+    _active[key] = (now + ACTIVE_TTL_SECONDS, version)
+    return version
+
+
+def forget_active() -> None:
+    """Drop the remembered active versions (after an activation in this process)."""
+    _active.clear()
+
+
 def served(session: Session, capability: str) -> ModelVersion:
     """The active version of ``capability``; 409 "train it first" when there is none."""
-    version = active(session, capability)
+    version = active_version(session, capability)
     if version is None:
         raise Problem(
             409,
@@ -231,8 +263,8 @@ def _prediction(row: CustomerPrediction) -> PredictionOut:
 def customer(session: Session, customer_id: str) -> CustomerOut:
     """One customer from the active segmentation and value versions (each read once);
     409 when neither is trained, 404 when neither knows the customer."""
-    seg_version = active(session, "segmentation")
-    value_version = active(session, "value")
+    seg_version = active_version(session, "segmentation")
+    value_version = active_version(session, "value")
     if seg_version is None and value_version is None:
         served(session, "value")  # raises the "train it first" problem
     assignment = (
@@ -494,7 +526,9 @@ def model_detail(session: Session, capability: str, version: int) -> ModelVersio
 def activate_version(session: Session, capability: str, version: int) -> ModelVersionOut:
     """Serve ``version`` of ``capability`` from the next request on."""
     _find(session, capability, version)
-    return _version_out(activate(session, capability, version))
+    activated = _version_out(activate(session, capability, version))
+    forget_active()
+    return activated
 
 
 # -- segment prediction -----------------------------------------------------------------
