@@ -4,7 +4,7 @@
 
 A data directory with ``--customers`` published customer predictions (a synthetic
 value version, written through ``publish.publish_scores`` as a training run writes it)
-is served by ``custintel serve`` (one uvicorn process, the job worker in-process).
+is served by ``custintel serve`` with one and with two API processes (``--workers``).
 
 - Latency: wrk (Debian's package) requests ``GET /v1/customers/{id}`` for random ids,
   paced by its Lua ``delay()`` at about 200 and 1,000 requests a second for 20 s each;
@@ -197,7 +197,7 @@ def latency(key: str, customers: int, workers: int) -> list[dict]:
     second, less the time each request takes."""
     out = []
     for rate in RATES:
-        connections = max(8, rate // 40)
+        connections = max(8, rate // 20)
         # each connection waits ``pause`` after a reply: about 2 ms go to the request
         pause = max(0, int(1000 * connections / rate) - 2)
         result = _wrk(key, customers, connections, pause, SECONDS)
@@ -249,8 +249,8 @@ def naive_bulk(key: str, customers: int) -> dict:
 
 def markdown(customers: int, lat: list[dict], bulk_run: dict, naive: dict) -> str:
     lines = [
-        f"Measured {date.today()} on {os.cpu_count()} cores, one `custintel serve` process "
-        f"(uvicorn, the job worker in-process) over SQLite with {customers:,} customers' "
+        f"Measured {date.today()} on {os.cpu_count()} cores, `custintel serve` (uvicorn; "
+        f"`--workers` API processes) over SQLite with {customers:,} customers' "
         f"predictions; load from wrk on the same machine. Reproduce: "
         f"`python -m bench.api all --customers {customers}`.",
         "",
