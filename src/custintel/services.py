@@ -407,6 +407,8 @@ def run_segmentation(
         )
         version = None
         if persistent:
+            say("", "clustering customers on their demographics")
+            run.summary["demographic"] = _demographic_summary(store, cutoff)
             ref = registry.save(
                 "segmentation",
                 run.model,
@@ -428,6 +430,36 @@ def run_segmentation(
     return run, summary_path, version
 
 
+def _demographic_inputs(store: Store, cutoff: date) -> tuple[Any, Any]:
+    """The customers' attributes and their net sales before ``cutoff`` (a frame and a
+    series by customer_id), for demographic clusters."""
+    if not store.has_table("customers"):
+        raise NotEnoughData(
+            "no customers table: demographic segmentation needs the customers' attributes",
+            hint="map a customers table with demographic columns (e.g. preset b2b)",
+        )
+    customers = store.con.execute("SELECT * EXCLUDE (_key, _hash, _synced_at) FROM customers").df()
+    sales = store.con.execute(
+        "SELECT customer_id, sum(net_amount) AS sales FROM orders "
+        "WHERE ordered_at < ? GROUP BY customer_id",
+        [cutoff],
+    ).df()
+    return customers, sales.set_index("customer_id")["sales"]
+
+
+def _demographic_summary(store: Store, cutoff: date) -> dict[str, Any]:
+    """Demographic clusters against sales volume for the dashboard's retailers page, or
+    why there are none (no customers table, no attributes, too few customers)."""
+    from custintel.errors import CustintelError
+    from custintel.segmentation.demographic import demographic_segments
+
+    try:
+        customers, sales = _demographic_inputs(store, cutoff)
+        return demographic_segments(customers, sales).summary()
+    except CustintelError as error:
+        return {"missing": error.message}
+
+
 def run_demographic_segmentation(
     settings: Settings,
     mapping: Mapping | None,
@@ -445,25 +477,9 @@ def run_demographic_segmentation(
     check_output_path(out)
     store, _ = open_data(settings, mapping, progress=progress)
     with store:
-        if not store.has_table("customers"):
-            raise NotEnoughData(
-                "no customers table: demographic segmentation needs the customers' attributes",
-                hint="map a customers table with demographic columns (e.g. preset b2b)",
-            )
-        cutoff = as_of or default_as_of(store)
-        customers = store.con.execute(
-            "SELECT * EXCLUDE (_key, _hash, _synced_at) FROM customers"
-        ).df()
-        sales = store.con.execute(
-            "SELECT customer_id, sum(net_amount) AS sales FROM orders "
-            "WHERE ordered_at < ? GROUP BY customer_id",
-            [cutoff],
-        ).df()
+        customers, sales = _demographic_inputs(store, as_of or default_as_of(store))
     result = demographic_segments(
-        customers,
-        sales.set_index("customer_id")["sales"],
-        attributes=attributes,
-        max_clusters=max_clusters,
+        customers, sales, attributes=attributes, max_clusters=max_clusters
     )
     write_table(
         pa.Table.from_pandas(result.assignments.astype({"volume": str}), preserve_index=False), out

@@ -6,9 +6,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from api_helpers import bearer as bearer
 from fastapi.testclient import TestClient
 
+from api_helpers import bearer as bearer
 from custintel.api import create_app
 from custintel.appdb.keys import create_key
 from custintel.config import Settings

@@ -5,10 +5,10 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from api_helpers import bearer
 from fastapi.testclient import TestClient
 from seed import seed_shop
 
+from api_helpers import bearer
 from custintel.api import create_app
 from custintel.appdb.keys import create_key
 from custintel.config import Settings

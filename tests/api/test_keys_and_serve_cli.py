@@ -6,10 +6,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from api_helpers import bearer
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from api_helpers import bearer
 from custintel.api import create_app
 from custintel.api.security import RedactTokens
 from custintel.cli import app

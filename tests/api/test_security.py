@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from api_helpers import bearer
 from fastapi.testclient import TestClient
 
+from api_helpers import bearer
 from custintel.api import create_app, security
 from custintel.api import metrics as api_metrics
 from custintel.api.security import MemoryRateLimiter

@@ -340,6 +340,22 @@ def test_customer_page_shows_segment_predictions_and_factors(
     console.assert_clean()
 
 
+def test_retailers_page_draws_demographic_clusters_by_sales_volume(
+    live: Live, page: Page, console: Console
+) -> None:
+    """The demo's customers have demographics: the trained segmentation records their
+    clusters against sales volume, and the page draws one bar series per volume level
+    with one bar per cluster."""
+    versions = live.api("/v1/models?capability=segmentation")
+    current = next(v for v in versions if v["active"])
+    detail = live.api(f"/v1/models/segmentation/{current['version']}")
+    crosstab = detail["summary"]["demographic"]["crosstab"]
+    sign_in(page, live, "/retailers")
+    drawn = ready_chart(page, "demographics")
+    assert drawn["series"] == 3 and drawn["points"] == len(crosstab)
+    console.assert_clean()
+
+
 # -- models and jobs -------------------------------------------------------------------
 
 

@@ -36,7 +36,8 @@ async function chart(container) {
   const info = detail && (detail.summary.demographic || detail.summary.demographics);
   const crosstab = info && info.crosstab;
   if (!crosstab || !Object.keys(crosstab).length) {
-    showEmpty(container, NO_DATA);
+    // the segmentation run says why it found no demographic clusters, when it tried
+    showEmpty(container, info && info.missing ? `No demographic clusters: ${info.missing}.` : NO_DATA);
     profiles({});
     return;
   }
