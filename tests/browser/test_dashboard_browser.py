@@ -333,6 +333,10 @@ def test_customer_page_shows_segment_predictions_and_factors(
     if api["segment"] and api["segment"]["rfm_segment"]:
         expect(page.locator("#customer-segment")).to_contain_text(api["segment"]["rfm_segment"])
     assert re.search(r"\d", text(page, "#customer-predictions"))
+    history = text(page, "#customer-history")
+    if api["segment"] and api["segment"]["frequency"] is not None:
+        orders = int(api["segment"]["frequency"])
+        assert re.search(rf"Orders so far\s*{orders}\b", history), history
     factors = text(page, "#customer-factors")
     assert factors
     if api["top_factors"]:
@@ -346,7 +350,7 @@ def test_retailers_page_draws_demographic_clusters_by_sales_volume(
     """The demo's customers have demographics: the trained segmentation records their
     clusters against sales volume, and the page draws one bar series per volume level
     with one bar per cluster."""
-    versions = live.api("/v1/models?capability=segmentation")
+    versions = live.api("/v1/models", capability="segmentation")
     current = next(v for v in versions if v["active"])
     detail = live.api(f"/v1/models/segmentation/{current['version']}")
     crosstab = detail["summary"]["demographic"]["crosstab"]

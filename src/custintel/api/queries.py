@@ -291,6 +291,10 @@ def customer(session: Session, customer_id: str) -> CustomerOut:
             rfm_segment=assignment.rfm_segment,
             cluster=assignment.cluster,
             cluster_name=assignment.cluster_name,
+            recency_days=assignment.recency_days,
+            frequency=assignment.frequency,
+            monetary=assignment.monetary,
+            tenure_days=assignment.tenure_days,
         )
         if assignment is not None
         else None,

@@ -219,6 +219,14 @@ class CustomerSegment(BaseModel):
     rfm_segment: str | None = None
     cluster: int | None = None
     cluster_name: str | None = None
+    recency_days: float | None = Field(
+        default=None, description="days from the last order to the segmentation's as_of"
+    )
+    frequency: float | None = Field(default=None, description="orders placed so far")
+    monetary: float | None = Field(default=None, description="net spend so far")
+    tenure_days: float | None = Field(
+        default=None, description="days from the first order to the segmentation's as_of"
+    )
 
 
 class PredictionOut(BaseModel):

@@ -15,6 +15,19 @@ function show(data) {
     ? `${s.rfm_segment || "no segment"} (recency ${s.r_score ?? "–"}, frequency ${s.f_score ?? "–"}, `
       + `monetary ${s.m_score ?? "–"} out of 5)${s.cluster_name ? `; cluster: ${s.cluster_name}` : ""}`
     : "No segment: the segmentation model is not trained yet.";
+  const history = document.getElementById("customer-history");
+  if (s && s.frequency != null) {
+    const average = s.frequency > 0 ? s.monetary / s.frequency : null;
+    history.replaceChildren(
+      fact("Customer for", `${fmtNumber(s.tenure_days)} days`),
+      fact("Last order", `${fmtNumber(s.recency_days)} days ago`),
+      fact("Orders so far", fmtNumber(s.frequency)),
+      fact("Spent so far", fmtNumber(s.monetary)),
+      fact("Average order", average == null ? "–" : fmtNumber(average)),
+    );
+  } else {
+    history.replaceChildren(el("p", { class: "empty-state" }, "No purchase history: the segmentation model is not trained yet."));
+  }
   const p = data.predictions;
   const box = document.getElementById("customer-predictions");
   if (!p) {
