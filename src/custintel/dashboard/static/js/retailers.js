@@ -1,7 +1,7 @@
 // Retailers (B2B): demographic clusters by sales volume, when the active segmentation
 // recorded demographic clusters; otherwise the empty state says how to get them.
 // Data: GET /v1/models?capability=segmentation, GET /v1/models/segmentation/{version}
-import { activeCapabilities, api, draw, el, fmtNumber, requireKey, showEmpty, withChart } from "./app.js";
+import { activeCapabilities, api, draw, el, fmtNumber, fmtPercent, requireKey, showEmpty, withChart } from "./app.js";
 
 const LEVELS = ["low", "medium", "high"];
 const COLORS = ["#56B4E9", "#E69F00", "#D55E00"];
@@ -21,7 +21,7 @@ function profiles(info) {
     el("ul", {}, Object.entries(p)
       .filter(([k]) => !["demo_cluster_name", "name", "index"].includes(k))
       .slice(0, 6)
-      .map(([k, v]) => el("li", {}, `${k.replaceAll("_", " ")}: ${typeof v === "number" ? fmtNumber(v) : v}`))))));
+      .map(([k, v]) => el("li", {}, `${k.replaceAll("_", " ")}: ${typeof v !== "number" ? v : k.startsWith("share") ? fmtPercent(v) : fmtNumber(v)}`))))));
 }
 
 async function chart(container) {
