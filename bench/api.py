@@ -145,7 +145,7 @@ def _serve(home: Path, workers: int = 1) -> subprocess.Popen[bytes]:
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    import httpx
+    import httpx2 as httpx
 
     for _ in range(120):
         try:
@@ -208,7 +208,7 @@ def latency(key: str, customers: int, workers: int) -> list[dict]:
 
 def bulk(key: str, customers: int) -> dict:
     """Upload every id as a CSV, wait for the job, download the results."""
-    import httpx
+    import httpx2 as httpx
 
     ids = "customer_id\n" + "\n".join(f"C{i:07d}" for i in range(1, customers + 1)) + "\n"
     headers = {"Authorization": f"Bearer {key}"}

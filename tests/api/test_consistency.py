@@ -5,19 +5,23 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from seed import seed_shop
 
 from api_helpers import bearer
-from custintel.api import create_app
+from custintel.api import create_app, queries
 from custintel.appdb.keys import create_key
 from custintel.config import Settings
 from custintel.registry.versions import activate
 
 
 def test_every_answer_comes_from_exactly_one_version_while_activations_swap(
-    api: TestClient, api_keys: dict[str, str]
+    api: TestClient, api_keys: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Activations here come from "another process" (straight to the database), which an
+    # API process sees after ACTIVE_TTL_SECONDS; look every time so both are served.
+    monkeypatch.setattr(queries, "ACTIVE_TTL_SECONDS", 0.0)
     db = api.app.state.custintel.db  # type: ignore[attr-defined]
     stop = threading.Event()
     seen: list[tuple[int, float, float, int]] = []
