@@ -27,9 +27,8 @@ def client(settings: Settings) -> Iterator[TestClient]:
     app.state.custintel.db.dispose()
 
 
-@pytest.fixture()
-def keys(client: TestClient) -> dict[str, str]:
-    """A live key of each scope, as `Authorization` headers."""
+def key_per_scope(client: TestClient) -> dict[str, str]:
+    """A live key of each scope for the app behind ``client``."""
     db = client.app.state.custintel.db  # type: ignore[attr-defined]
     out = {}
     with db.session() as session:
@@ -37,6 +36,12 @@ def keys(client: TestClient) -> dict[str, str]:
             key, _ = create_key(session, scope, name=f"test {scope}")
             out[scope] = key
     return out
+
+
+@pytest.fixture()
+def keys(client: TestClient) -> dict[str, str]:
+    """A live key of each scope for the bare `client` app."""
+    return key_per_scope(client)
 
 
 @pytest.fixture()
@@ -54,11 +59,5 @@ def api(settings: Settings) -> Iterator[TestClient]:
 
 @pytest.fixture()
 def api_keys(api: TestClient) -> dict[str, str]:
-    """A live key of each scope for the `api` app."""
-    db = api.app.state.custintel.db  # type: ignore[attr-defined]
-    out = {}
-    with db.session() as session:
-        for scope in ("read", "predict", "admin"):
-            key, _ = create_key(session, scope, name=f"test {scope}")
-            out[scope] = key
-    return out
+    """A live key of each scope for the seeded `api` app."""
+    return key_per_scope(api)

@@ -22,7 +22,7 @@ from fastapi import Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from custintel.api.deps import AppState
+from custintel.api.deps import AppState, per_app
 from custintel.config import Settings
 
 __all__ = ["MemoryCache", "RedisCache", "ResponseCache", "cache_for", "cached_json", "etag"]
@@ -89,19 +89,9 @@ class RedisCache:
         self._redis.close()
 
 
-_lock = threading.Lock()
-
-
 def cache_for(app: AppState) -> ResponseCache:
     """The response cache of ``app`` (created on first use from its settings)."""
-    cache: ResponseCache | None = app.extras.get("response_cache")
-    if cache is None:
-        with _lock:
-            cache = app.extras.get("response_cache")
-            if cache is None:
-                cache = _new_cache(app.settings)
-                app.extras["response_cache"] = cache
-    return cache
+    return per_app(app, "response_cache", lambda: _new_cache(app.settings))
 
 
 def _new_cache(settings: Settings) -> ResponseCache:

@@ -31,7 +31,7 @@ from custintel.api.dashboard_schemas import (
     SegmentPerformance,
     SegmentPerformanceOut,
 )
-from custintel.api.queries import TOTAL_SERIES, served
+from custintel.api.queries import TOTAL_SERIES, factor_list, served
 from custintel.api.schemas import HistoryPoint, ModelRef
 from custintel.appdb.schema import (
     CustomerPrediction,
@@ -415,7 +415,7 @@ def churn(session: Session, version: ModelVersion, top: int) -> ChurnOut:
                 expected_spend=r.expected_spend,
                 value_tier=r.value_tier,
                 rfm_segment=r.rfm_segment,
-                top_factors=[f.strip() for f in (r.top_factors or "").split(";") if f.strip()],
+                top_factors=factor_list(r.top_factors),
             )
             for r in rows
         ],

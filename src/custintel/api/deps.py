@@ -8,10 +8,11 @@ scope, and answers 401 or 403 as problem+json otherwise.
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
@@ -21,7 +22,7 @@ from custintel.appdb import AppDB
 from custintel.appdb.keys import KeyInfo, allows, verify_key
 from custintel.config import Settings
 
-__all__ = ["AppState", "DbSession", "StateDep", "db_session", "require", "state"]
+__all__ = ["AppState", "DbSession", "StateDep", "db_session", "per_app", "require", "state"]
 
 
 @dataclass
@@ -32,6 +33,23 @@ class AppState:
     settings: Settings
     db: AppDB
     extras: dict[str, Any] = field(default_factory=dict)
+
+
+_extras_lock = threading.Lock()
+T = TypeVar("T")
+
+
+def per_app(app: AppState, name: str, make: Callable[[], T]) -> T:
+    """The object kept in ``app.extras[name]``, made by ``make`` on first use (once,
+    even when requests race for it): the rate limiter, the response cache, metrics."""
+    found: T | None = app.extras.get(name)
+    if found is None:
+        with _extras_lock:
+            found = app.extras.get(name)
+            if found is None:
+                found = make()
+                app.extras[name] = found
+    return found
 
 
 def state(request: Request) -> AppState:

@@ -22,7 +22,6 @@ registry, so several apps in one process (tests) do not clash.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass
@@ -35,7 +34,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from custintel.api.deps import AppState, StateDep
+from custintel.api.deps import AppState, StateDep, per_app
 from custintel.appdb.schema import Job, utcnow
 from custintel.registry.versions import CAPABILITIES, active
 
@@ -91,19 +90,9 @@ class ApiMetrics:
         )
 
 
-_lock = threading.Lock()
-
-
 def metrics_for(app: AppState) -> ApiMetrics:
     """The metrics of the app whose state is ``app`` (created on first use)."""
-    metrics: ApiMetrics | None = app.extras.get("metrics")
-    if metrics is None:
-        with _lock:
-            metrics = app.extras.get("metrics")
-            if metrics is None:
-                metrics = ApiMetrics.new()
-                app.extras["metrics"] = metrics
-    return metrics
+    return per_app(app, "metrics", ApiMetrics.new)
 
 
 def count_predictions(app: AppState, route: str, n: int) -> None:

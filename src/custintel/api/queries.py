@@ -256,8 +256,13 @@ def _prediction(row: CustomerPrediction) -> PredictionOut:
         rfm_segment=row.rfm_segment,
         spend_percentile=row.spend_percentile,
         value_tier=row.value_tier,
-        top_factors=[f.strip() for f in (row.top_factors or "").split(";") if f.strip()],
+        top_factors=factor_list(row.top_factors),
     )
+
+
+def factor_list(text: str | None) -> list[str]:
+    """The stored top factors ("a (raises churn risk); b ...") as a list of phrases."""
+    return [f.strip() for f in (text or "").split(";") if f.strip()]
 
 
 def customer(session: Session, customer_id: str) -> CustomerOut:

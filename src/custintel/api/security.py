@@ -29,7 +29,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from custintel.api.deps import AppState, StateDep, require
+from custintel.api.deps import AppState, StateDep, per_app, require
 from custintel.api.problems import PROBLEM, Problem
 from custintel.appdb.keys import KeyInfo
 from custintel.config import Settings
@@ -127,19 +127,9 @@ class RedisRateLimiter:
         self._redis.close()
 
 
-_lock = threading.Lock()
-
-
 def limiter_for(app: AppState) -> RateLimiter:
     """The process's rate limiter for ``app`` (created on first use from its settings)."""
-    limiter: RateLimiter | None = app.extras.get("rate_limiter")
-    if limiter is None:
-        with _lock:
-            limiter = app.extras.get("rate_limiter")
-            if limiter is None:
-                limiter = _new_limiter(app.settings)
-                app.extras["rate_limiter"] = limiter
-    return limiter
+    return per_app(app, "rate_limiter", lambda: _new_limiter(app.settings))
 
 
 def _new_limiter(settings: Settings) -> RateLimiter:
