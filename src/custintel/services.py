@@ -159,12 +159,6 @@ def default_as_of(store: Store) -> date:
     return last + timedelta(days=1)
 
 
-def first_order_date(store: Store) -> date | None:
-    """The day of the store's first order (the start of the training data), or None."""
-    row = store.con.execute("SELECT CAST(min(ordered_at) AS DATE) FROM orders").fetchone()
-    return row[0] if row else None
-
-
 def app_database(settings: Settings) -> AppDB:
     """The app database of the data directory, migrated to the newest schema."""
     db = AppDB.from_settings(settings)
@@ -416,7 +410,7 @@ def run_segmentation(
             )
             version = ref.version
             record_assignments(store, run, version)
-            started = first_order_date(store)
+            started = store.first_order_date()
     if persistent:
         publish_segmentation(
             app_database(settings), ref, run, features, data_from=started, job_id=job_id
@@ -551,7 +545,7 @@ def run_forecast(
             )
             version = ref.version
             record_forecast(store, result, version)
-            started = first_order_date(store)
+            started = store.first_order_date()
     if persistent:
         publish_forecasts(
             app_database(settings), ref, [result], as_of=cutoff, data_from=started, job_id=job_id
@@ -634,7 +628,7 @@ def run_scoring(
             )
             info["model_version"] = ref.version
             record_scores(store, run, ref.version)
-            started = first_order_date(store)
+            started = store.first_order_date()
     if persistent:
         publish_scores(
             app_database(settings),

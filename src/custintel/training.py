@@ -96,7 +96,7 @@ def train_forecasts(
     from custintel.forecasting.service import forecast_sales, summary
     from custintel.publish import publish_forecasts
     from custintel.registry import ArtifactStore
-    from custintel.services import app_database, default_as_of, first_order_date
+    from custintel.services import app_database, default_as_of
 
     say = progress or (lambda fraction, message: None)
     configured, horizons, by = _forecast_plan(settings)
@@ -104,7 +104,7 @@ def train_forecasts(
     results = []
     with Store(settings.store_path, memory_limit=settings.duckdb_memory_limit) as store:
         as_of = default_as_of(store)
-        started = first_order_date(store)
+        started = store.first_order_date()
         for i, timeframe in enumerate(timeframes):
             horizon = horizons.get(timeframe) or FORECAST_HORIZON[timeframe]
             say(i / len(timeframes), f"forecasting {timeframe} sales, {horizon} periods")

@@ -81,7 +81,7 @@ def _verified(app: AppState, token: str) -> KeyInfo | None:
     ``settings.key_cache_seconds`` (a database read saved on every request), so a key
     revoked from another process stops working within that time."""
     ttl = app.settings.key_cache_seconds
-    cache: dict[str, tuple[KeyInfo, float]] = app.extras.setdefault("verified_keys", {})
+    cache: dict[str, tuple[KeyInfo, float]] = per_app(app, "verified_keys", dict)
     digest = hashlib.sha256(token.encode("utf-8")).hexdigest()
     now = time.monotonic()
     hit = cache.get(digest)

@@ -467,3 +467,9 @@ class SegmentPredictOut(BaseModel):
     model: ModelRef
     segments: list[SegmentAssignmentOut]
     unknown: list[str] = Field(default_factory=list)
+
+
+# Reads served with an ETag (api/cache.py) answer 304 to a current If-None-Match.
+NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
+    304: {"description": "Not modified (the `If-None-Match` ETag is current)"}
+}

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
@@ -109,6 +109,17 @@ class Store:
             [name],
         ).fetchone()
         return bool(row and row[0])
+
+    def first_order_date(self, before: date | None = None) -> date | None:
+        """The day of the first order (strictly before ``before`` when given), or None
+        when there is none: where a shop's history, and a model's training data, start."""
+        query = "SELECT CAST(min(ordered_at) AS DATE) FROM orders"
+        row = (
+            self.con.execute(query + " WHERE ordered_at < ?", [before]).fetchone()
+            if before is not None
+            else self.con.execute(query).fetchone()
+        )
+        return row[0] if row else None
 
     def count(self, name: str) -> int:
         if not self.has_table(name):

@@ -323,12 +323,10 @@ def score_customers(
 
 
 def _first_order(store: Store, as_of: date) -> date:
-    row = store.con.execute(
-        "SELECT CAST(min(ordered_at) AS DATE) FROM orders WHERE ordered_at < ?", [as_of]
-    ).fetchone()
-    if row is None or row[0] is None:
+    first = store.first_order_date(before=as_of)
+    if first is None:
         raise NotEnoughData(f"no orders before {as_of}", hint="sync orders, or check --as-of")
-    return row[0]
+    return first
 
 
 def _btyd_only(

@@ -12,6 +12,7 @@ from custintel.api.cache import cached_json
 from custintel.api.deps import DbSession, StateDep
 from custintel.api.metrics import count_predictions
 from custintel.api.schemas import (
+    NOT_MODIFIED,
     PROBLEM_RESPONSES,
     CustomerOut,
     CustomerPage,
@@ -28,7 +29,7 @@ SortField = Literal["expected_spend", "churn_probability", "clv", "p_active", "e
     "/customers",
     response_model=CustomerPage,
     summary="A page of customers with their predictions, sorted by one of them",
-    responses={304: {"description": "Not modified (the `If-None-Match` ETag is current)"}},
+    responses=NOT_MODIFIED,
 )
 def list_customers(
     request: Request,

@@ -4,7 +4,7 @@ ETag like the other reads (the answer depends only on the versions it read)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
@@ -20,15 +20,12 @@ from custintel.api.dashboard_schemas import (
 )
 from custintel.api.deps import DbSession, StateDep
 from custintel.api.queries import served
-from custintel.api.schemas import PROBLEM_RESPONSES
+from custintel.api.schemas import NOT_MODIFIED, PROBLEM_RESPONSES
 from custintel.api.security import ReadKey
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/v1/dashboard", tags=["dashboard"], responses=PROBLEM_RESPONSES)
-NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
-    304: {"description": "Not modified (the `If-None-Match` ETag is current)"}
-}
 
 
 @router.get(

@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from custintel.api import queries
 from custintel.api.cache import cached_json
 from custintel.api.deps import DbSession, StateDep
-from custintel.api.schemas import PROBLEM_RESPONSES, ForecastsOut
+from custintel.api.schemas import NOT_MODIFIED, PROBLEM_RESPONSES, ForecastsOut
 from custintel.api.security import ReadKey
 
 router = APIRouter(prefix="/v1/forecasts", tags=["forecasts"], responses=PROBLEM_RESPONSES)
@@ -20,7 +20,7 @@ router = APIRouter(prefix="/v1/forecasts", tags=["forecasts"], responses=PROBLEM
     "",
     response_model=ForecastsOut,
     summary="Sales forecast with 80/95 % intervals, history and backtest accuracy",
-    responses={304: {"description": "Not modified (the `If-None-Match` ETag is current)"}},
+    responses=NOT_MODIFIED,
 )
 def get_forecasts(
     request: Request,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
@@ -12,6 +12,7 @@ from custintel.api import queries
 from custintel.api.cache import cached_json
 from custintel.api.deps import DbSession, StateDep
 from custintel.api.schemas import (
+    NOT_MODIFIED,
     PROBLEM_RESPONSES,
     MigrationOut,
     SegmentPredictIn,
@@ -21,9 +22,6 @@ from custintel.api.schemas import (
 from custintel.api.security import PredictKey, ReadKey
 
 router = APIRouter(prefix="/v1/segments", tags=["segments"], responses=PROBLEM_RESPONSES)
-NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
-    304: {"description": "Not modified (the `If-None-Match` ETag is current)"}
-}
 
 
 @router.get(
