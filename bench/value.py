@@ -152,9 +152,9 @@ def step_train_and_score(customers: str, naive: str = "") -> None:
             store, SPEED_AS_OF, SPEED_HORIZON, btyd=views, progress=_stamp(started)
         )
         trained = time.perf_counter()
-        scores, _ = value_service.apply_models(
+        scores = value_service.apply_models(
             store, final, SPEED_AS_OF, SPEED_HORIZON, settings, btyd=views
-        )
+        ).scores
         done = time.perf_counter()
     report(
         done - started,

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from custintel.forecasting import ForecastResult
     from custintel.segmentation.service import SegmentationRun
 
-__all__ = ["publish_forecasts", "publish_scores", "publish_segmentation"]
+__all__ = ["prediction_records", "publish_forecasts", "publish_scores", "publish_segmentation"]
 
 CHUNK = 20_000
 # The features a segmentation version keeps per customer (its scores' inputs).
@@ -272,6 +272,24 @@ def publish_forecasts(
         return _finish(session, ref)
 
 
+def prediction_records(scores: pd.DataFrame) -> Iterator[dict[str, Any]]:
+    """Scores (``value.service.SCORE_COLUMNS`` layout) as ``CustomerPrediction`` fields:
+    the per-category spends gathered into one mapping, dates as dates, NaN as None."""
+    categories = [c for c in scores.columns if c.startswith("expected_spend__")]
+    fixed = [c for c in scores.columns if c not in categories]
+    rows = scores[fixed].assign(customer_id=scores["customer_id"].astype(str))
+    rows["next_order_date"] = pd.to_datetime(rows["next_order_date"]).dt.date
+    if categories:
+        spend = scores[categories].rename(columns=lambda c: c.removeprefix("expected_spend__"))
+        by_category: list[dict[str, Any]] = [
+            {k: _clean(v) for k, v in zip(spend.columns, values, strict=True)}
+            for values in spend.itertuples(index=False, name=None)
+        ]
+        rows["spend_by_category"] = pd.Series(by_category, index=rows.index, dtype=object)
+    for record in _records(rows):
+        yield {**record, "next_order_date": record["next_order_date"] or None}
+
+
 def publish_scores(
     db: AppDB,
     ref: ArtifactRef,
@@ -284,17 +302,6 @@ def publish_scores(
 ) -> VersionInfo:
     """Publish a scoring run: one row per customer (spend per category as JSON), and the
     run's summary (choices, validation comparison, eligibility)."""
-    categories = [c for c in scores.columns if c.startswith("expected_spend__")]
-    fixed = [c for c in scores.columns if c not in categories]
-    rows = scores[fixed].assign(customer_id=scores["customer_id"].astype(str))
-    rows["next_order_date"] = pd.to_datetime(rows["next_order_date"]).dt.date
-    if categories:
-        spend = scores[categories].rename(columns=lambda c: c.removeprefix("expected_spend__"))
-        by_category: list[dict[str, Any]] = [
-            {k: _clean(v) for k, v in zip(spend.columns, values, strict=True)}
-            for values in spend.itertuples(index=False, name=None)
-        ]
-        rows["spend_by_category"] = pd.Series(by_category, index=rows.index, dtype=object)
     chosen = info.get("chosen", {})
     validation = info.get("validation", {})
     metrics = {
@@ -316,9 +323,6 @@ def publish_scores(
             data_to=as_of,
             job_id=job_id,
         )
-        records = (
-            {**r, "next_order_date": r["next_order_date"] or None}
-            for r in _records(rows.assign(model_version_id=version.id))
-        )
+        records = ({**r, "model_version_id": version.id} for r in prediction_records(scores))
         _insert(session, CustomerPrediction, records)
         return _finish(session, ref)

@@ -588,6 +588,7 @@ def run_scoring(
     from custintel.publish import publish_scores
     from custintel.registry import ArtifactStore
     from custintel.segmentation.builtin import get_scheme
+    from custintel.value.rows import served_model
     from custintel.value.service import ValueSettings, record_scores, score_customers
 
     check_output_path(out)
@@ -623,8 +624,24 @@ def run_scoring(
         }
         info = json.loads(json.dumps(info, default=str).replace("NaN", "null"))
         if persistent:
+            # The artifact also holds the fitted models, so that the API can score
+            # customers sent as feature rows (value/rows.py); the summary stays small.
+            served = (
+                served_model(
+                    run.applied,
+                    cutoff,
+                    horizon_days,
+                    chosen,
+                    scheme=segmentation.get("scheme", "standard"),
+                    schemes=segmentation.get("schemes"),
+                )
+                if run.applied is not None
+                else None
+            )
             ref = ArtifactStore(settings.home / "models").save(
-                "value", info, metadata={"as_of": cutoff.isoformat(), "horizon_days": horizon_days}
+                "value",
+                {**info, "served": served},
+                metadata={"as_of": cutoff.isoformat(), "horizon_days": horizon_days},
             )
             info["model_version"] = ref.version
             record_scores(store, run, ref.version)

@@ -145,8 +145,21 @@ def seed_segmentation(
     return row
 
 
-def seed_value(session: Session, version: int, customers: list[str] = CUSTOMERS) -> ModelVersion:
-    row = add_version(session, "value", version, metrics={"churn_auc": 0.8 + version / 100})
+def seed_value(
+    session: Session,
+    version: int,
+    customers: list[str] = CUSTOMERS,
+    models: Path | None = None,
+) -> ModelVersion:
+    """Predictions for ``customers``; with ``models``, an artifact there like that of a
+    shop too young to train learners on (no served models: feature rows get 409)."""
+    row = add_version(
+        session,
+        "value",
+        version,
+        metrics={"churn_auc": 0.8 + version / 100},
+        artifact=(models, {"served": None}) if models is not None else None,
+    )
     for i, customer in enumerate(customers):
         session.add(
             CustomerPrediction(
@@ -233,8 +246,8 @@ def seed_shop(db: AppDB, models: Path | None = None) -> None:
     with db.session() as session:
         seed_segmentation(session, 1, date(2024, 1, 1), models=models)
         seed_segmentation(session, 2, date(2024, 4, 1), shift=1, models=models)
-        seed_value(session, 1)
-        seed_value(session, 2)
+        seed_value(session, 1, models=models)
+        seed_value(session, 2, models=models)
         seed_forecast(session, 1)
         activate(session, "segmentation", 2)
         activate(session, "value", 1)

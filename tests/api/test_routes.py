@@ -186,6 +186,20 @@ def test_bad_prediction_bodies_are_422(
     _problem(response, 422)
 
 
+def test_feature_rows_on_a_version_without_learners_are_409(
+    api: TestClient, api_keys: dict[str, str]
+) -> None:
+    """A shop too young to train the learners gets a BTYD-only version (as seeded): its
+    stored predictions are served by id, feature rows are refused with the reason."""
+    response = api.post(
+        "/v1/predictions",
+        json={"rows": [{"customer_id": "new-1", "recency_days": 3}]},
+        headers=bearer(api_keys["predict"]),
+    )
+    body = _problem(response, 409)
+    assert "history too short" in body["detail"] and "send customer_ids" in body["detail"]
+
+
 # -- forecasts --------------------------------------------------------------------------
 
 

@@ -119,6 +119,7 @@ EXPECTED = {
     "monetary": [130.0, 70.0, -15.0],
     "tenure_days": [60, 107, 10],
     "purchase_days": [2, 2, 0],
+    "repeat_spend": [-20.0, 40.0, -15.0],
     "monetary_mean": [65.0, 35.0, NAN],
     "order_value_max": [150.0, 40.0, NAN],
     "order_value_std": [60.0, 5.0, NAN],
@@ -355,6 +356,8 @@ def oracle(rows: list[dict], as_of: date, categories: list[str]) -> dict[str, di
         f["monetary"] = sum(net_amount(r["kind"], r["amount"]) for r in rs)
         f["tenure_days"] = max(age(r) for r in dated)
         f["purchase_days"] = len(days)
+        first_day = [t for t, a in zip(totals, order_ages, strict=True) if a == max(order_ages)]
+        f["repeat_spend"] = f["monetary"] - sum(first_day)
         f["monetary_mean"] = f["monetary"] / len(orders) if orders else NAN
         f["order_value_max"] = max(totals) if totals else NAN
         f["order_value_std"] = float(np.std(totals)) if totals else NAN

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,7 @@ from custintel.api.schemas import (
     ModelVersionDetail,
     ModelVersionOut,
     PredictionOut,
+    PredictionsIn,
     PredictionsOut,
     SegmentAssignmentOut,
     SegmentOut,
@@ -342,20 +343,35 @@ def customer_page(
     )
 
 
-def predictions(
-    session: Session, version: ModelVersion, customer_ids: Sequence[str], max_batch: int
-) -> PredictionsOut:
-    """Predictions of ``version`` for ``customer_ids`` (request order, duplicates once);
-    ids it did not score are listed in ``unknown``."""
-    ids = list(dict.fromkeys(customer_ids))
-    if len(ids) > max_batch:
+def _batch(customer_ids: Sequence[str] | None, rows: Sequence[Any] | None, limit: int) -> int:
+    """The size of a request's batch: either known ids or feature rows, 1 to ``limit``
+    of them; 422 otherwise."""
+    if (customer_ids is None) == (rows is None):
+        raise Problem(422, "Invalid request", "send either customer_ids or rows, not both")
+    count = len(customer_ids if customer_ids is not None else rows or [])
+    if count == 0:
+        raise Problem(422, "Invalid request", "the batch is empty: send at least one customer")
+    if count > limit:
         raise Problem(
             422,
             "Batch too large",
-            f"{len(ids):,} customer ids in one request; the most is {max_batch:,} "
-            "(split the batch, or use POST /v1/bulk for a file)",
-            max_batch_size=max_batch,
+            f"{count:,} customers in one request; the most is {limit:,} "
+            "(split the batch, or use POST /v1/bulk for a file of ids)",
+            max_batch_size=limit,
         )
+    return count
+
+
+def predictions(
+    session: Session, version: ModelVersion, body: PredictionsIn, models_root: Path, limit: int
+) -> PredictionsOut:
+    """Predictions of ``version`` for known ids (request order, duplicates once; ids it
+    did not score are listed in ``unknown``) or for feature rows (scored by its models,
+    ``value/rows.py``)."""
+    _batch(body.customer_ids, body.rows, limit)
+    if body.rows is not None:
+        return _predict_rows(version, body.rows, models_root)
+    ids = list(dict.fromkeys(body.customer_ids or []))
     found: dict[str, CustomerPrediction] = {}
     for chunk in _chunks(ids, _CHUNK):
         for row in session.scalars(
@@ -369,6 +385,32 @@ def predictions(
         model=_ref(version),
         predictions=[_prediction(found[i]) for i in ids if i in found],
         unknown=[i for i in ids if i not in found],
+    )
+
+
+def _predict_rows(
+    version: ModelVersion, rows: list[dict[str, Any]], models_root: Path
+) -> PredictionsOut:
+    from custintel.publish import prediction_records
+    from custintel.value.rows import ServedValue, score_rows
+
+    def restore(payload: dict[str, Any]) -> ServedValue:
+        if not payload.get("served"):
+            raise Problem(
+                409,
+                "Model cannot score feature rows",
+                f"value version {version.version} was fitted on a history too short to "
+                "train the learners that score feature rows; send customer_ids, or "
+                "retrain when the shop has more history",
+            )
+        return ServedValue.from_dict(payload["served"])
+
+    served = _loaded(models_root, version, restore)
+    scores, ignored = score_rows(served, pd.DataFrame(rows))
+    return PredictionsOut(
+        model=_ref(version),
+        predictions=[_prediction(CustomerPrediction(**r)) for r in prediction_records(scores)],
+        ignored_columns=ignored,
     )
 
 
@@ -542,16 +584,24 @@ def activate_version(session: Session, capability: str, version: int) -> ModelVe
 
 # -- segment prediction -----------------------------------------------------------------
 
-_MODEL_CACHE: dict[int, dict[str, Any]] = {}
+# Loaded artifacts, oldest first; a few, as the served versions change. Keyed by the
+# artifact's checksum, not the version id: several apps (tests, workers) may share a
+# process, each with its own database numbering versions from 1.
+_MODEL_CACHE: dict[tuple[str, str], Any] = {}
+_CACHED_MODELS = 4
 
 
-def _segmentation_model(models_root: Path, version: ModelVersion) -> dict[str, Any]:
-    """The active segmentation artifact, checked against the registry's sha256 once per
-    version and process (an artifact never changes once written)."""
-    if version.id not in _MODEL_CACHE:
-        _MODEL_CACHE.clear()
-        _MODEL_CACHE[version.id] = load_artifact(models_root, version)
-    return _MODEL_CACHE[version.id]
+def _loaded(
+    models_root: Path, version: ModelVersion, restore: Callable[[dict[str, Any]], Any]
+) -> Any:
+    """``restore`` of a version's artifact, checked against the registry's sha256 once
+    per artifact and process (an artifact never changes once written)."""
+    key = (version.capability, version.sha256)
+    if key not in _MODEL_CACHE:
+        while len(_MODEL_CACHE) >= _CACHED_MODELS:
+            _MODEL_CACHE.pop(next(iter(_MODEL_CACHE)))
+        _MODEL_CACHE[key] = restore(load_artifact(models_root, version))
+    return _MODEL_CACHE[key]
 
 
 def predict_segments(
@@ -566,16 +616,7 @@ def predict_segments(
     from custintel.errors import ConfigError
     from custintel.segmentation.service import predict_segment
 
-    if (body.customer_ids is None) == (body.rows is None):
-        raise Problem(422, "Invalid request", "send either customer_ids or rows, not both")
-    items = body.customer_ids if body.customer_ids is not None else body.rows
-    if not items or len(items) > limit:
-        raise Problem(
-            422,
-            "Invalid request",
-            f"send between 1 and {limit} customers (got {len(items or [])})",
-            max_batch_size=limit,
-        )
+    _batch(body.customer_ids, body.rows, limit)
     if body.customer_ids is not None:
         wanted = list(dict.fromkeys(body.customer_ids))
         found = {
@@ -596,7 +637,7 @@ def predict_segments(
             ],
             unknown=[c for c in wanted if c not in found],
         )
-    model = _segmentation_model(models_root, version)
+    model = _loaded(models_root, version, lambda payload: payload)
     frame = pd.DataFrame(body.rows)
     try:
         result = predict_segment(model, frame)

@@ -293,23 +293,48 @@ class CustomerPage(BaseModel):
 
 
 class PredictionsIn(BaseModel):
-    """A batch of customer ids (at most the server's ``max_batch_size``, 1,000 by
-    default); duplicates are answered once."""
+    """Customers to predict: known ``customer_ids`` (their stored predictions;
+    duplicates are answered once), or feature ``rows`` as `custintel features` writes
+    them (scored by the served version's models: customers it has not scored, such as
+    new ones); at most the server's ``max_batch_size`` (1,000 by default) in all."""
 
     model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"example": {"customer_ids": ["C00042", "C00043"]}}
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"customer_ids": ["C00042", "C00043"]},
+                {
+                    "rows": [
+                        {
+                            "customer_id": "new-1",
+                            "as_of": "2024-06-01",
+                            "recency_days": 12,
+                            "frequency": 3,
+                            "monetary": 310.5,
+                            "tenure_days": 95,
+                            "purchase_days": 3,
+                            "repeat_spend": 190.0,
+                            "...": "every other column `custintel features` writes",
+                        }
+                    ]
+                },
+            ]
+        },
     )
 
-    customer_ids: list[str] = Field(min_length=1)
+    customer_ids: list[str] | None = None
+    rows: list[dict[str, float | int | str | None]] | None = None
 
 
 class PredictionsOut(BaseModel):
-    """Predictions for the known ids, in request order; ids the model did not score
-    are listed in ``unknown``, never dropped."""
+    """Predictions in request order. Ids the model did not score are listed in
+    ``unknown``, never dropped; for feature rows, ``ignored_columns`` lists the columns
+    sent that the models do not use."""
 
     model: ModelRef
     predictions: list[PredictionOut]
-    unknown: list[str]
+    unknown: list[str] = Field(default_factory=list)
+    ignored_columns: list[str] = Field(default_factory=list)
 
 
 # -- forecasts -------------------------------------------------------------------------

@@ -42,6 +42,7 @@ FEATURE_COLUMNS: tuple[str, ...] = (
     "monetary",
     "tenure_days",
     "purchase_days",
+    "repeat_spend",
     "monetary_mean",
     "order_value_max",
     "order_value_std",
@@ -237,7 +238,8 @@ order_gaps AS (
     -- 0 = Monday ... 6 = Sunday of the order's date (1900-01-01 was a Monday)
     (((date_diff('day', DATE '1900-01-01', as_of) - order_age) % 7) + 7) % 7 AS weekday,
     LAG(order_age) OVER (PARTITION BY as_of, customer_id ORDER BY order_age DESC)
-      - order_age AS gap
+      - order_age AS gap,
+    MAX(order_age) OVER (PARTITION BY as_of, customer_id) AS first_age
   FROM sale_orders
 ),
 order_stats AS (
@@ -248,6 +250,7 @@ order_stats AS (
     MAX(order_total) AS order_value_max,
     STDDEV_POP(order_total) AS order_value_std,
     SUM(n_lines) AS sale_lines,
+    SUM(CASE WHEN order_age = first_age THEN order_total ELSE 0 END) AS first_day_sales,
 {_window_sums("orders", "order_age", "1")},
     SUM(CASE WHEN gap IS NULL OR gap > 0 THEN 1 ELSE 0 END) AS purchase_days,
     SUM(CASE WHEN (gap IS NULL OR gap > 0) AND weekday >= 5 THEN 1 ELSE 0 END)
@@ -290,6 +293,7 @@ SELECT
   cu.monetary,
   CAST(COALESCE(cu.sale_tenure, cu.any_tenure) AS BIGINT) AS tenure_days,
   CAST(COALESCE(os.purchase_days, 0) AS BIGINT) AS purchase_days,
+  cu.monetary - COALESCE(os.first_day_sales, 0.0) AS repeat_spend,
   cu.monetary / os.frequency AS monetary_mean,
   os.order_value_max,
   os.order_value_std,

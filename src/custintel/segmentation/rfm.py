@@ -31,9 +31,15 @@ import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 
-from custintel.errors import InputError, MissingColumns, NotEnoughData
+from custintel.errors import ConfigError, InputError, MissingColumns, NotEnoughData
 
-__all__ = ["SCORE_COLUMNS", "DegenerateDataWarning", "rfm_scores"]
+__all__ = [
+    "SCORE_COLUMNS",
+    "DegenerateDataWarning",
+    "rfm_scores",
+    "rfm_thresholds",
+    "score_by_thresholds",
+]
 
 # The feature column behind each score, and whether a larger value is better.
 _SCORED: tuple[tuple[str, str, bool], ...] = (
@@ -119,6 +125,47 @@ def rfm_scores(features: pd.DataFrame | pa.Table) -> pd.DataFrame:
     if notes:
         warnings.warn("; ".join(notes), DegenerateDataWarning, stacklevel=2)
     return pd.DataFrame(out, index=frame.index)
+
+
+def rfm_thresholds(features: pd.DataFrame, scores: pd.DataFrame) -> dict[str, dict[str, float]]:
+    """Per score column, the boundary value of each score level seen in a population
+    (``scores`` from :func:`rfm_scores` of ``features``): the smallest value reaching it
+    (larger is better) or the largest (recency). :func:`score_by_thresholds` scores
+    customers outside that population by them."""
+    out: dict[str, dict[str, float]] = {}
+    for score, column, larger_better in _SCORED:
+        frame = pd.DataFrame(
+            {"s": scores[score].to_numpy(), "v": features[column].to_numpy(dtype=float)}
+        )
+        grouped = frame.groupby("s")["v"]
+        bounds = grouped.min() if larger_better else grouped.max()
+        out[score] = {str(s): float(v) for s, v in zip(bounds.index, bounds, strict=True)}
+    return out
+
+
+def score_by_thresholds(
+    features: pd.DataFrame, thresholds: dict[str, dict[str, float]]
+) -> pd.DataFrame:
+    """R, F and M scores (columns ``r_score``, ``f_score``, ``m_score``) of feature rows
+    by the boundaries :func:`rfm_thresholds` saved from a population: each row gets the
+    highest level whose boundary it reaches, 1 when it reaches none, and F1 or M1 with
+    no orders or no positive spend, as :func:`rfm_scores` gives."""
+    missing = [c for _, c, _ in _SCORED if c not in features.columns]
+    if missing:
+        raise ConfigError(f"feature rows need {', '.join(missing)}")
+    out = {}
+    for score, column, larger_better in _SCORED:
+        values = features[column].to_numpy(dtype=float)
+        levels = sorted((int(s), v) for s, v in thresholds[score].items())
+        result = np.ones(len(values), dtype=np.int64)
+        for level, bound in levels:
+            reached = values >= bound if larger_better else values <= bound
+            result = np.where(reached, np.maximum(result, level), result)
+        out[score] = result
+    scores = pd.DataFrame(out)
+    scores.loc[features["frequency"].to_numpy() <= 0, "f_score"] = 1
+    scores.loc[features["monetary"].to_numpy() <= 0, "m_score"] = 1
+    return scores
 
 
 def _as_frame(features: pd.DataFrame | pa.Table, required: Sequence[str]) -> pd.DataFrame:

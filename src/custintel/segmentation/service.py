@@ -22,7 +22,12 @@ from custintel.errors import ConfigError, NotEnoughData
 from custintel.segmentation.builtin import get_scheme
 from custintel.segmentation.clustering import CustomerClusterer
 from custintel.segmentation.projection import project
-from custintel.segmentation.rfm import SCORE_COLUMNS, rfm_scores
+from custintel.segmentation.rfm import (
+    SCORE_COLUMNS,
+    rfm_scores,
+    rfm_thresholds,
+    score_by_thresholds,
+)
 from custintel.segmentation.schemes import Scheme, assign_segments
 
 __all__ = [
@@ -49,11 +54,6 @@ ASSIGNMENT_COLUMNS = (
     "tsne_y",
 )
 NOT_CLUSTERED = "(not clustered)"
-_SCORED = (
-    ("r_score", "recency_days", False),
-    ("f_score", "frequency", True),
-    ("m_score", "monetary", True),
-)
 
 
 @dataclass
@@ -64,30 +64,6 @@ class SegmentationRun:
     assignments: pd.DataFrame
     summary: dict[str, Any]
     model: dict[str, Any]
-
-
-def _thresholds(features: pd.DataFrame, scores: pd.DataFrame) -> dict[str, dict[str, float]]:
-    """Per score column, the boundary value of each score level seen in this population:
-    the smallest value reaching it (larger is better) or the largest (recency)."""
-    out: dict[str, dict[str, float]] = {}
-    for score, column, larger_better in _SCORED:
-        frame = pd.DataFrame(
-            {"s": scores[score].to_numpy(), "v": features[column].to_numpy(dtype=float)}
-        )
-        grouped = frame.groupby("s")["v"]
-        bounds = grouped.min() if larger_better else grouped.max()
-        out[score] = {str(s): float(v) for s, v in zip(bounds.index, bounds, strict=True)}
-    return out
-
-
-def _score_new(values: np.ndarray, bounds: dict[str, float], larger_better: bool) -> np.ndarray:
-    """Score values of customers outside the population by the saved boundaries."""
-    levels = sorted((int(s), v) for s, v in bounds.items())
-    result = np.ones(len(values), dtype=np.int64)
-    for level, bound in levels:
-        reached = values >= bound if larger_better else values <= bound
-        result = np.where(reached, np.maximum(result, level), result)
-    return result
 
 
 def segment_customers(
@@ -152,7 +128,7 @@ def segment_customers(
     model = {
         "as_of": as_of.isoformat(),
         "scheme": chosen.name,
-        "rfm_thresholds": _thresholds(frame, scores),
+        "rfm_thresholds": rfm_thresholds(frame, scores),
         "clusterer": clusterer.to_dict() if clusterer is not None else None,
     }
     summary = _summary(frame, assignments, chosen, clusterer, as_of, not_clustered)
@@ -271,19 +247,7 @@ def predict_segment(
 ) -> pd.DataFrame:
     """Segment and cluster of customers given as feature rows (not in the store), scored
     against the population the model was fitted on."""
-    missing = [c for _, c, _ in _SCORED if c not in features.columns]
-    if missing:
-        raise ConfigError(f"feature rows need {', '.join(missing)}")
-    scores = pd.DataFrame(
-        {
-            score: _score_new(
-                features[column].to_numpy(dtype=float), model["rfm_thresholds"][score], larger
-            )
-            for score, column, larger in _SCORED
-        }
-    )
-    scores.loc[features["frequency"].to_numpy() <= 0, "f_score"] = 1
-    scores.loc[features["monetary"].to_numpy() <= 0, "m_score"] = 1
+    scores = score_by_thresholds(features, model["rfm_thresholds"])
     scheme = get_scheme(model["scheme"], user_schemes)
     frame = features.copy()
     if "customer_id" not in frame.columns:

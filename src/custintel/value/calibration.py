@@ -12,6 +12,8 @@ there. scikit-learn fits the isotonic steps; this module only places the centres
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from sklearn.isotonic import IsotonicRegression
 
@@ -35,3 +37,15 @@ class CenteredIsotonic:
     def predict(self, score: np.ndarray) -> np.ndarray:
         """Calibrated probabilities for raw scores."""
         return np.interp(np.asarray(score, float), self.centres_, self.levels_)
+
+    def to_dict(self) -> dict[str, list[float]]:
+        """The centres and their levels, as JSON-able lists."""
+        return {"centres": self.centres_.tolist(), "levels": self.levels_.tolist()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CenteredIsotonic:
+        """The map :meth:`to_dict` stored."""
+        fitted = cls()
+        fitted.centres_ = np.asarray(data["centres"], float)
+        fitted.levels_ = np.asarray(data["levels"], float)
+        return fitted

@@ -66,7 +66,9 @@ def _shap_values(classifier: Any, inputs: pd.DataFrame) -> np.ndarray:
     """
     import lightgbm as lgb
 
-    if isinstance(classifier, lgb.LGBMModel):
+    from custintel.value.persist import SavedLightGBM
+
+    if isinstance(classifier, lgb.LGBMModel | SavedLightGBM):
         contributions = classifier.predict(inputs, pred_contrib=True)
         return np.asarray(contributions, float)[:, :-1]  # the last column is the base value
     with warnings.catch_warnings():

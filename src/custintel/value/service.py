@@ -10,7 +10,7 @@ customers known at ``as_of``.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -22,8 +22,9 @@ from custintel.data.store import Store
 from custintel.errors import ConfigError, NotEnoughData
 from custintel.features.customer import top_categories
 from custintel.segmentation.builtin import get_scheme
-from custintel.segmentation.rfm import DegenerateDataWarning, rfm_scores
+from custintel.segmentation.rfm import DegenerateDataWarning, rfm_scores, rfm_thresholds
 from custintel.segmentation.schemes import Scheme, assign_segments
+from custintel.value.btyd import BTYDModel
 from custintel.value.crossval import CV_CANDIDATES, churn_crossval
 from custintel.value.eligibility import Statement, assess, history_too_short
 from custintel.value.examples import BTYDViews, examples
@@ -40,12 +41,15 @@ from custintel.value.models import (
 
 __all__ = [
     "SCORE_COLUMNS",
+    "Applied",
     "ScoreRun",
     "ValueSettings",
     "apply_models",
     "fit_and_choose",
+    "predict_customers",
     "record_scores",
     "score_customers",
+    "to_the_cent",
 ]
 
 SCORE_COLUMNS = [
@@ -90,6 +94,9 @@ class ScoreRun:
     btyd_family_errors: dict[str, float]
     crossval: dict[str, Any]
     eligibility: list[Statement]
+    # What a served version needs to score feature rows (value/rows.py); None for a
+    # history too short to train the learners on.
+    applied: Applied | None = None
 
 
 @dataclass(frozen=True)
@@ -153,6 +160,12 @@ class ValueSettings:
             imbalance,
             explain_limit,
         )
+
+
+def to_the_cent(spend: np.ndarray) -> np.ndarray:
+    """Expected spends as they are ranked for the percentile: to the cent, so that
+    spends differing only by floating-point noise tie."""
+    return np.round(np.asarray(spend, float), 2)
 
 
 def _risk(probability: np.ndarray, thresholds: tuple[float, float]) -> np.ndarray:
@@ -251,14 +264,18 @@ def _has_categories(store: Store) -> bool:
     return bool(row and row[0])
 
 
-def _rfm_segments(current: pd.DataFrame, scheme: Scheme | None) -> np.ndarray:
+def _rfm_segments(
+    current: pd.DataFrame, scheme: Scheme | None
+) -> tuple[np.ndarray, dict[str, dict[str, float]]]:
     """Each customer's RFM segment at as_of (the default scheme unless one is given), so
-    that a marketer sees the value scores next to the segment they already use."""
+    that a marketer sees the value scores next to the segment they already use; and the
+    score boundaries of this population, which place a customer sent as a feature row."""
     with warnings.catch_warnings():
         # A tiny or one-valued shop gets neutral scores; segmentation reports that.
         warnings.simplefilter("ignore", DegenerateDataWarning)
         scores = rfm_scores(current)
-    return assign_segments(scores, scheme or get_scheme()).astype(str).to_numpy()
+    segments = assign_segments(scores, scheme or get_scheme()).astype(str).to_numpy()
+    return segments, rfm_thresholds(current, scores)
 
 
 def score_customers(
@@ -288,7 +305,7 @@ def score_customers(
         store, as_of, horizon_days, progress, btyd=views, imbalance=settings.imbalance
     )
     say(f"scoring the customers known at {as_of}")
-    scores, importance = apply_models(
+    applied = apply_models(
         store, final, as_of, horizon_days, settings, btyd=views, rfm_scheme=rfm_scheme
     )
     cutoffs = {
@@ -303,10 +320,10 @@ def score_customers(
     return ScoreRun(
         as_of=as_of,
         horizon_days=horizon_days,
-        scores=scores,
+        scores=applied.scores,
         comparison=comparison,
         chosen=final.chosen,
-        importance=importance,
+        importance=applied.importance,
         cutoffs=cutoffs,
         btyd_family=views.family,
         btyd_family_errors=views.family_errors,
@@ -319,6 +336,7 @@ def score_customers(
             clv_days=settings.clv_days,
             categories=final.categories,
         ),
+        applied=applied,
     )
 
 
@@ -356,7 +374,7 @@ def _btyd_only(
         ) from error
     summary, model = views.at(as_of)
     spend = np.nan_to_num(current["btyd_spend_rate"].to_numpy(float)) * horizon_days
-    percentile = pd.Series(spend).rank(pct=True, method="average").to_numpy()
+    percentile = pd.Series(to_the_cent(spend)).rank(pct=True, method="average").to_numpy()
     scores = pd.DataFrame(
         {
             "customer_id": current["customer_id"].to_numpy(),
@@ -368,7 +386,7 @@ def _btyd_only(
             "churn_risk": None,
             "next_order_date": None,
             "clv": _clv(current, summary, model, settings.clv_days, settings.discount_rate),
-            "rfm_segment": _rfm_segments(current, rfm_scheme),
+            "rfm_segment": _rfm_segments(current, rfm_scheme)[0],
             "spend_percentile": percentile,
             "value_tier": _tier(percentile),
             "top_factors": None,
@@ -401,6 +419,20 @@ def _clv(
     return clv.reindex(current["customer_id"]).fillna(0.0).to_numpy(float)
 
 
+@dataclass
+class Applied:
+    """Fitted models applied to the customers known at as_of: the scores and the churn
+    model's global importance, and what scored them (the models, the BTYD model fitted
+    at as_of, the population's RFM score boundaries), kept so that a served version can
+    score customers sent as feature rows the same way."""
+
+    scores: pd.DataFrame
+    importance: dict[str, float]
+    models: ValueModels
+    btyd_model: BTYDModel
+    rfm_thresholds: dict[str, dict[str, float]]
+
+
 def apply_models(
     store: Store,
     final: ValueModels,
@@ -410,9 +442,51 @@ def apply_models(
     *,
     btyd: BTYDViews | None = None,
     rfm_scheme: Scheme | None = None,
-) -> tuple[pd.DataFrame, dict[str, float]]:
+) -> Applied:
     """Score every customer known at ``as_of`` with fitted, chosen models: a row per
-    customer in the ``SCORE_COLUMNS`` layout, and the churn model's global importance.
+    customer in the ``SCORE_COLUMNS`` layout (see :func:`predict_customers`), ranked
+    against each other for the spend percentile."""
+    settings = settings or ValueSettings()
+    con = store.con
+    views = btyd or BTYDViews(con)
+    current = examples(
+        con, [(as_of, horizon_days)], categories=final.categories, labelled=False, btyd=views
+    )
+    summary, model = views.at(as_of)
+    segments, thresholds = _rfm_segments(current, rfm_scheme)
+    scores, importance = predict_customers(
+        final,
+        current,
+        summary,
+        model,
+        [as_of] * len(current),
+        horizon_days,
+        settings,
+        rfm_segment=segments,
+        percentile=lambda spend: (
+            pd.Series(to_the_cent(spend)).rank(pct=True, method="average").to_numpy()
+        ),
+    )
+    return Applied(scores, importance, final, model, thresholds)
+
+
+def predict_customers(
+    final: ValueModels,
+    current: pd.DataFrame,
+    summary: pd.DataFrame,
+    btyd_model: BTYDModel,
+    starts: Sequence[date],
+    horizon_days: int,
+    settings: ValueSettings,
+    *,
+    rfm_segment: np.ndarray,
+    percentile: Callable[[np.ndarray], np.ndarray],
+) -> tuple[pd.DataFrame, dict[str, float]]:
+    """The ``SCORE_COLUMNS`` row of each customer in ``current`` (examples with the BTYD
+    rates over the horizon; ``summary`` their BTYD summary, ``starts`` the day each
+    row's horizon starts), and the churn model's global importance. ``percentile``
+    ranks expected spends (within the scored customers, or against a served version's
+    population).
 
     CLV is the BTYD models' discounted expected spend over ``clv_days`` (monthly steps
     at the annual ``discount_rate``): a lifetime figure needs a model of dropping out,
@@ -420,18 +494,11 @@ def apply_models(
     the ``settings.explain_limit`` customers with the most value at risk (churn
     probability × CLV); the others' are None.
     """
-    settings = settings or ValueSettings()
-    con = store.con
-    views = btyd or BTYDViews(con)
-    current = examples(
-        con, [(as_of, horizon_days)], categories=final.categories, labelled=False, btyd=views
-    )
     spend = final.predict(current, "spend", horizon_days)[final.chosen["spend"]]
     orders = final.predict(current, "orders", horizon_days)[final.chosen["orders"]]
     churn = final.predict(current, "churn", horizon_days)[final.chosen["churn"]]
-    summary, model = views.at(as_of)
-    clv = _clv(current, summary, model, settings.clv_days, settings.discount_rate)
-    percentile = pd.Series(spend).rank(pct=True, method="average").to_numpy()
+    clv = _clv(current, summary, btyd_model, settings.clv_days, settings.discount_rate)
+    ranks = percentile(spend)
     scores = pd.DataFrame(
         {
             "customer_id": current["customer_id"].to_numpy(),
@@ -443,17 +510,17 @@ def apply_models(
             "churn_probability": churn,
             "churn_risk": _risk(churn, settings.risk_thresholds),
             "clv": clv,
-            "rfm_segment": _rfm_segments(current, rfm_scheme),
-            "spend_percentile": percentile,
-            "value_tier": _tier(percentile),
+            "rfm_segment": rfm_segment,
+            "spend_percentile": ranks,
+            "value_tier": _tier(ranks),
         }
     )
     days = final.next_order_days(current, horizon_days)[final.chosen["next_order"]]
     # A date only for customers more likely than not to order within the horizon.
     expected = churn < 0.5
     scores["next_order_date"] = [
-        (as_of + timedelta(days=round(float(d)))).isoformat() if ok else None
-        for d, ok in zip(days, expected, strict=True)
+        (start + timedelta(days=round(float(d)))).isoformat() if ok else None
+        for d, ok, start in zip(days, expected, starts, strict=True)
     ]
     factors, importance = explain_churn(
         final.classifier,

@@ -60,11 +60,13 @@ def get_customer(customer_id: str, app: StateDep, session: DbSession, _: ReadKey
     return answer
 
 
-@router.post("/predictions", summary="Predictions for a batch of customer ids")
+@router.post("/predictions", summary="Predictions for a batch of customer ids, or of feature rows")
 def post_predictions(
     body: PredictionsIn, app: StateDep, session: DbSession, _: PredictKey
 ) -> PredictionsOut:
     version = queries.served(session, "value")
-    answer = queries.predictions(session, version, body.customer_ids, app.settings.max_batch_size)
+    answer = queries.predictions(
+        session, version, body, app.settings.home / "models", app.settings.max_batch_size
+    )
     count_predictions(app, "/v1/predictions", len(answer.predictions))
     return answer

@@ -1,0 +1,89 @@
+"""Fitted value models survive a JSON round trip with the same predictions, and a
+stored forest naming an untrusted type is refused."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import zipfile
+
+import numpy as np
+import pytest
+from synthetic import WINDOW, examples_frame
+
+from custintel.errors import ConfigError
+from custintel.value.explain import explain_churn
+from custintel.value.models import CANDIDATES, fit_candidates
+from custintel.value.persist import (
+    learner_from_dict,
+    learner_to_dict,
+    models_from_dict,
+    models_to_dict,
+)
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    rng = np.random.default_rng(7)
+    train, calibration = examples_frame(rng, 1500), examples_frame(rng, 600)
+    models = fit_candidates(train, calibration, candidates=CANDIDATES, n_jobs=1)
+    models.chosen = {"spend": "blend", "orders": "gbm", "churn": "random_forest"}
+    models.categories = ["toys"]
+    return models, examples_frame(rng, 400)
+
+
+def test_every_candidate_predicts_the_same_after_a_json_round_trip(fitted) -> None:
+    models, frame = fitted
+    restored = models_from_dict(json.loads(json.dumps(models_to_dict(models))))
+    assert restored.chosen == models.chosen and restored.categories == ["toys"]
+    for target in ("spend", "orders", "churn"):
+        before = models.predict(frame, target, WINDOW)
+        after = restored.predict(frame, target, WINDOW)
+        assert (
+            before.keys()
+            == after.keys()
+            == set(
+                CANDIDATES
+                if target != "churn"
+                else ["btyd", "gbm", "xgboost", "random_forest", "blend"]
+            )
+        )
+        for name in before:
+            np.testing.assert_allclose(
+                after[name], before[name], rtol=1e-9, err_msg=f"{target} {name}"
+            )
+    for name, days in models.next_order_days(frame, WINDOW).items():
+        np.testing.assert_allclose(restored.next_order_days(frame, WINDOW)[name], days, rtol=1e-9)
+
+
+def test_the_restored_lightgbm_classifier_explains_in_the_same_words(fitted) -> None:
+    models, frame = fitted
+    restored = models_from_dict(json.loads(json.dumps(models_to_dict(models))))
+    words, importance = explain_churn(models.classifier, frame, models.features)
+    again, again_importance = explain_churn(restored.classifier, frame, restored.features)
+    assert again == words
+    assert again_importance == pytest.approx(importance)
+
+
+def test_a_forest_naming_an_untrusted_type_is_refused(fitted) -> None:
+    models, _ = fitted
+    stored = learner_to_dict(models.churn.models["random_forest"])
+    raw = base64.b64decode(stored["model"])
+    # skops files are zip archives whose schema.json names each object's type
+    source = zipfile.ZipFile(io.BytesIO(raw))
+    schema = source.read("schema.json").decode().replace("sklearn.ensemble._forest", "os", 1)
+    tampered = io.BytesIO()
+    with zipfile.ZipFile(tampered, "w") as out:
+        for item in source.namelist():
+            out.writestr(item, schema if item == "schema.json" else source.read(item))
+    stored["model"] = base64.b64encode(tampered.getvalue()).decode()
+    with pytest.raises(ConfigError, match="outside scikit-learn"):
+        learner_from_dict(stored)
+
+
+def test_an_unknown_format_is_refused() -> None:
+    with pytest.raises(ConfigError, match="not value models"):
+        models_from_dict({"format": "pickle"})
+    with pytest.raises(ConfigError, match="unknown learner format"):
+        learner_from_dict({"format": "pickle", "model": ""})
