@@ -14,6 +14,16 @@ is served by ``custintel serve`` with one and with two API processes (``--worker
   the results CSV is downloaded. The naive way, measured in the same run: the same ids
   through the single-customer route, one request each, with 16 concurrent connections
   (wrk, unpaced), timed on a sample and scaled to all ids.
+
+    python -m bench.api rows [--customers 20000]
+
+Feature rows (``POST /v1/predictions`` with ``rows``) need a real trained version: the
+demo shop at ``--customers`` is synced and scored (``run_scoring``) into its own data
+directory, and its customers' feature rows are sent one and 1,000 at a time, one
+request after another, over loopback. The naive way, measured in the same run and
+process: each request restores the version from its artifact (checksum, JSON, the
+learners) before scoring, as a server without the per-process model cache would; ours
+scores with the restored version kept.
 """
 
 from __future__ import annotations
@@ -275,11 +285,162 @@ def markdown(customers: int, lat: list[dict], bulk_run: dict, naive: dict) -> st
     return "\n".join(lines) + "\n"
 
 
+ROW_BATCHES = ((1, 200), (1000, 10))  # (rows a request, requests)
+
+
+def prepare_rows(customers: int) -> tuple[Path, list[dict]]:
+    """A data directory with a value version trained on the demo shop at ``customers``
+    (reused when present), and every customer's feature row at its as_of."""
+    from custintel.config import Settings
+    from custintel.data import Mapping, Store, sync
+    from custintel.demo import generate_shop, write_shop
+    from custintel.features import customer_features
+    from custintel.services import run_scoring
+
+    home = DATA / f"rows-home-{customers}"
+    settings = Settings(home=home)
+    if not (home / "trained").exists():
+        shutil.rmtree(home, ignore_errors=True)
+        write_shop(generate_shop(customers=customers, seed=7), home / "shop", formats=("parquet",))
+        with Store(settings.store_path) as store:
+            sync(store, Mapping.for_files(orders=home / "shop" / "orders.parquet"))
+        started = time.perf_counter()
+        run_scoring(settings, None, out=home / "scores.parquet", horizon_days=30)
+        print(f"trained on {customers:,} customers in {time.perf_counter() - started:.0f} s")
+        (home / "trained").write_text("yes\n")
+    with Store(settings.store_path, read_only=True) as store:
+        row = store.con.execute("SELECT max(as_of) FROM customer_scores").fetchone()
+        frame = customer_features(store.con, row[0] if row else None).to_pandas()
+    frame["as_of"] = frame["as_of"].astype(str)
+    records = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
+    return home, records
+
+
+def _percentiles(times: list[float]) -> dict:
+    ms = np.asarray(times) * 1000
+    return {
+        "p50_ms": float(np.percentile(ms, 50)),
+        "p95_ms": float(np.percentile(ms, 95)),
+        "p99_ms": float(np.percentile(ms, 99)),
+    }
+
+
+def rows_over_http(key: str, rows: list[dict]) -> list[dict]:
+    """Sequential requests of each batch size in ``ROW_BATCHES`` over loopback."""
+    import httpx2 as httpx
+
+    rng = np.random.default_rng(0)
+    out = []
+    with httpx.Client(timeout=120, headers={"Authorization": f"Bearer {key}"}) as client:
+        url = f"http://127.0.0.1:{PORT}/v1/predictions"
+        client.post(url, json={"rows": rows[:1]}).raise_for_status()  # loads the version
+        for size, requests in ROW_BATCHES:
+            times = []
+            for _ in range(requests):
+                batch = [rows[i] for i in rng.choice(len(rows), size, replace=False)]
+                started = time.perf_counter()
+                client.post(url, json={"rows": batch}).raise_for_status()
+                times.append(time.perf_counter() - started)
+            out.append({"rows": size, "requests": requests, **_percentiles(times)})
+            print(json.dumps(out[-1]), flush=True)
+    return out
+
+
+def rows_in_process(home: Path, rows: list[dict]) -> list[dict]:
+    """Scoring alone with the version kept (ours) against restoring it from its artifact
+    for every request (the naive way), in this process."""
+    from sqlalchemy import select
+
+    from custintel.appdb.schema import ActiveModel, ModelVersion
+    from custintel.config import Settings
+    from custintel.registry.versions import load_artifact
+    from custintel.services import app_database
+    from custintel.value.rows import ServedValue, score_rows
+
+    with app_database(Settings(home=home)).session() as session:
+        version = session.scalar(
+            select(ModelVersion)
+            .join(ActiveModel, ActiveModel.model_version_id == ModelVersion.id)
+            .where(ActiveModel.capability == "value")
+        )
+        assert version is not None
+        session.expunge(version)
+
+    def restore() -> ServedValue:
+        return ServedValue.from_dict(load_artifact(home / "models", version)["served"])
+
+    kept = restore()
+    rng = np.random.default_rng(1)
+    out = []
+    for size, requests in ROW_BATCHES:
+        ours, naive = [], []
+        for _ in range(min(requests, 20)):
+            frame = pd.DataFrame([rows[i] for i in rng.choice(len(rows), size, replace=False)])
+            started = time.perf_counter()
+            score_rows(kept, frame)
+            ours.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            score_rows(restore(), frame)
+            naive.append(time.perf_counter() - started)
+        out.append(
+            {
+                "rows": size,
+                "ours_ms": float(np.median(ours) * 1000),
+                "naive_ms": float(np.median(naive) * 1000),
+                "artifact_mib": (home / "models" / "value" / version.artifact).stat().st_size
+                / 2**20,
+            }
+        )
+        print(json.dumps(out[-1]), flush=True)
+    return out
+
+
+def rows_markdown(customers: int, http: list[dict], local: list[dict]) -> str:
+    lines = [
+        f"Measured {date.today()} on {os.cpu_count()} cores: `POST /v1/predictions` with "
+        f"feature rows, a value version trained on the demo shop at {customers:,} customers "
+        f"(artifact {local[0]['artifact_mib']:.1f} MiB), one request after another over "
+        f"loopback, one API process. Reproduce: `python -m bench.api rows --customers "
+        f"{customers}`.",
+        "",
+        "| rows a request | requests | p50 | p95 | p99 | scoring alone, model kept | "
+        "restored per request (naive) | ratio |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for h, m in zip(http, local, strict=True):
+        lines.append(
+            f"| {h['rows']:,} | {h['requests']} | {h['p50_ms']:.1f} ms | {h['p95_ms']:.1f} ms "
+            f"| {h['p99_ms']:.1f} ms | {m['ours_ms']:.1f} ms | {m['naive_ms']:.1f} ms | "
+            f"{m['naive_ms'] / m['ours_ms']:.1f}x |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main_rows(customers: int) -> None:
+    DATA.mkdir(parents=True, exist_ok=True)
+    home, rows = prepare_rows(customers)
+    key = _key(home)
+    server = _serve(home)
+    try:
+        http = rows_over_http(key, rows)
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=30)
+    local = rows_in_process(home, rows)
+    print(rows_markdown(customers, http, local))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("step", choices=["all", "prepare"])
-    parser.add_argument("--customers", type=int, default=1_000_000)
+    parser.add_argument("step", choices=["all", "prepare", "rows"])
+    parser.add_argument(
+        "--customers", type=int, help="default: 1,000,000 (all, prepare), 20,000 (rows)"
+    )
     options = parser.parse_args()
+    if options.step == "rows":
+        main_rows(options.customers or 20_000)
+        return
+    options.customers = options.customers or 1_000_000
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: `apt-get install wrk` (Debian's package)")
     DATA.mkdir(parents=True, exist_ok=True)
