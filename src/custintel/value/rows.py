@@ -139,6 +139,10 @@ def required_columns(served: ServedValue) -> list[str]:
 def _numeric(rows: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     """The ``columns`` of ``rows`` as floats (null stays missing); a value that is not a
     number is refused, naming its column and row."""
+    try:  # one conversion for the whole block; column by column only to name an error
+        return rows[columns].astype(float)
+    except (TypeError, ValueError):
+        pass
     out = {}
     for column in columns:
         values = pd.to_numeric(rows[column], errors="coerce")
