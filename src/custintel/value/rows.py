@@ -238,8 +238,8 @@ def score_rows(served: ServedValue, rows: pd.DataFrame) -> tuple[pd.DataFrame, l
             f"the rows lack {len(missing)} feature(s) the model needs: {', '.join(missing[:8])}"
             + (" ..." if len(missing) > 8 else ""),
             where="rows",
-            hint=f"send rows as `custintel features --as-of {served.as_of}` writes them; "
-            "GET /v1/models/value shows the version's features",
+            hint=f"send rows as `custintel features --as-of {served.as_of}` writes them "
+            "(docs/features.md defines each column)",
         )
     current = _numeric(rows, required)
     empty = current[list(NEVER_EMPTY)].isna()
