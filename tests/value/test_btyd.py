@@ -409,7 +409,7 @@ def test_cdnow_reproduces_the_published_pareto_nbd_and_log_likelihoods(
         assert getattr(pareto, name) == pytest.approx(published, rel=0.02), name
     for family, published in PUBLISHED_LOG_LIKELIHOOD.items():
         model = fitted_model(cdnow_families[family])
-        parameters = {name: getattr(model, name) for name in btyd._ORDER_PARAMETERS[family]}
+        parameters = {name: getattr(model, name) for name in btyd.ORDER_PARAMETERS[family]}
         value = log_likelihood(family, parameters, cdnow.summary)
         assert value == pytest.approx(published, abs=0.05), family
 

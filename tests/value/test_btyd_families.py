@@ -22,7 +22,7 @@ from scipy.special import expit, hyp2f1
 from simulate import bgnbd_purchases
 
 from custintel.errors import ConfigError, NotEnoughData
-from custintel.value import btyd
+from custintel.value import btyd, btyd_model
 from custintel.value.btyd import FAMILIES, BTYDModel, fit_btyd, log_likelihood
 
 # Fader, Hardie & Lee's Pareto/NBD fit of the CDNOW 1/10 sample (alpha < beta), two with
@@ -111,11 +111,11 @@ def test_pareto_p_alive_matches_its_integral(params: dict) -> None:
     np.testing.assert_allclose(model.p_alive(frame), expit(-reference), rtol=1e-7, atol=0)
     # and as log-odds, where P(alive) underflows to 0 for frequent buyers long gone
     x, t_x, T = (frame[c].to_numpy(float) for c in ("frequency", "recency", "T"))
-    log_odds = btyd._pareto_log_odds_dead(*params.values(), x, t_x, T)
+    log_odds = btyd_model._pareto_log_odds_dead(*params.values(), x, t_x, T)
     np.testing.assert_allclose(log_odds, reference, rtol=1e-9, atol=1e-7)
     # the quadrature alone, on every case (not only where hyp2f1 fails)
     repeat = x > 0
-    by_quadrature = btyd._pareto_log_odds_dead_by_quadrature(
+    by_quadrature = btyd_model._pareto_log_odds_dead_by_quadrature(
         *params.values(), x[repeat], t_x[repeat], T[repeat]
     )
     np.testing.assert_allclose(by_quadrature, reference[repeat], rtol=1e-9, atol=1e-7)
@@ -344,7 +344,7 @@ def test_the_choice_is_made_on_a_sample_and_the_winner_refitted(
     direct = BTYDModel.from_fitted(
         btyd.fit_order_model(frame, model.family), None, mean_order_value=0
     )
-    for name in btyd._ORDER_PARAMETERS[model.family]:
+    for name in btyd.ORDER_PARAMETERS[model.family]:
         assert getattr(model, name) == getattr(direct, name), name
 
 

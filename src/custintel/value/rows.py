@@ -31,7 +31,7 @@ from custintel.errors import ConfigError, InputError
 from custintel.segmentation.builtin import get_scheme
 from custintel.segmentation.rfm import score_by_thresholds
 from custintel.segmentation.schemes import assign_segments
-from custintel.value.btyd import DAYS_PER_WEEK, BTYDModel
+from custintel.value.btyd_model import DAYS_PER_WEEK, BTYDModel
 from custintel.value.examples import BTYD_FEATURES
 from custintel.value.models import ValueModels
 from custintel.value.persist import models_from_dict, models_to_dict
