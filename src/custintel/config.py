@@ -40,6 +40,12 @@ class Settings(BaseSettings):
         default=None,
         description="Redis for jobs, rate limits and caches; in-process/SQLite when unset",
     )
+    redis_namespace: str = Field(
+        default="custintel",
+        pattern=r"^[A-Za-z0-9_.-]{1,64}$",
+        description="the job queue's name and the prefix of every Redis key: give each "
+        "deployment that shares one Redis database its own",
+    )
     key_cache_seconds: float = Field(
         default=10.0,
         ge=0,

@@ -101,10 +101,11 @@ def test_rate_limit_per_key_in_redis_is_shared_by_processes(home: Path, redis_ur
     import redis
 
     url = redis_url
-    client, first, second = _limited_app(home, redis_url=url)
+    namespace = f"test-{uuid.uuid4().hex}"
+    client, first, second = _limited_app(home, redis_url=url, redis_namespace=namespace)
     limiter = security.limiter_for(client.app.state.custintel)  # type: ignore[attr-defined]
     assert isinstance(limiter, security.RedisRateLimiter)
-    limiter.namespace = f"custintel:test:{uuid.uuid4().hex}:"
+    assert limiter.namespace == f"{namespace}:ratelimit:"
     with client:
         _assert_limited(client, first, second)
     # a second API process sees the same, spent bucket
@@ -198,11 +199,12 @@ def test_the_response_cache_in_redis(home: Path, redis_url: str) -> None:
 
     from custintel.api.cache import RedisCache, cache_for
 
-    app = create_app(Settings(home=home, redis_url=redis_url))
+    namespace = f"test-{uuid.uuid4().hex}"
+    app = create_app(Settings(home=home, redis_url=redis_url, redis_namespace=namespace))
     seed_shop(app.state.custintel.db)
     cache = cache_for(app.state.custintel)
     assert isinstance(cache, RedisCache)
-    cache.namespace = f"custintel:test:{uuid.uuid4().hex}:"
+    assert cache.namespace == f"{namespace}:cache:"
     with app.state.custintel.db.session() as session:
         key, _ = create_key(session, "read")
     with TestClient(app) as client:
@@ -212,6 +214,19 @@ def test_the_response_cache_in_redis(home: Path, redis_url: str) -> None:
         assert client.get("/v1/segments", headers=bearer(key)).json() == first.json()
         cache._redis.delete(*stored)
     cache.close()
+
+
+def test_the_redis_namespace_names_the_job_queue_and_refuses_separators(home: Path) -> None:
+    """Deployments sharing one Redis database keep apart by their namespace: it prefixes
+    the rate-limit and cache keys (tests above) and names the job queue."""
+    from pydantic import ValidationError
+
+    from custintel.jobs.queue import build_huey
+
+    assert build_huey(Settings(home=home, redis_namespace="shop-a")).name == "shop-a"
+    assert build_huey(Settings(home=home)).name == "custintel"
+    with pytest.raises(ValidationError, match="redis_namespace"):
+        Settings(home=home, redis_namespace="shop a:b")
 
 
 def test_metrics_are_open_and_count_by_route_template(

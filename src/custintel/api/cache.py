@@ -63,7 +63,7 @@ class MemoryCache:
 class RedisCache:
     """Bodies in Redis under ``custintel:cache:<hash>``, expiring after ``ttl`` s."""
 
-    def __init__(self, url: str, *, ttl: int = 3600, namespace: str = "custintel:cache:"):
+    def __init__(self, url: str, *, namespace: str, ttl: int = 3600):
         import redis
 
         self.ttl = ttl
@@ -96,7 +96,7 @@ def cache_for(app: AppState) -> ResponseCache:
 
 def _new_cache(settings: Settings) -> ResponseCache:
     if settings.redis_url:
-        return RedisCache(settings.redis_url)
+        return RedisCache(settings.redis_url, namespace=f"{settings.redis_namespace}:cache:")
     return MemoryCache()
 
 

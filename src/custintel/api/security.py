@@ -105,7 +105,7 @@ return wait
 class RedisRateLimiter:
     """Token buckets in Redis, shared by every API process (atomic Lua script)."""
 
-    def __init__(self, url: str, per_minute: int, *, namespace: str = "custintel:ratelimit:"):
+    def __init__(self, url: str, per_minute: int, *, namespace: str):
         import redis
 
         self.capacity = float(per_minute)
@@ -134,7 +134,11 @@ def limiter_for(app: AppState) -> RateLimiter:
 
 def _new_limiter(settings: Settings) -> RateLimiter:
     if settings.redis_url:
-        return RedisRateLimiter(settings.redis_url, settings.rate_limit_per_minute)
+        return RedisRateLimiter(
+            settings.redis_url,
+            settings.rate_limit_per_minute,
+            namespace=f"{settings.redis_namespace}:ratelimit:",
+        )
     return MemoryRateLimiter(settings.rate_limit_per_minute)
 
 

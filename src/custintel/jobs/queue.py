@@ -39,7 +39,6 @@ if TYPE_CHECKING:
     from custintel.jobs.schedule import Schedule
 
 __all__ = [
-    "DEFAULT_QUEUE_NAME",
     "KINDS",
     "JobQueue",
     "WorkerHandle",
@@ -51,7 +50,6 @@ __all__ = [
 
 log = logging.getLogger("custintel.jobs")
 
-DEFAULT_QUEUE_NAME = "custintel"
 KINDS = ("train", "sync", "bulk")
 
 
@@ -60,12 +58,12 @@ def huey_path(settings: Settings) -> str:
     return str((settings.home / "jobs.huey.db").resolve())
 
 
-def build_huey(
-    settings: Settings, *, name: str = DEFAULT_QUEUE_NAME, immediate: bool = False
-) -> Huey:
+def build_huey(settings: Settings, *, name: str | None = None, immediate: bool = False) -> Huey:
     """A huey instance over Redis (``settings.redis_url``) or the data directory's
-    SQLite file. ``immediate`` runs each task as it is enqueued (unit tests). huey's own
-    result store is off: results live in the job rows."""
+    SQLite file, its queue named ``name`` (``settings.redis_namespace`` unless given).
+    ``immediate`` runs each task as it is enqueued (unit tests). huey's own result store
+    is off: results live in the job rows."""
+    name = name or settings.redis_namespace
     common: dict[str, Any] = {"results": False, "utc": True, "immediate": immediate}
     if settings.redis_url:
         return RedisHuey(name, url=settings.redis_url, **common)
