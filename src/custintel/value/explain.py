@@ -113,9 +113,10 @@ def explain_churn(
 
     TreeSHAP costs about 0.15 ms a row for a 300-tree model on 2 cores (150 s for a
     million customers), so with more rows than ``limit`` only the ``limit`` rows of
-    highest ``priority`` are explained (the rest get None: one customer is explained on
-    request in a millisecond), and the global importance comes from a uniform sample of
-    ``importance_rows`` rows, so that it describes every customer, not only the chosen.
+    highest ``priority`` are explained (the rest get None; their feature rows are
+    explained when sent to the API, ``value/rows.py``), and the global importance comes
+    from a uniform sample of ``importance_rows`` rows, so that it describes every
+    customer, not only the chosen.
     """
     data = frame[features]
     rows = len(frame)
