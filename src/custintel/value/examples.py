@@ -32,7 +32,14 @@ from custintel.features.customer import customer_features
 from custintel.value.btyd import BTYDModel, btyd_summary, fit_btyd
 from custintel.value.labels import labels
 
-__all__ = ["AUTO_FAMILIES", "BTYD_FEATURES", "BTYD_FIT_SAMPLE", "BTYDViews", "examples"]
+__all__ = [
+    "AUTO_FAMILIES",
+    "BTYD_FEATURES",
+    "BTYD_FIT_SAMPLE",
+    "BTYDViews",
+    "btyd_rates",
+    "examples",
+]
 
 BTYD_FEATURES = ("btyd_orders_rate", "btyd_spend_rate", "btyd_p_alive")
 # The order-model families compared by default (Pareto/NBD by name only, see BTYDViews).
@@ -115,17 +122,21 @@ class BTYDViews:
     def rates(self, cutoff: date, window_days: int) -> pd.DataFrame:
         """Per customer: BTYD's expected orders and spend per day over the window, and
         P(alive) at the cutoff."""
-        summary, model = self.at(cutoff)
-        return pd.DataFrame(
-            {
-                "customer_id": summary["customer_id"].to_numpy(),
-                "btyd_orders_rate": np.asarray(model.expected_orders(summary, window_days))
-                / window_days,
-                "btyd_spend_rate": np.asarray(model.expected_spend(summary, window_days))
-                / window_days,
-                "btyd_p_alive": np.asarray(model.p_alive(summary)),
-            }
-        )
+        return btyd_rates(*self.at(cutoff), window_days)
+
+
+def btyd_rates(summary: pd.DataFrame, model: BTYDModel, window_days: int) -> pd.DataFrame:
+    """The ``BTYD_FEATURES`` of each customer of ``summary``: expected orders and spend
+    per day over the window, and P(alive) at its start."""
+    return pd.DataFrame(
+        {
+            "customer_id": summary["customer_id"].to_numpy(),
+            "btyd_orders_rate": np.asarray(model.expected_orders(summary, window_days))
+            / window_days,
+            "btyd_spend_rate": np.asarray(model.expected_spend(summary, window_days)) / window_days,
+            "btyd_p_alive": np.asarray(model.p_alive(summary)),
+        }
+    )
 
 
 def examples(

@@ -32,7 +32,7 @@ from custintel.segmentation.builtin import get_scheme
 from custintel.segmentation.rfm import score_by_thresholds
 from custintel.segmentation.schemes import assign_segments
 from custintel.value.btyd_model import DAYS_PER_WEEK, BTYDModel
-from custintel.value.examples import BTYD_FEATURES
+from custintel.value.examples import BTYD_FEATURES, btyd_rates
 from custintel.value.models import ValueModels
 from custintel.value.persist import models_from_dict, models_to_dict
 from custintel.value.service import Applied, ValueSettings, predict_customers, to_the_cent
@@ -254,14 +254,7 @@ def score_rows(served: ServedValue, rows: pd.DataFrame) -> tuple[pd.DataFrame, l
     current.insert(0, "customer_id", ids.to_numpy())
     summary = _summary(current)
     horizon = served.horizon_days
-    rates = pd.DataFrame(
-        {
-            "customer_id": summary["customer_id"].to_numpy(),
-            "btyd_orders_rate": np.asarray(served.btyd.expected_orders(summary, horizon)) / horizon,
-            "btyd_spend_rate": np.asarray(served.btyd.expected_spend(summary, horizon)) / horizon,
-            "btyd_p_alive": np.asarray(served.btyd.p_alive(summary)),
-        }
-    )
+    rates = btyd_rates(summary, served.btyd, horizon)
     current = current.merge(rates, on="customer_id", how="left")
     scheme = get_scheme(served.rfm_scheme["name"], served.rfm_scheme.get("schemes") or None)
     segments = assign_segments(score_by_thresholds(current, served.rfm_thresholds), scheme)
