@@ -15,6 +15,7 @@ from synthetic import WINDOW
 from synthetic import examples_frame as frame
 
 from custintel.errors import ConfigError
+from custintel.value import learners
 from custintel.value import models as value_models
 from custintel.value.models import (
     CANDIDATES,
@@ -114,7 +115,7 @@ class Spy:
 @pytest.fixture
 def spy(monkeypatch: pytest.MonkeyPatch) -> type[Spy]:
     Spy.fitted, Spy.missing, Spy.asked = [], [], []
-    monkeypatch.setattr(value_models, "_classifier", lambda *args, **kwargs: Spy())
+    monkeypatch.setattr(learners, "classifier", lambda *args, **kwargs: Spy())
     return Spy
 
 
@@ -158,8 +159,8 @@ def test_smote_rows_are_the_originals_plus_points_between_minority_rows(
     features = train[["signal", "recency_days", "ipi_mean_days"]]
     churned = train["churned"].to_numpy(bool)
     # A small neighbour pool, as a shop with a million customers gets.
-    monkeypatch.setattr(value_models, "SMOTE_POOL", 40)
-    rows, labels, fill = value_models._smote(features, churned, seed=0)
+    monkeypatch.setattr(learners, "SMOTE_POOL", 40)
+    rows, labels, fill = learners.smote(features, churned, seed=0)
     assert np.bincount(labels).tolist() == [max(np.bincount(churned))] * 2
     filled = features.fillna(fill)
     pd.testing.assert_frame_equal(rows.iloc[: len(train)], filled.reset_index(drop=True))
@@ -174,15 +175,13 @@ def test_smote_rows_are_the_originals_plus_points_between_minority_rows(
 
 def test_class_weights_balance_each_learner() -> None:
     churned = np.array([1] * 80 + [0] * 20)
-    xgb = value_models._classifier("xgboost", churned, True)
+    xgb = learners.classifier("xgboost", churned, True)
     assert xgb.get_params()["scale_pos_weight"] == pytest.approx(20 / 80)
-    assert value_models._classifier("gbm", churned, True).get_params()["class_weight"] == (
-        "balanced"
-    )
-    forest = value_models._classifier("random_forest", churned, True).get_params()
+    assert learners.classifier("gbm", churned, True).get_params()["class_weight"] == ("balanced")
+    forest = learners.classifier("random_forest", churned, True).get_params()
     assert forest["class_weight"] == "balanced"
     assert forest["max_samples"] == len(churned)  # at most FOREST_ROWS rows a tree
-    assert value_models._classifier("xgboost", churned, False).get_params()[
+    assert learners.classifier("xgboost", churned, False).get_params()[
         "scale_pos_weight"
     ] == pytest.approx(1.0)
 

@@ -9,7 +9,8 @@ Candidates (``CANDIDATES``; ``fit_candidates(..., candidates=...)`` fits a subse
   available in closed form here, so the BTYD churn score is its expected orders,
   inverted and calibrated on the calibration cutoff;
 - ``gbm`` (LightGBM), ``xgboost`` (XGBoost) and ``random_forest`` (scikit-learn): trees
-  on the point-in-time features plus the BTYD rates (``LEARNERS``);
+  on the point-in-time features plus the BTYD rates (``LEARNERS``, built in
+  ``learners.py``);
 - ``blend``: the mean of ``btyd`` and ``gbm``. A fixed pair, not BTYD with whichever
   learner scores best: that partner would be picked on the validation cutoff, and the
   blend then scored on the same cutoff would be flattered by its own selection;
@@ -42,6 +43,7 @@ import numpy as np
 import pandas as pd
 
 from custintel.errors import ConfigError
+from custintel.value import learners as tree_learners
 from custintel.value.calibration import CenteredIsotonic
 from custintel.value.metrics import churn_metrics, spend_metrics
 
@@ -78,10 +80,6 @@ NOT_FEATURES = {
     "repeat_spend",
 }
 RATE = {"spend": "spend_rate", "orders": "orders_rate"}
-# Rows each random-forest tree draws; see _forest.
-FOREST_ROWS = 50_000
-# Most minority-class rows SMOTE's neighbour search runs over; see _smote.
-SMOTE_POOL = 40_000
 
 
 def feature_columns(frame: pd.DataFrame) -> list[str]:
@@ -93,165 +91,6 @@ def feature_columns(frame: pd.DataFrame) -> list[str]:
         and not c.startswith("next_spend__")
         and pd.api.types.is_numeric_dtype(frame[c])
     ]
-
-
-def _gbm(classifier: bool, seed: int, weighted: bool = False, n_jobs: int | None = None) -> Any:
-    """LightGBM: 300 rounds of 15-leaf trees at a learning rate of 0.03, rows and
-    columns subsampled to 0.8; histogram training on every core unless ``n_jobs``.
-    Measured at 1M rows × 50 features on 2 cores: 21 s a regressor, 39 s a classifier
-    (55 s on the 1.43M rows SMOTE makes of them)."""
-    import lightgbm as lgb
-
-    params: dict[str, Any] = {
-        "n_estimators": 300,
-        "learning_rate": 0.03,
-        "num_leaves": 15,
-        "min_child_samples": 50,
-        "subsample": 0.8,
-        "subsample_freq": 1,
-        "colsample_bytree": 0.8,
-        "random_state": seed,
-        "n_jobs": n_jobs,
-        "verbose": -1,
-    }
-    if not classifier:
-        return lgb.LGBMRegressor(**params)
-    return lgb.LGBMClassifier(class_weight="balanced" if weighted else None, **params)
-
-
-def _xgboost(
-    classifier: bool, seed: int, positive_weight: float = 1.0, n_jobs: int | None = None
-) -> Any:
-    """XGBoost with the histogram method (``tree_method="hist"``, 256 bins: exact
-    splits would sort every feature at every node, hopeless at a million rows): 300
-    rounds of depth-4 trees (at most 16 leaves, like ``gbm``'s 15) at a learning rate
-    of 0.05, rows and columns subsampled to 0.8; missing values follow the learned
-    default branch. Every core unless ``n_jobs``. Measured at 1M rows × 50 features on
-    2 cores: 25 s a regressor, 43 s a classifier (47 s on SMOTE's 1.43M rows)."""
-    import xgboost as xgb
-
-    params: dict[str, Any] = {
-        "tree_method": "hist",
-        "max_bin": 256,
-        "n_estimators": 300,
-        "learning_rate": 0.05,
-        "max_depth": 4,
-        "subsample": 0.8,
-        "colsample_bytree": 0.8,
-        "random_state": seed,
-        "n_jobs": n_jobs,
-    }
-    if not classifier:
-        # Squared error: a leaf's hessian is its row count, so at least 50 rows a leaf.
-        return xgb.XGBRegressor(objective="reg:squarederror", min_child_weight=50, **params)
-    # Log loss: a row's hessian is p(1 - p) <= 0.25, so 5 is at least 20 rows a leaf.
-    return xgb.XGBClassifier(
-        objective="binary:logistic",
-        min_child_weight=5,
-        scale_pos_weight=positive_weight,
-        **params,
-    )
-
-
-def _forest(
-    classifier: bool, seed: int, rows: int, weighted: bool = False, n_jobs: int | None = None
-) -> Any:
-    """scikit-learn's random forest, bounded to stay fast at a million rows (its trees
-    sort rows at every node; there is no histogram shortcut): 100 trees, each on a
-    bootstrap of at most ``FOREST_ROWS`` rows (``max_samples``: with at least 50 rows a
-    leaf, more rows a tree buy little, and the trees differ more), at most 12 levels
-    deep with at least 50 rows a leaf (``min_samples_leaf``, which also smooths the
-    leaf rates and probabilities), the square root of the feature count tried at each
-    split; 2 threads (``n_jobs=2`` unless given). Missing values are split on natively
-    (scikit-learn >= 1.4). Measured at 1M rows × 50 features on 2 cores: 26 s a
-    regressor, 34 s a classifier (33 s on SMOTE's 1.43M rows); with 100,000 rows a tree
-    and a third of the features tried, a regressor took 3.6 times the CPU time."""
-    from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
-
-    params: dict[str, Any] = {
-        "n_estimators": 100,
-        "max_depth": 12,
-        "min_samples_leaf": 50,
-        "max_features": "sqrt",
-        "max_samples": min(FOREST_ROWS, rows),
-        "n_jobs": n_jobs or 2,
-        "random_state": seed,
-    }
-    if not classifier:
-        return RandomForestRegressor(**params)
-    return RandomForestClassifier(class_weight="balanced" if weighted else None, **params)
-
-
-def _regressor(learner: str, rows: int, seed: int = 0, n_jobs: int | None = None) -> Any:
-    if learner == "gbm":
-        return _gbm(False, seed, n_jobs=n_jobs)
-    if learner == "xgboost":
-        return _xgboost(False, seed, n_jobs=n_jobs)
-    return _forest(False, seed, rows, n_jobs=n_jobs)
-
-
-def _classifier(
-    learner: str, churned: np.ndarray, weighted: bool, seed: int = 0, n_jobs: int | None = None
-) -> Any:
-    if learner == "gbm":
-        return _gbm(True, seed, weighted, n_jobs)
-    if learner == "xgboost":
-        positives = max(int(churned.sum()), 1)
-        weight = (len(churned) - positives) / positives if weighted else 1.0
-        return _xgboost(True, seed, weight, n_jobs)
-    return _forest(True, seed, len(churned), weighted, n_jobs)
-
-
-def _smote(
-    features: pd.DataFrame, churned: np.ndarray, seed: int, n_jobs: int | None = None
-) -> tuple[pd.DataFrame, np.ndarray, dict[str, float]]:
-    """The training rows plus SMOTE's synthetic minority rows, up to equal classes;
-    and the fill values (training medians) that replaced missing values, which SMOTE's
-    neighbour search cannot take: the classifiers then see them in place of missing
-    values at prediction too.
-
-    Neighbours are found on standardised features (so that spend in currency does not
-    outweigh counts) among at most ``SMOTE_POOL`` minority rows drawn at random: the
-    search costs about the square of the rows searched (at 1M rows × 50 features on 2
-    cores, 11 s in all with a pool of 40,000, 25 s with 80,000, 87 s with 160,000,
-    while a million customers hold a few hundred thousand minority rows), and a
-    synthetic row is still a point between a minority row and one of its 5 nearest
-    minority neighbours among 40,000. Every original row is kept."""
-    from imblearn.over_sampling import SMOTE
-    from sklearn.neighbors import NearestNeighbors
-
-    values = features.astype(float)
-    fill = values.median().fillna(0.0)
-    filled = values.fillna(fill).to_numpy(float)
-    fills = {str(k): float(v) for k, v in fill.items()}
-    labels = churned.astype(int)
-    counts = np.bincount(labels, minlength=2)
-    minority = int(np.argmin(counts))
-    missing = int(counts.max() - counts.min())
-    if counts.min() < 2 or missing == 0:
-        return pd.DataFrame(filled, columns=features.columns), labels, fills
-    rng = np.random.default_rng(seed)
-    pool = np.flatnonzero(labels == minority)
-    if len(pool) > SMOTE_POOL:
-        pool = np.sort(rng.choice(pool, SMOTE_POOL, replace=False))
-    centre = filled.mean(axis=0)
-    scale = filled.std(axis=0)
-    scale[scale == 0] = 1.0
-    # SMOTE needs both classes present; one majority row stands in for the rest (the
-    # neighbour search covers only the class being oversampled).
-    other = np.flatnonzero(labels != minority)[:1]
-    given = (filled[np.concatenate([pool, other])] - centre) / scale
-    sampler = SMOTE(
-        sampling_strategy={minority: len(pool) + missing},
-        k_neighbors=NearestNeighbors(n_neighbors=min(6, len(pool)), n_jobs=n_jobs or 2),
-        random_state=seed,
-    )
-    resampled, _ = sampler.fit_resample(given, labels[np.concatenate([pool, other])])
-    # imbalanced-learn returns the given rows first, then the synthetic ones.
-    synthetic = resampled[len(given) :] * scale + centre
-    rows = np.vstack([filled, synthetic])
-    out = np.concatenate([labels, np.full(len(synthetic), minority)])
-    return pd.DataFrame(rows, columns=features.columns), out, fills
 
 
 @dataclass
@@ -308,9 +147,9 @@ def fit_churn(
     inputs = train[fitted.features]
     labels = churned.astype(int)
     if imbalance == "smote":
-        inputs, labels, fitted.fill = _smote(inputs, churned, seed, n_jobs)
+        inputs, labels, fitted.fill = tree_learners.smote(inputs, churned, seed, n_jobs)
     for learner in learners:
-        model = _classifier(learner, labels, imbalance == "class_weight", seed, n_jobs)
+        model = tree_learners.classifier(learner, labels, imbalance == "class_weight", seed, n_jobs)
         fitted.models[learner] = model.fit(inputs, labels)
     return fitted
 
@@ -453,7 +292,7 @@ def fit_candidates(
     models = ValueModels(features=feature_columns(train), candidates=chosen, imbalance=imbalance)
     for target, rate in RATE.items():
         models.regressors[target] = {
-            learner: _regressor(learner, len(train), seed, n_jobs).fit(
+            learner: tree_learners.regressor(learner, len(train), seed, n_jobs).fit(
                 train[models.features], train[rate]
             )
             for learner in learners
@@ -463,7 +302,9 @@ def fit_candidates(
     ordered = train[train["days_to_next_order"].notna()]
     share = ordered["days_to_next_order"] / ordered["window_days"]
     models.regressors["next_order"] = {
-        "gbm": _gbm(False, seed, n_jobs=n_jobs).fit(ordered[models.features], share)
+        "gbm": tree_learners.regressor("gbm", len(ordered), seed, n_jobs).fit(
+            ordered[models.features], share
+        )
     }
     if "rfm_cell" in chosen:
         quantiles = np.linspace(0, 1, 6)[1:-1]
