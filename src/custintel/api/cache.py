@@ -61,7 +61,8 @@ class MemoryCache:
 
 
 class RedisCache:
-    """Bodies in Redis under ``custintel:cache:<hash>``, expiring after ``ttl`` s."""
+    """Bodies in Redis under ``<namespace><hash>`` (``custintel:cache:`` by default,
+    ``CUSTINTEL_REDIS_NAMESPACE``), expiring after ``ttl`` s."""
 
     def __init__(self, url: str, *, namespace: str, ttl: int = 3600):
         import redis

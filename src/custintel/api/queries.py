@@ -343,9 +343,9 @@ def customer_page(
     )
 
 
-def _batch(customer_ids: Sequence[str] | None, rows: Sequence[Any] | None, limit: int) -> int:
-    """The size of a request's batch: either known ids or feature rows, 1 to ``limit``
-    of them; 422 otherwise."""
+def _batch(customer_ids: Sequence[str] | None, rows: Sequence[Any] | None, limit: int) -> None:
+    """A request's batch is either known ids or feature rows, 1 to ``limit`` of them;
+    422 otherwise."""
     if (customer_ids is None) == (rows is None):
         raise Problem(422, "Invalid request", "send either customer_ids or rows, not both")
     count = len(customer_ids if customer_ids is not None else rows or [])
@@ -359,7 +359,6 @@ def _batch(customer_ids: Sequence[str] | None, rows: Sequence[Any] | None, limit
             "(split the batch, or use POST /v1/bulk for a file of ids)",
             max_batch_size=limit,
         )
-    return count
 
 
 def predictions(
@@ -582,7 +581,7 @@ def activate_version(session: Session, capability: str, version: int) -> ModelVe
     return activated
 
 
-# -- segment prediction -----------------------------------------------------------------
+# -- model artifacts and segment prediction --------------------------------------------
 
 # Loaded artifacts, oldest first; a few, as the served versions change. Keyed by the
 # artifact's checksum, not the version id: several apps (tests, workers) may share a

@@ -29,7 +29,8 @@ import pandas as pd
 
 from custintel.errors import NotEnoughData
 from custintel.features.customer import customer_features
-from custintel.value.btyd import BTYDModel, btyd_summary, fit_btyd
+from custintel.value.btyd import btyd_summary, fit_btyd
+from custintel.value.btyd_model import BTYDModel
 from custintel.value.labels import labels
 
 __all__ = [

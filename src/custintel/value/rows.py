@@ -95,14 +95,12 @@ class ServedValue:
                 f"not a served value model of format {FORMAT} version {FORMAT_VERSION}",
                 hint="retrain the value model with this custintel version",
             )
-        settings = dict(data["settings"])
-        settings["risk_thresholds"] = tuple(settings["risk_thresholds"])
         return cls(
             models=models_from_dict(data["models"]),
             btyd=BTYDModel.from_dict(data["btyd"]),
             as_of=date.fromisoformat(data["as_of"]),
             horizon_days=int(data["horizon_days"]),
-            settings=ValueSettings(**settings),
+            settings=ValueSettings.from_options(data["settings"]),
             rfm_thresholds=data["rfm_thresholds"],
             rfm_scheme=dict(data["rfm_scheme"]),
             spend_ranks=np.asarray(data["spend_ranks"], float),

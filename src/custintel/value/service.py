@@ -24,7 +24,7 @@ from custintel.features.customer import top_categories
 from custintel.segmentation.builtin import get_scheme
 from custintel.segmentation.rfm import DegenerateDataWarning, rfm_scores, rfm_thresholds
 from custintel.segmentation.schemes import Scheme, assign_segments
-from custintel.value.btyd import BTYDModel
+from custintel.value.btyd_model import BTYDModel
 from custintel.value.crossval import CV_CANDIDATES, churn_crossval
 from custintel.value.eligibility import Statement, assess, history_too_short
 from custintel.value.examples import BTYDViews, examples
