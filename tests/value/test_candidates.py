@@ -196,3 +196,23 @@ def test_smote_fit_churn_predicts_from_rows_with_missing_values() -> None:
     churned = validation["churned"].to_numpy(bool)
     # Churn falls with the signal; the raw score ranks customers that way.
     assert scores["gbm"][churned].mean() > scores["gbm"][~churned].mean()
+
+
+def test_the_regressors_learn_from_regression_rows_and_churn_from_train() -> None:
+    train, calibration, validation = splits(7, 1500)
+    later = train.assign(spend_rate=train["spend_rate"] * 3, orders_rate=train["orders_rate"] * 3)
+    plain = fit_candidates(train, calibration, candidates=["btyd", "gbm"], n_jobs=1)
+    refit = fit_candidates(
+        train, calibration, candidates=["btyd", "gbm"], n_jobs=1, regression_rows=later
+    )
+    for target in ("spend", "orders"):
+        ratio = (
+            refit.predict(validation, target, WINDOW)["gbm"].sum()
+            / plain.predict(validation, target, WINDOW)["gbm"].sum()
+        )
+        assert ratio == pytest.approx(3, rel=0.05)
+    # The churn learners and their calibration do not see the regression rows.
+    np.testing.assert_array_equal(
+        refit.predict(validation, "churn", WINDOW)["gbm"],
+        plain.predict(validation, "churn", WINDOW)["gbm"],
+    )

@@ -113,8 +113,8 @@ class ValuePlan:
 
     ``train`` cutoffs fit the candidates, ``calibration`` (later) calibrates churn
     probabilities, ``validation`` (latest; its window ends at as_of) chooses between
-    them. The final models refit on ``train + calibration`` and calibrate on
-    ``validation``.
+    them. The final churn learners refit on ``train + calibration`` and calibrate on
+    ``validation``; the final regressors learn from all three.
     """
 
     train: list[tuple[date, int]]

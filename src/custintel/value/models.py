@@ -262,6 +262,7 @@ def fit_candidates(
     *,
     candidates: Sequence[str] = CANDIDATES,
     imbalance: str = "class_weight",
+    regression_rows: pd.DataFrame | None = None,
     n_jobs: int | None = None,
     seed: int = 0,
 ) -> ValueModels:
@@ -270,6 +271,12 @@ def fit_candidates(
     later labelled cutoff, which ``imbalance`` never resamples. ``blend`` needs
     ``btyd`` and ``gbm``; at least one churn candidate (``btyd`` or a learner) is
     needed.
+
+    ``regression_rows`` (default ``train``) are the labelled rows the spend, orders and
+    next-order regressors and the RFM-cell rates learn from. The final refit passes
+    ``calibration``'s rows among them: a regressor needs no held-out rows, so it may
+    learn from the latest behaviour, while the churn learners must leave out the rows
+    their probabilities are calibrated on.
 
     ``n_jobs`` is the threads each learner uses; None: LightGBM and XGBoost take every
     core, the forest and SMOTE's neighbour search 2. One thread suits small frames and
@@ -290,16 +297,17 @@ def fit_candidates(
         )
     learners = [c for c in chosen if c in LEARNERS]
     models = ValueModels(features=feature_columns(train), candidates=chosen, imbalance=imbalance)
+    rows = train if regression_rows is None else regression_rows
     for target, rate in RATE.items():
         models.regressors[target] = {
-            learner: tree_learners.regressor(learner, len(train), seed, n_jobs).fit(
-                train[models.features], train[rate]
+            learner: tree_learners.regressor(learner, len(rows), seed, n_jobs).fit(
+                rows[models.features], rows[rate]
             )
             for learner in learners
         }
     # Next order: among customers who ordered within the window, when (as a share of
     # the window, so that windows of different lengths train together).
-    ordered = train[train["days_to_next_order"].notna()]
+    ordered = rows[rows["days_to_next_order"].notna()]
     share = ordered["days_to_next_order"] / ordered["window_days"]
     models.regressors["next_order"] = {
         "gbm": tree_learners.regressor("gbm", len(ordered), seed, n_jobs).fit(
@@ -309,11 +317,11 @@ def fit_candidates(
     if "rfm_cell" in chosen:
         quantiles = np.linspace(0, 1, 6)[1:-1]
         models.cell_edges = {
-            c: np.unique(np.quantile(train[c].dropna(), quantiles))
+            c: np.unique(np.quantile(rows[c].dropna(), quantiles))
             for c in ("recency_days", "frequency")
         }
-        cells = _cells(train, models.cell_edges)
-        models.cell_rates = {t: train[r].groupby(cells).mean() for t, r in RATE.items()}
+        cells = _cells(rows, models.cell_edges)
+        models.cell_rates = {t: rows[r].groupby(cells).mean() for t, r in RATE.items()}
     models.churn = fit_churn(
         train, models.features, learners=learners, imbalance=imbalance, n_jobs=n_jobs, seed=seed
     )

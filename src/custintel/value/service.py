@@ -3,8 +3,8 @@
 The models are fitted and chosen by a time split on the store's own history
 (``custintel.value.models``): training cutoffs, a later cutoff to calibrate churn
 probabilities, and the most recent complete horizon to choose each target's model. The
-chosen models are then refitted with the validation cutoff included and score the
-customers known at ``as_of``.
+chosen models are then refitted (the regressors with the validation cutoff included, the
+churn learners calibrated on it) and score the customers known at ``as_of``.
 """
 
 from __future__ import annotations
@@ -191,7 +191,8 @@ def fit_and_choose(
     refit_all: bool = False,
 ) -> tuple[ValueModels, dict[str, dict[str, dict[str, float]]], ValuePlan]:
     """Fit every candidate on the time split before ``as_of``, choose per target on the
-    validation cutoff, refit with the calibration cutoff included. Returns the final
+    validation cutoff, refit with the later cutoffs included (the regressors learn from
+    the validation cutoff too; the churn learners are calibrated on it). Returns the final
     models (``chosen`` set), the validation comparison and the plan.
 
     Only the chosen candidates are refitted (``refit_all`` refits every one, for
@@ -232,12 +233,15 @@ def fit_and_choose(
         imbalance=imbalance,
         max_folds=2,
     )
-    say("refitting the chosen models with the latest cutoff")
+    say("refitting the chosen models with the latest cutoffs")
+    # The churn learners leave out the validation rows, which calibrate them; the
+    # regressors learn from every cutoff, the latest behaviour included.
     final = fit_candidates(
         _sample(pd.concat([train, calibration], ignore_index=True), rows),
         check,
         candidates=candidates if refit_all else _needed(trial.chosen),
         imbalance=imbalance,
+        regression_rows=_sample(pd.concat([train, calibration, check], ignore_index=True), rows),
     )
     final.chosen = dict(trial.chosen)
     final.crossval = crossval.as_dict()
