@@ -197,3 +197,31 @@ def test_static_files_need_no_key(client: TestClient) -> None:
     for path in ("/static/js/app.js", "/static/css/dashboard.css", "/static/favicon.svg"):
         assert client.get(path).status_code == 200
     assert client.get("/static/../pages.py").status_code == 404
+
+
+def test_the_api_reference_uses_the_vendored_swagger_ui(client: TestClient) -> None:
+    page = parse(client, "/docs")
+    sources = [s.split("?")[0] for s in page.sources]
+    assert sources == [
+        "/static/favicon.svg",
+        "/static/vendor/swagger-ui/swagger-ui.css",
+        "/static/vendor/swagger-ui/swagger-ui-bundle.js",
+        "/static/js/api-docs.js",
+    ]
+    for source in sources:
+        assert client.get(source).status_code == 200, f"{source} is not served"
+    assert "script-src 'self'" in client.get("/docs").headers["content-security-policy"]
+    assert "swagger-ui" in page.ids
+    # FastAPI's own pages load their scripts from a CDN: they are not served.
+    assert client.get("/redoc").status_code == 404
+    assert client.get("/openapi.json").json()["info"]["title"] == "custintel"
+
+
+def test_the_vendored_swagger_ui_has_its_version_and_license() -> None:
+    vendor = STATIC / "vendor" / "swagger-ui"
+    version = (vendor / "VERSION").read_text(encoding="utf-8").strip()
+    assert re.fullmatch(r"\d+\.\d+\.\d+", version)
+    assert (vendor / "swagger-ui-bundle.js").stat().st_size > 1_000_000
+    assert "Apache License" in (vendor / "LICENSE").read_text(encoding="utf-8")
+    docs = DOCS.read_text(encoding="utf-8")
+    assert f"Swagger UI {version}" in docs

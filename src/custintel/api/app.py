@@ -32,7 +32,15 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     access = logging.getLogger("uvicorn.access")
     if not any(isinstance(f, security.RedactTokens) for f in access.filters):
         access.addFilter(security.RedactTokens())
-    app = FastAPI(title="custintel", version=__version__, description=DESCRIPTION)
+    # /docs is the dashboard's own page (vendored Swagger UI); FastAPI's default pages
+    # load their scripts from a CDN.
+    app = FastAPI(
+        title="custintel",
+        version=__version__,
+        description=DESCRIPTION,
+        docs_url=None,
+        redoc_url=None,
+    )
     app.state.custintel = AppState(settings=settings, db=db)
     problems.install(app)
     security.install(app)

@@ -127,8 +127,34 @@ def _route(page: Page) -> None:
 for _page in PAGES:
     _route(_page)
 
+API_DOCS = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>API reference · custintel</title>
+<link rel="icon" href="/static/favicon.svg?v={v}" type="image/svg+xml">
+<link rel="stylesheet" href="/static/vendor/swagger-ui/swagger-ui.css?v={v}">
+<script src="/static/vendor/swagger-ui/swagger-ui-bundle.js?v={v}" defer></script>
+<script src="/static/js/api-docs.js?v={v}" defer></script>
+</head>
+<body>
+<div id="swagger-ui"></div>
+</body>
+</html>
+"""
+
+
+@router.get("/docs", response_class=HTMLResponse)
+def api_docs() -> HTMLResponse:
+    """The API reference: Swagger UI over ``/openapi.json`` from the vendored bundle, in
+    place of FastAPI's default page, which loads Swagger UI from a CDN and so stays
+    blank on a server without internet access."""
+    return HTMLResponse(API_DOCS.format(v=__version__), headers=HEADERS)
+
 
 def install(app: FastAPI) -> None:
-    """Serve the pages and ``/static`` (the modules, styles and vendored ApexCharts)."""
+    """Serve the pages, the API reference at ``/docs`` and ``/static`` (the modules,
+    styles, and the vendored ApexCharts and Swagger UI)."""
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
