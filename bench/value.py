@@ -10,6 +10,7 @@ on its validation cutoff; all candidates are then scored on the holdout, in the 
     python -m bench.value cdnow             # accuracy on CDNOW, prints the markdown
     python -m bench.value all               # accuracy and speed
     python -m bench.value speed --customers 1000000   # speed only
+    python -m bench.value refit_check       # the final refit, checked before the holdout
 
 Speed: the demo shop generator at N customers (four years, about 10 lines each), synced
 into a DuckDB store; one process trains every value model as ``custintel score`` does
@@ -95,6 +96,56 @@ def step_accuracy() -> None:
     report(time.perf_counter() - started, **result)
 
 
+# A check inside the calibration period: scored on 1997-07-22 to 1997-09-30, so it reads
+# nothing of the holdout.
+CHECK_AS_OF = date(1997, 7, 22)
+CHECK_HORIZON = 71
+
+
+def step_refit_check() -> None:
+    """The final refit's regressors with and without the validation cutoff, scored on a
+    window that ends where CDNOW's calibration period does (docs/accuracy.md)."""
+    import pandas as pd
+
+    from custintel.config import Settings
+    from custintel.services import mapping_from_options, open_data
+    from custintel.value.examples import BTYDViews, examples
+    from custintel.value.labels import plan_cutoffs
+    from custintel.value.metrics import spend_metrics
+    from custintel.value.models import compare, fit_candidates
+
+    settings = Settings(home=ROOT / "bench" / "results" / "value-cdnow")
+    mapping = mapping_from_options(orders=DATA / "cdnow" / "CDNOW_master.txt")
+    store, _ = open_data(settings, mapping)
+    started = time.perf_counter()
+    with store:
+        con = store.con
+        first = store.first_order_date(before=CHECK_AS_OF)
+        assert first is not None
+        plan = plan_cutoffs(first, CHECK_AS_OF, CHECK_HORIZON)
+        views = BTYDViews(con)
+        views.choose(*plan.calibration)
+        train = examples(con, plan.train, btyd=views)
+        calibration = examples(con, [plan.calibration], btyd=views)
+        check = examples(con, [plan.validation], btyd=views)
+        scored = examples(con, [(CHECK_AS_OF, CHECK_HORIZON)], btyd=views)
+    trial = fit_candidates(train, calibration)
+    compare(trial, check, plan.window_days)
+    earlier = pd.concat([train, calibration], ignore_index=True)
+    actual = scored["spend"].to_numpy(float)
+    result: dict[str, Any] = {"chosen": trial.chosen, "window_days": plan.window_days}
+    for name, rows in {
+        "without_validation_cutoff": None,
+        "with_validation_cutoff": pd.concat([earlier, check], ignore_index=True),
+    }.items():
+        final = fit_candidates(earlier, check, regression_rows=rows)
+        result[name] = {
+            candidate: spend_metrics(actual, predicted)
+            for candidate, predicted in final.predict(scored, "spend", CHECK_HORIZON).items()
+        }
+    report(time.perf_counter() - started, **result)
+
+
 SPEED_DIR = ROOT / "bench" / "results" / "value-speed"
 SPEED_AS_OF = date(2026, 1, 1)
 SPEED_HORIZON = 30
@@ -169,6 +220,7 @@ def step_train_and_score(customers: str, naive: str = "") -> None:
 
 STEPS = {
     "accuracy": step_accuracy,
+    "refit_check": step_refit_check,
     "shop": step_shop,
     "train_and_score": step_train_and_score,
 }
