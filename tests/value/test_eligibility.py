@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from custintel.errors import ConfigError
 from custintel.value.eligibility import assess, history_too_short
-from custintel.value.service import ValueSettings
+from custintel.value.service import ValueSettings, crowded_risk_note
 
 CUTOFFS = {
     "validation": "2025-12-02",
@@ -126,3 +127,16 @@ def test_value_settings_from_toml() -> None:
 def test_value_settings_refuse_bad_values_with_the_key(options: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         ValueSettings.from_options(options)
+
+
+def test_a_crowded_risk_level_gets_a_note_saying_what_to_change() -> None:
+    crowded = pd.Series(["high"] * 87 + ["medium"] * 8 + ["low"] * 5)
+    note = crowded_risk_note(crowded, 30)
+    assert note is not None
+    assert note.startswith("87% of the customers are at high churn risk")
+    assert "30 days" in note and "--horizon-days" in note and "risk_thresholds" in note
+    low = crowded_risk_note(pd.Series(["low"] * 9 + ["high"]), 90)
+    assert low is not None and "lower [value] risk_thresholds" in low
+    # Spread over the levels, or no churn probability at all (a young shop): no note.
+    assert crowded_risk_note(pd.Series(["high"] * 70 + ["low"] * 30), 30) is None
+    assert crowded_risk_note(pd.Series([None, None], dtype=object), 30) is None

@@ -88,6 +88,11 @@ def score(
         f"{len(run.scores):,} customers; value tiers {tiers}; churn risk {risks}",
         highlight=False,
     )
+    from custintel.value.service import crowded_risk_note
+
+    crowded = crowded_risk_note(run.scores["churn_risk"], run.horizon_days)
+    if crowded:
+        console.print(f"[yellow]note:[/yellow] {crowded}", highlight=False)
     version = info["model_version"]
     console.print(
         f"wrote {', '.join(str(p) for p in written)}"

@@ -45,6 +45,7 @@ __all__ = [
     "ScoreRun",
     "ValueSettings",
     "apply_models",
+    "crowded_risk_note",
     "fit_and_choose",
     "predict_customers",
     "record_scores",
@@ -171,6 +172,32 @@ def to_the_cent(spend: np.ndarray) -> np.ndarray:
 def _risk(probability: np.ndarray, thresholds: tuple[float, float]) -> np.ndarray:
     medium, high = thresholds
     return np.where(probability >= high, "high", np.where(probability >= medium, "medium", "low"))
+
+
+# A churn risk level holding more than this share of the customers sets too few apart.
+CROWDED_RISK_SHARE = 0.75
+
+
+def crowded_risk_note(churn_risk: pd.Series, horizon_days: int) -> str | None:
+    """A plain note when one churn risk level holds most of the customers, with what to
+    change; None otherwise. Churn is "no order in the next ``horizon_days`` days", so a
+    horizon shorter than the shop's usual gap between orders puts nearly everyone at high
+    risk: true, and no help in choosing whom to win back."""
+    shares = churn_risk.dropna().value_counts(normalize=True)
+    if shares.empty or shares.iloc[0] <= CROWDED_RISK_SHARE:
+        return None
+    level, share = str(shares.index[0]), float(shares.iloc[0])
+    if level == "high":
+        advice = (
+            f"most of them place no order within {horizon_days} days, which is what churn "
+            "means here; a longer --horizon-days, or higher [value] risk_thresholds, sets "
+            "them apart"
+        )
+    elif level == "low":
+        advice = "lower [value] risk_thresholds set the likelier churners apart"
+    else:
+        advice = "[value] risk_thresholds set around their churn probabilities set them apart"
+    return f"{share:.0%} of the customers are at {level} churn risk: {advice}"
 
 
 def _tier(percentile: np.ndarray) -> np.ndarray:
