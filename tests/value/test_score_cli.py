@@ -111,6 +111,20 @@ def test_score_writes_one_row_per_customer_with_the_choice(
     assert statements["expected_spend__grocery"]["status"] == "measured"
     assert summary["btyd_family"] in {"bgnbd", "mbgnbd", "paretonbd"}
     assert "what each column rests on" in result.output
+    # A risk level holding most customers gets a note that names the settings to change.
+    said = " ".join(result.output.split())
+    crowded = scores["churn_risk"].value_counts(normalize=True).max() > 0.75
+    assert ("of the customers are at" in said) == crowded
+    assert ("[value] risk_thresholds" in said) == crowded
+    # Over two weeks nearly every customer of the demo shop places no order.
+    short = run("score", "--horizon-days", "14", "--out", str(tmp_path / "short.csv"))
+    assert short.exit_code == 0, short.output
+    risks = pacsv.read_csv(tmp_path / "short.csv").to_pandas()["churn_risk"]
+    high = (risks == "high").mean()
+    assert high > 0.75
+    said = " ".join(short.output.split())
+    assert f"{high:.0%} of the customers are at high churn risk" in said
+    assert "a longer --horizon-days, or higher [value] risk_thresholds" in said
 
 
 def test_a_young_shop_gets_btyd_scores_labelled_not_measured(home: Path, tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from custintel.cli.common import (
@@ -92,7 +93,7 @@ def score(
 
     crowded = crowded_risk_note(run.scores["churn_risk"], run.horizon_days)
     if crowded:
-        console.print(f"[yellow]note:[/yellow] {crowded}", highlight=False)
+        console.print(f"[yellow]note:[/yellow] {escape(crowded)}", highlight=False)
     version = info["model_version"]
     console.print(
         f"wrote {', '.join(str(p) for p in written)}"
