@@ -24,6 +24,7 @@ from custintel.value.models import (
     fit_candidates,
     fit_churn,
 )
+from custintel.value.service import _needed
 
 
 def splits(seed: int, n: int, **kwargs: Any) -> tuple[pd.DataFrame, ...]:
@@ -56,7 +57,12 @@ def test_default_fits_every_candidate_and_compare_reports_them_all() -> None:
     assert list(table["spend"]) == list(CANDIDATES)
     assert list(table["churn"]) == ["btyd", *LEARNERS, "blend"]
     spend = models.predict(validation, "spend", WINDOW)
-    np.testing.assert_allclose(spend["blend"], (spend["btyd"] + spend["gbm"]) / 2)
+    # Half BTYD, half the mean of the three tree learners; the same for churn.
+    trees = (spend["gbm"] + spend["xgboost"] + spend["random_forest"]) / 3
+    np.testing.assert_allclose(spend["blend"], (spend["btyd"] + trees) / 2)
+    churn = models.predict(validation, "churn", WINDOW)
+    trees = (churn["gbm"] + churn["xgboost"] + churn["random_forest"]) / 3
+    np.testing.assert_allclose(churn["blend"], (churn["btyd"] + trees) / 2)
     # SHAP explains the LightGBM churn model.
     assert models.classifier is models.churn.models["gbm"]  # type: ignore[union-attr]
 
@@ -88,7 +94,9 @@ def test_options_are_checked_with_named_values() -> None:
     with pytest.raises(ConfigError, match="'oversample'"):
         fit_candidates(train, calibration, imbalance="oversample")
     with pytest.raises(ConfigError, match="blend"):
-        fit_candidates(train, calibration, candidates=["btyd", "xgboost", "blend"])
+        fit_candidates(train, calibration, candidates=["btyd", "blend"])
+    with pytest.raises(ConfigError, match="blend"):
+        fit_candidates(train, calibration, candidates=["xgboost", "blend"])
     with pytest.raises(ConfigError, match="no churn model"):
         fit_candidates(train, calibration, candidates=["run_rate", "rfm_cell"])
 
@@ -216,3 +224,18 @@ def test_the_regressors_learn_from_regression_rows_and_churn_from_train() -> Non
         refit.predict(validation, "churn", WINDOW)["gbm"],
         plain.predict(validation, "churn", WINDOW)["gbm"],
     )
+
+
+def test_a_large_shop_blend_is_btyd_and_lightgbm() -> None:
+    train, calibration, validation = splits(4, 800)
+    models = fit_candidates(train, calibration, candidates=["btyd", "gbm", "blend"], n_jobs=1)
+    spend = models.predict(validation, "spend", WINDOW)
+    np.testing.assert_allclose(spend["blend"], (spend["btyd"] + spend["gbm"]) / 2)
+
+
+def test_the_refit_keeps_every_learner_the_chosen_blend_averages() -> None:
+    chosen = {"spend": "blend", "orders": "btyd", "churn": "btyd", "next_order": "gbm"}
+    assert _needed(chosen, CANDIDATES) == ("btyd", *LEARNERS, "blend")
+    assert _needed(chosen, ("btyd", "gbm", "blend", "run_rate")) == ("btyd", "gbm", "blend")
+    plain = {"spend": "btyd", "orders": "btyd", "churn": "random_forest", "next_order": "gbm"}
+    assert _needed(plain, CANDIDATES) == ("btyd", "gbm", "random_forest")

@@ -33,6 +33,7 @@ from custintel.value.labels import REQUIRED_HISTORY_DAYS, ValuePlan, plan_cutoff
 from custintel.value.models import (
     CANDIDATES,
     IMBALANCE,
+    LEARNERS,
     ValueModels,
     category_spend,
     compare,
@@ -266,7 +267,7 @@ def fit_and_choose(
     final = fit_candidates(
         _sample(pd.concat([train, calibration], ignore_index=True), rows),
         check,
-        candidates=candidates if refit_all else _needed(trial.chosen),
+        candidates=candidates if refit_all else _needed(trial.chosen, candidates),
         imbalance=imbalance,
         regression_rows=_sample(pd.concat([train, calibration, check], ignore_index=True), rows),
     )
@@ -276,10 +277,13 @@ def fit_and_choose(
     return final, comparison, plan
 
 
-def _needed(chosen: dict[str, str]) -> tuple[str, ...]:
-    """The candidates the final models need: the chosen ones, and BTYD and LightGBM,
-    which the blend, the next order date and the churn explanations rest on."""
+def _needed(chosen: dict[str, str], candidates: Sequence[str]) -> tuple[str, ...]:
+    """The candidates the final models need: the chosen ones; BTYD and LightGBM, which
+    the next order date and the churn explanations rest on; and, when the blend is
+    chosen, every tree learner among ``candidates``, which it averages."""
     needed = {*chosen.values(), "btyd", "gbm"}
+    if "blend" in needed:
+        needed |= {c for c in candidates if c in LEARNERS}
     return tuple(c for c in CANDIDATES if c in needed)
 
 
