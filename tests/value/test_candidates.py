@@ -239,3 +239,35 @@ def test_the_refit_keeps_every_learner_the_chosen_blend_averages() -> None:
     assert _needed(chosen, ("btyd", "gbm", "blend", "run_rate")) == ("btyd", "gbm", "blend")
     plain = {"spend": "btyd", "orders": "btyd", "churn": "random_forest", "next_order": "gbm"}
     assert _needed(plain, CANDIDATES) == ("btyd", "gbm", "random_forest")
+
+
+def test_predicting_the_chosen_candidate_asks_only_the_learners_it_rests_on() -> None:
+    train, calibration, validation = splits(8, 800)
+    models = fit_candidates(train, calibration, n_jobs=1)
+    asked: list[str] = []
+    for target in ("spend", "orders"):
+        for name, model in models.regressors[target].items():
+            original = model.predict
+
+            def recorded(frame: pd.DataFrame, _name: str = name, _f: Any = original) -> Any:
+                asked.append(_name)
+                return _f(frame)
+
+            model.predict = recorded
+    everything = models.predict(validation, "spend", WINDOW)
+    asked.clear()
+    btyd = models.predict(validation, "spend", WINDOW, only="btyd")
+    assert list(btyd) == ["btyd"] and asked == []
+    np.testing.assert_array_equal(btyd["btyd"], everything["btyd"])
+    blend = models.predict(validation, "spend", WINDOW, only="blend")
+    assert sorted(asked) == sorted(LEARNERS)
+    np.testing.assert_allclose(blend["blend"], everything["blend"])
+    churn = models.predict(validation, "churn", WINDOW)
+    assert models.predict(validation, "churn", WINDOW, only="random_forest").keys() == {
+        "random_forest"
+    }
+    np.testing.assert_allclose(
+        models.predict(validation, "churn", WINDOW, only="blend")["blend"], churn["blend"]
+    )
+    with pytest.raises(ConfigError, match="catboost"):
+        models.predict(validation, "spend", WINDOW, only="catboost")

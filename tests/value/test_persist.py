@@ -21,6 +21,7 @@ from custintel.value.persist import (
     models_from_dict,
     models_to_dict,
 )
+from custintel.value.rows import _forests_on_one_thread
 
 
 @pytest.fixture(scope="module")
@@ -87,3 +88,18 @@ def test_an_unknown_format_is_refused() -> None:
         models_from_dict({"format": "pickle"})
     with pytest.raises(ConfigError, match="unknown learner format"):
         learner_from_dict({"format": "pickle", "model": ""})
+
+
+def test_a_served_forest_predicts_the_same_on_one_thread(fitted) -> None:
+    models, frame = fitted
+    restored = models_from_dict(json.loads(json.dumps(models_to_dict(models))))
+    forests = [restored.regressors[t]["random_forest"] for t in ("spend", "orders")]
+    forests.append(restored.churn.models["random_forest"])
+    for forest in forests:
+        forest.n_jobs = 2  # as a forest fitted on a 2-core machine
+    before = restored.predict(frame, "spend", WINDOW)["random_forest"]
+    _forests_on_one_thread(restored)
+    assert [f.n_jobs for f in forests] == [1, 1, 1]
+    # The same answers, but for the order in which the trees' outputs are summed.
+    after = restored.predict(frame, "spend", WINDOW)["random_forest"]
+    np.testing.assert_allclose(after, before, rtol=1e-12)

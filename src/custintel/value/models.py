@@ -39,7 +39,7 @@ score (churn, whose probabilities must be calibrated) is chosen.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -112,16 +112,19 @@ class ChurnClassifiers:
         columns = frame[self.features]
         return columns.fillna(self.fill) if self.fill else columns
 
-    def scores(self, frame: pd.DataFrame, *, btyd: bool = True) -> dict[str, np.ndarray]:
+    def scores(
+        self, frame: pd.DataFrame, *, btyd: bool = True, learners: Collection[str] | None = None
+    ) -> dict[str, np.ndarray]:
         """Raw churn scores, higher for likelier churn: each learner's probability
-        (uncalibrated: class weights or SMOTE shift it) and, with ``btyd``, BTYD's
-        expected orders a day, negated."""
+        (uncalibrated: class weights or SMOTE shift it; only ``learners`` when given)
+        and, with ``btyd``, BTYD's expected orders a day, negated."""
         out: dict[str, np.ndarray] = {}
         if btyd:
             out["btyd"] = -np.nan_to_num(frame["btyd_orders_rate"].to_numpy(float))
-        if self.models:
+        models = {n: m for n, m in self.models.items() if learners is None or n in learners}
+        if models:
             inputs = self.inputs(frame)
-            for name, model in self.models.items():
+            for name, model in models.items():
                 out[name] = model.predict_proba(inputs)[:, 1]
         return out
 
@@ -218,23 +221,30 @@ class ValueModels:
         filled as in training after SMOTE; unchanged otherwise)."""
         return self.churn.inputs(frame) if self.churn else frame[self.features]
 
-    def predict(self, frame: pd.DataFrame, target: str, horizon_days: int) -> dict[str, np.ndarray]:
+    def predict(
+        self, frame: pd.DataFrame, target: str, horizon_days: int, *, only: str | None = None
+    ) -> dict[str, np.ndarray]:
         """Every fitted candidate's prediction for ``target`` over the horizon (churn:
-        the calibrated probability of no order), in ``CANDIDATES`` order."""
+        the calibrated probability of no order), in ``CANDIDATES`` order; with ``only``,
+        that candidate's and those it rests on (a blend's learners). Scoring asks for
+        the chosen one: a tree learner nobody chose costs a pass over every customer."""
+        wanted = self._wanted(only)
         if target == "churn":
-            return self._churn(frame)
+            return self._churn(frame, wanted)
         out: dict[str, np.ndarray] = {}
         rate = f"btyd_{target}_rate"
         btyd = np.nan_to_num(frame[rate].to_numpy(float)) * horizon_days
-        if "btyd" in self.candidates:
+        if "btyd" in wanted:
             out["btyd"] = btyd
         for learner, model in self.regressors[target].items():
-            out[learner] = np.clip(model.predict(frame[self.features]), 0, None) * horizon_days
-        if "blend" in self.candidates:
+            if learner in wanted:
+                predicted = model.predict(frame[self.features])
+                out[learner] = np.clip(predicted, 0, None) * horizon_days
+        if "blend" in wanted:
             out["blend"] = _blend(btyd, out)
-        if "run_rate" in self.candidates:
+        if "run_rate" in wanted:
             out["run_rate"] = _run_rate(frame, target) * horizon_days
-        if "rfm_cell" in self.candidates:
+        if "rfm_cell" in wanted:
             cells = _cells(frame, self.cell_edges)
             fallback = float(self.cell_rates[target].mean())
             rfm = cells.map(self.cell_rates[target]).fillna(fallback).to_numpy(float)
@@ -251,11 +261,20 @@ class ValueModels:
         usual = np.where(np.isnan(gap), horizon_days / 2, np.clip(gap, 0, horizon_days - 1))
         return {"gbm": gbm, "usual_gap": usual}
 
-    def _churn(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    def _wanted(self, only: str | None) -> set[str]:
+        if only is None:
+            return set(self.candidates)
+        if only not in self.candidates:
+            raise ConfigError(
+                f"{only!r} is not among the fitted candidates {list(self.candidates)}"
+            )
+        return {only, "btyd", *LEARNERS} if only == "blend" else {only}
+
+    def _churn(self, frame: pd.DataFrame, wanted: set[str]) -> dict[str, np.ndarray]:
         churn = self.churn or ChurnClassifiers(features=self.features)
-        raw = churn.scores(frame, btyd="btyd" in self.candidates)
+        raw = churn.scores(frame, btyd="btyd" in wanted, learners=wanted)
         calibrated = {name: self.calibrators[name].predict(score) for name, score in raw.items()}
-        if "blend" in self.candidates:
+        if "blend" in wanted:
             calibrated["blend"] = _blend(calibrated["btyd"], calibrated)
         return {name: calibrated[name] for name in CHURN_CANDIDATES if name in calibrated}
 

@@ -529,9 +529,10 @@ def predict_customers(
     the ``settings.explain_limit`` customers with the most value at risk (churn
     probability × CLV); the others' are None.
     """
-    spend = final.predict(current, "spend", horizon_days)[final.chosen["spend"]]
-    orders = final.predict(current, "orders", horizon_days)[final.chosen["orders"]]
-    churn = final.predict(current, "churn", horizon_days)[final.chosen["churn"]]
+    chosen = final.chosen
+    spend = final.predict(current, "spend", horizon_days, only=chosen["spend"])[chosen["spend"]]
+    orders = final.predict(current, "orders", horizon_days, only=chosen["orders"])[chosen["orders"]]
+    churn = final.predict(current, "churn", horizon_days, only=chosen["churn"])[chosen["churn"]]
     clv = _clv(current, summary, btyd_model, settings.clv_days, settings.discount_rate)
     ranks = percentile(spend)
     scores = pd.DataFrame(
