@@ -39,17 +39,23 @@ AS_OF = date(1997, 10, 1)
 HORIZON = 273  # 39 weeks: 1997-10-01 to 1998-06-30
 
 
-def accuracy() -> dict[str, object]:
+def _cdnow_store() -> Any:
+    """CDNOW's full order log synced into the bench's own data directory."""
     from custintel.config import Settings
     from custintel.services import mapping_from_options, open_data
+
+    settings = Settings(home=ROOT / "bench" / "results" / "value-cdnow")
+    store, _ = open_data(settings, mapping_from_options(orders=DATA / "cdnow" / "CDNOW_master.txt"))
+    return store
+
+
+def accuracy() -> dict[str, object]:
     from custintel.value.examples import BTYDViews, examples
     from custintel.value.labels import labels
     from custintel.value.metrics import churn_metrics
     from custintel.value.service import fit_and_choose
 
-    settings = Settings(home=ROOT / "bench" / "results" / "value-cdnow")
-    mapping = mapping_from_options(orders=DATA / "cdnow" / "CDNOW_master.txt")
-    store, _ = open_data(settings, mapping)
+    store = _cdnow_store()
     started = time.perf_counter()
     with store:
         con = store.con
@@ -134,16 +140,12 @@ def step_refit_check() -> None:
     window that ends where CDNOW's calibration period does (docs/accuracy.md)."""
     import pandas as pd
 
-    from custintel.config import Settings
-    from custintel.services import mapping_from_options, open_data
     from custintel.value.examples import BTYDViews, examples
     from custintel.value.labels import plan_cutoffs
     from custintel.value.metrics import spend_metrics
     from custintel.value.models import compare, fit_candidates
 
-    settings = Settings(home=ROOT / "bench" / "results" / "value-cdnow")
-    mapping = mapping_from_options(orders=DATA / "cdnow" / "CDNOW_master.txt")
-    store, _ = open_data(settings, mapping)
+    store = _cdnow_store()
     started = time.perf_counter()
     with store:
         con = store.con
