@@ -45,3 +45,18 @@ def test_every_route_documents_an_example_answer(home: Path) -> None:
                 missing.append(f"{method.upper()} {path}")
     assert missing == []
     app.state.custintel.db.dispose()
+
+
+def test_routes_that_need_a_key_declare_the_bearer_scheme(home: Path) -> None:
+    app = create_app(Settings(home=home))
+    spec = app.openapi()
+    scheme = spec["components"]["securitySchemes"]["apiKey"]
+    assert (scheme["type"], scheme["scheme"]) == ("http", "bearer")
+    open_routes = {"/healthz", "/readyz", "/metrics"}
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            declared = operation.get("security")
+            if path in open_routes:
+                assert declared is None, f"{method.upper()} {path} needs no key"
+            else:
+                assert declared == [{"apiKey": []}], f"{method.upper()} {path}: {declared}"

@@ -1,5 +1,6 @@
 """The API reference at /docs in a real headless Chromium: Swagger UI, vendored, draws
-every route of the OpenAPI document without asking any other server for anything."""
+every route of the OpenAPI document and offers to take an API key, without asking any
+other server for anything."""
 
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ def test_the_api_reference_draws_every_route_offline(
     )
     expect(page.locator(".opblock")).to_have_count(operations, timeout=15_000)
     expect(page.locator(".opblock-summary-path", has_text="/v1/predictions").first).to_be_visible()
+    # The bearer key is declared, so the page offers to take one for "Try it out".
+    expect(page.locator("button.authorize")).to_be_visible()
     server = urlsplit(live.base_url).netloc
     elsewhere = [url for url in requested if urlsplit(url).netloc not in (server, "")]
     assert not elsewhere, f"/docs asked other servers for {elsewhere}"

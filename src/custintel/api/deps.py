@@ -14,7 +14,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from custintel.api.problems import Problem
@@ -68,12 +69,14 @@ def db_session(app: StateDep) -> Iterator[Session]:
 DbSession = Annotated[Session, Depends(db_session)]
 
 
-def _bearer(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() == "bearer" and token.strip():
-        return token.strip()
-    return None
+# The key as the OpenAPI document declares it, so that /docs offers "Authorize". Missing
+# or malformed, it is None here and the check below answers (problem+json, 401).
+BEARER = HTTPBearer(
+    auto_error=False,
+    scheme_name="apiKey",
+    description="An API key from `custintel keys create --scope read|predict|admin`.",
+)
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)]
 
 
 def _verified(app: AppState, token: str) -> KeyInfo | None:
@@ -101,9 +104,9 @@ def _verified(app: AppState, token: str) -> KeyInfo | None:
 def require(scope: str) -> Callable[..., KeyInfo]:
     """A dependency that admits keys of ``scope`` or higher and returns the key's info."""
 
-    def check(request: Request, app: StateDep) -> KeyInfo:
-        token = _bearer(request)
-        if token is None:
+    def check(request: Request, app: StateDep, credentials: Credentials) -> KeyInfo:
+        token = credentials.credentials.strip() if credentials else None
+        if not token:
             raise Problem(
                 401,
                 "Unauthorized",
