@@ -302,10 +302,10 @@ def fit_candidates(
     learner) is needed.
 
     ``regression_rows`` (default ``train``) are the labelled rows the spend, orders and
-    next-order regressors and the RFM-cell rates learn from. The final refit passes
-    ``calibration``'s rows among them: a regressor needs no held-out rows, so it may
-    learn from the latest behaviour, while the churn learners must leave out the rows
-    their probabilities are calibrated on.
+    next-order regressors and the RFM-cell rates learn from. The final refit includes
+    the rows it calibrates churn on (``calibration``): a regressor needs no held-out
+    rows, so it may learn from the latest behaviour, while the churn learners must
+    leave out the rows their probabilities are calibrated on.
 
     ``n_jobs`` is the threads each learner uses; None: LightGBM and XGBoost take every
     core, the forest and SMOTE's neighbour search 2. One thread suits small frames and

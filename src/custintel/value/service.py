@@ -254,9 +254,12 @@ def fit_and_choose(
     trial = fit_candidates(train, calibration, candidates=candidates, imbalance=imbalance)
     comparison = compare(trial, check, plan.window_days)
     say("cross-validating churn over the cutoffs")
+    # Every labelled cutoff, sampled once: the churn cross-validation and the final
+    # regressors learn from the same rows.
+    labelled = _sample(pd.concat([train, calibration, check], ignore_index=True), rows)
     # ROC-AUC and PR-AUC over several time splits, for the chosen churn model and BTYD.
     crossval = churn_crossval(
-        _sample(pd.concat([train, calibration, check], ignore_index=True), rows),
+        labelled,
         candidates=[c for c in CV_CANDIDATES if c in {"btyd", trial.chosen["churn"], "gbm"}],
         imbalance=imbalance,
         max_folds=2,
@@ -269,7 +272,7 @@ def fit_and_choose(
         check,
         candidates=candidates if refit_all else _needed(trial.chosen, candidates),
         imbalance=imbalance,
-        regression_rows=_sample(pd.concat([train, calibration, check], ignore_index=True), rows),
+        regression_rows=labelled,
     )
     final.chosen = dict(trial.chosen)
     final.crossval = crossval.as_dict()
