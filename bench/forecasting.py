@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bench.cdnow import cdnow_store
 from bench.measure import ROOT, Measurement, report, run_step
 
 DATA = ROOT.parent / "shared" / "data"
@@ -54,13 +55,9 @@ def walmart() -> pd.DataFrame:
 
 def cdnow(freq: str) -> pd.DataFrame:
     """CDNOW's revenue per day or week, read through custintel's own sync and series."""
-    from custintel.config import Settings
     from custintel.forecasting.service import series_frame
-    from custintel.services import mapping_from_options, open_data
 
-    settings = Settings(home=ROOT / "bench" / "results" / "forecasting-cdnow")
-    mapping = mapping_from_options(orders=DATA / "cdnow" / "CDNOW_master.txt")
-    store, _ = open_data(settings, mapping)
+    store = cdnow_store("forecasting-cdnow")
     with store:
         return series_frame(store, freq=freq, as_of=date(1998, 7, 1))
 

@@ -32,21 +32,11 @@ from typing import Any
 
 import numpy as np
 
+from bench.cdnow import cdnow_store
 from bench.measure import ROOT, Measurement, report, run_step
 
-DATA = ROOT.parent / "shared" / "data"
 AS_OF = date(1997, 10, 1)
 HORIZON = 273  # 39 weeks: 1997-10-01 to 1998-06-30
-
-
-def _cdnow_store() -> Any:
-    """CDNOW's full order log synced into the bench's own data directory."""
-    from custintel.config import Settings
-    from custintel.services import mapping_from_options, open_data
-
-    settings = Settings(home=ROOT / "bench" / "results" / "value-cdnow")
-    store, _ = open_data(settings, mapping_from_options(orders=DATA / "cdnow" / "CDNOW_master.txt"))
-    return store
 
 
 def accuracy() -> dict[str, object]:
@@ -55,7 +45,7 @@ def accuracy() -> dict[str, object]:
     from custintel.value.metrics import churn_metrics
     from custintel.value.service import fit_and_choose
 
-    store = _cdnow_store()
+    store = cdnow_store("value-cdnow")
     started = time.perf_counter()
     with store:
         con = store.con
@@ -145,7 +135,7 @@ def step_refit_check() -> None:
     from custintel.value.metrics import spend_metrics
     from custintel.value.models import compare, fit_candidates
 
-    store = _cdnow_store()
+    store = cdnow_store("value-cdnow")
     started = time.perf_counter()
     with store:
         con = store.con
