@@ -107,3 +107,19 @@ def test_features_refuses_an_unknown_output_type(home: Path, orders_csv: Path, t
     assert result.exit_code == 78
     assert ".csv or .parquet" in result.output
     assert not (tmp_path / "f.json").exists()
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["score"], ["forecast"], ["segment"], ["segment-retailers"]],
+    ids=["score", "forecast", "segment", "segment-retailers"],
+)
+def test_every_run_on_files_shows_the_rows_it_rejected(
+    home: Path, tmp_path: Path, command: list[str]
+) -> None:
+    path = tmp_path / "orders.csv"
+    path.write_text(ORDERS + "\nc3,2024-03-01,8,o4,books\n")  # o4 twice
+    result = run(*command, "--orders", str(path), "--out", str(tmp_path / "out.csv"))
+    said = " ".join(result.output.split())
+    assert "Traceback" not in said
+    assert "1 rows rejected: duplicate (1)" in said, said

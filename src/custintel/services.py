@@ -48,6 +48,9 @@ __all__ = [
     "write_table",
 ]
 
+# Receives the report of a one-off sync from files: rows read, and rows rejected and why.
+SyncHandler = Callable[[SyncReport], None]
+
 
 def mapping_from_options(
     *,
@@ -61,7 +64,8 @@ def mapping_from_options(
     """The mapping that CLI options describe, or None when they name no data at all.
 
     ``--mapping`` is read first; ``--source`` replaces its URL; file options replace
-    its tables (a file given on the command line wins over the mapping's entry).
+    its tables (a file given on the command line wins over the mapping's entry, whose
+    file settings it keeps: columns, delimiter, duplicates and the rest).
     """
     files = {"orders": orders, "customers": customers, "products": products, "reviews": reviews}
     if mapping is None and source is None and not any(files.values()):
@@ -72,7 +76,8 @@ def mapping_from_options(
     overrides = Mapping.for_files(**files).tables
     for name, table in overrides.items():
         base = result.tables.get(name)
-        if base is not None and base.path is not None:
+        if base is not None and not (base.table or base.query):
+            # A file entry, or settings alone (duplicates = "keep", say): keep them all.
             table = base.model_copy(update={"path": table.path})
         elif base is not None:  # a database table entry replaced by a file: keep columns
             table = table.model_copy(update={"columns": base.columns})
@@ -91,15 +96,20 @@ def open_data(
     mapping: Mapping | None,
     *,
     progress: Progress | None = None,
+    on_sync: SyncHandler | None = None,
 ) -> tuple[Store, SyncReport | None]:
     """A store to read from: a fresh in-memory one synced from ``mapping`` when given,
-    else the data directory's store (read-only)."""
+    else the data directory's store (read-only). ``on_sync`` receives the sync's report
+    (what was read, and every row rejected and why) so that no row is dropped unseen."""
     if mapping is None:
         return Store(
             settings.store_path, read_only=True, memory_limit=settings.duckdb_memory_limit
         ), None
     store = Store(None, memory_limit=settings.duckdb_memory_limit)
-    return store, sync_with_settings(store, mapping, settings, progress=progress)
+    report = sync_with_settings(store, mapping, settings, progress=progress)
+    if on_sync is not None:
+        on_sync(report)
+    return store, report
 
 
 def capability_options(settings: Settings, mapping: Mapping | None, section: str) -> dict[str, Any]:
@@ -116,16 +126,17 @@ def open_capability(
     section: str,
     *,
     progress: Progress | None = None,
+    on_sync: SyncHandler | None = None,
 ) -> tuple[Store, dict[str, Any], bool]:
     """The store a capability runs on, its ``[section]`` options, and whether the run is
     persistent: with no files named, the data directory's store (writable, so the run
     can be versioned and kept); otherwise a one-off in-memory store synced from
-    ``mapping``."""
+    ``mapping``, whose report goes to ``on_sync``."""
     options = capability_options(settings, mapping, section)
     if mapping is None:
         store = Store(settings.store_path, memory_limit=settings.duckdb_memory_limit)
         return store, options, True
-    store, _ = open_data(settings, mapping, progress=progress)
+    store, _ = open_data(settings, mapping, progress=progress, on_sync=on_sync)
     return store, options, False
 
 
@@ -359,6 +370,7 @@ def run_segmentation(
     max_clusters: int | None = None,
     tsne_sample: int | None = None,
     progress: Progress | None = None,
+    on_sync: SyncHandler | None = None,
     job_id: str | None = None,
 ) -> tuple[SegmentationRun, Path, int | None]:
     """Segment every customer as of ``as_of`` and write the assignment to ``out`` and its
@@ -376,7 +388,7 @@ def run_segmentation(
 
     check_output_path(out)
     store, options, persistent = open_capability(
-        settings, mapping, "segmentation", progress=progress
+        settings, mapping, "segmentation", progress=progress, on_sync=on_sync
     )
     registry = ArtifactStore(settings.home / "models")
     with store:
@@ -463,13 +475,14 @@ def run_demographic_segmentation(
     attributes: list[str] | None = None,
     max_clusters: int = 8,
     progress: Progress | None = None,
+    on_sync: SyncHandler | None = None,
 ) -> DemographicSegments:
     """Cluster the customers (B2B retailers) on their demographic attributes and relate
     the clusters to sales volume; write one row per retailer to ``out``."""
     from custintel.segmentation.demographic import demographic_segments
 
     check_output_path(out)
-    store, _ = open_data(settings, mapping, progress=progress)
+    store, _ = open_data(settings, mapping, progress=progress, on_sync=on_sync)
     with store:
         customers, sales = _demographic_inputs(store, as_of or default_as_of(store))
     result = demographic_segments(
@@ -496,6 +509,7 @@ def run_forecast(
     windows: int | None = None,
     reconcile: bool = True,
     progress: Progress | None = None,
+    on_sync: SyncHandler | None = None,
     job_id: str | None = None,
 ) -> tuple[ForecastResult, dict[str, Any], list[Path]]:
     """Forecast sales and write the forecast to ``out``, with the history
@@ -518,7 +532,7 @@ def run_forecast(
 
     check_output_path(out)
     store, options, persistent = open_capability(
-        settings, mapping, "forecasting", progress=progress
+        settings, mapping, "forecasting", progress=progress, on_sync=on_sync
     )
     say = progress or (lambda table, what: None)
     with store:
@@ -574,6 +588,7 @@ def run_scoring(
     horizon_days: int,
     as_of: date | None = None,
     progress: Progress | None = None,
+    on_sync: SyncHandler | None = None,
     job_id: str | None = None,
 ) -> tuple[Any, dict[str, Any], list[Path]]:
     """Score every customer (expected orders and spend, P(active), churn, CLV) and write
@@ -592,7 +607,9 @@ def run_scoring(
     from custintel.value.service import ValueSettings, record_scores, score_customers
 
     check_output_path(out)
-    store, options, persistent = open_capability(settings, mapping, "value", progress=progress)
+    store, options, persistent = open_capability(
+        settings, mapping, "value", progress=progress, on_sync=on_sync
+    )
     chosen = ValueSettings.from_options(options)
     segmentation = capability_options(settings, mapping, "segmentation")
     scheme = get_scheme(segmentation.get("scheme", "standard"), segmentation.get("schemes"))

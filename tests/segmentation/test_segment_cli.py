@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
@@ -96,3 +97,34 @@ def test_migration_needs_recorded_runs(home: Path, demo_orders: Path) -> None:
     result = run("segment-migration", "--from", "2025-01-01", "--to", "2025-02-01")
     assert result.exit_code == 65
     assert "custintel segment" in result.output
+
+
+def test_a_run_on_files_reports_rejected_rows_and_what_to_do(
+    home: Path, demo_orders: Path, tmp_path: Path
+) -> None:
+    orders = pq.read_table(demo_orders).to_pandas()
+    doubled = pd.concat([orders, orders.head(7)], ignore_index=True)
+    path = tmp_path / "orders.csv"
+    doubled.to_csv(path, index=False)
+    result = run("segment", "--orders", str(path), "--out", str(tmp_path / "s.csv"))
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert "sync report" in said
+    assert "7 rows rejected: duplicate (7)" in said
+    assert 'set duplicates = "keep" under [tables.orders] in a --mapping file' in said
+    # The advice works with the file still named on the command line.
+    mapping = tmp_path / "custintel.toml"
+    mapping.write_text('[tables.orders]\nduplicates = "keep"\n')
+    kept = run(
+        "segment",
+        "--orders",
+        str(path),
+        "--mapping",
+        str(mapping),
+        "--out",
+        str(tmp_path / "k.csv"),
+    )
+    assert kept.exit_code == 0, kept.output
+    said = " ".join(kept.output.split())
+    assert f"│ orders │ {len(doubled):,} │ {len(doubled):,} │ 0 │ 0 │ 0 │" in said
+    assert "rejected:" not in said

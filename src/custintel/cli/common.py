@@ -142,6 +142,8 @@ def sync_progress() -> Iterator[Callable[[str, str], None]]:
 
 
 def print_sync_report(report: SyncReport) -> None:
+    """What a sync read and wrote per table, each reason rows were rejected, where the
+    rejects file is, and what to do about rows rejected as duplicates."""
     table = Table(title="sync report", title_justify="left")
     for column in ("table", "read", "new", "changed", "unchanged", "rejected"):
         table.add_column(column, justify="left" if column == "table" else "right")
@@ -169,6 +171,15 @@ def print_sync_report(report: SyncReport) -> None:
                 + (f"; see {t.rejects_file}" if t.rejects_file else "")
                 + "[/]",
                 highlight=False,
+            )
+        if any(reason == "duplicate" for reason, _ in t.reasons):
+            console.print(
+                f"  {t.table}: a row that repeats an earlier one (its key, or the whole row "
+                "when there is no key) is taken for a double export; if such rows are real "
+                f'purchases, set duplicates = "keep" under [tables.{t.table}] in a '
+                "--mapping file (docs/mapping.md)",
+                highlight=False,
+                markup=False,
             )
 
 

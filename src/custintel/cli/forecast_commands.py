@@ -18,6 +18,7 @@ from custintel.cli.common import (
     handles_errors,
     out_console,
     parse_as_of,
+    print_sync_report,
     settings,
     sync_progress,
 )
@@ -83,6 +84,7 @@ def forecast(
             windows=windows,
             reconcile=reconcile,
             progress=step,
+            on_sync=print_sync_report,
         )
     s = info["settings"]
     table = Table(

@@ -19,6 +19,7 @@ from custintel.cli.common import (
     handles_errors,
     out_console,
     parse_as_of,
+    print_sync_report,
     settings,
     sync_progress,
 )
@@ -66,6 +67,7 @@ def segment(
             max_clusters=max_clusters,
             tsne_sample=tsne,
             progress=step,
+            on_sync=print_sync_report,
         )
     summary = run.summary
     segments = Table(
@@ -153,6 +155,7 @@ def segment_retailers(
             attributes=attributes.split(",") if attributes else None,
             max_clusters=max_clusters,
             progress=step,
+            on_sync=print_sync_report,
         )
     table = Table(
         title=f"demographic clusters (k={result.k}) by sales volume", title_justify="left"

@@ -19,6 +19,7 @@ from custintel.cli.common import (
     handles_errors,
     out_console,
     parse_as_of,
+    print_sync_report,
     settings,
     sync_progress,
 )
@@ -48,6 +49,7 @@ def score(
             horizon_days=horizon_days,
             as_of=parse_as_of(as_of),
             progress=step,
+            on_sync=print_sync_report,
         )
     cut = info["cutoffs"]
     for target in ("spend", "orders", "churn"):
