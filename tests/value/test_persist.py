@@ -103,3 +103,19 @@ def test_a_served_forest_predicts_the_same_on_one_thread(fitted) -> None:
     # The same answers, but for the order in which the trees' outputs are summed.
     after = restored.predict(frame, "spend", WINDOW)["random_forest"]
     np.testing.assert_allclose(after, before, rtol=1e-12)
+
+
+def test_a_forest_is_stored_deflated_and_one_stored_plain_still_loads(fitted) -> None:
+    import skops.io as sio
+
+    models, frame = fitted
+    forest = models.churn.models["random_forest"]
+    stored = learner_to_dict(forest)
+    archive = zipfile.ZipFile(io.BytesIO(base64.b64decode(stored["model"])))
+    assert {item.compress_type for item in archive.infolist()} == {zipfile.ZIP_DEFLATED}
+    # Versions saved before forests were deflated hold a plain skops archive.
+    plain = {**stored, "model": base64.b64encode(sio.dumps(forest)).decode()}
+    assert len(plain["model"]) > 2 * len(stored["model"])
+    inputs = models.churn.inputs(frame)
+    for restored in (learner_from_dict(stored), learner_from_dict(plain)):
+        np.testing.assert_allclose(restored.predict_proba(inputs), forest.predict_proba(inputs))

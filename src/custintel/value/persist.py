@@ -8,9 +8,9 @@ Every learner is stored in its library's own format, none of which runs code whe
   ``predict`` and ``predict_proba`` as the scikit-learn wrapper it was saved from;
 - XGBoost: its JSON model (``save_raw("json")``), loaded into a fresh scikit-learn
   wrapper;
-- scikit-learn's random forests: skops (base64 in the JSON). skops rebuilds only the
-  types it is told to trust; :func:`learner_from_dict` trusts scikit-learn's forest and
-  tree classes and NumPy's arrays, and refuses a file naming anything else.
+- scikit-learn's random forests: skops, deflated (base64 in the JSON). skops rebuilds
+  only the types it is told to trust; :func:`learner_from_dict` trusts scikit-learn's
+  forest and tree classes and NumPy's arrays, and refuses a file naming anything else.
 
 The calibration maps, RFM cells and fill values are numbers. :func:`models_to_dict` and
 :func:`models_from_dict` round-trip a :class:`~custintel.value.models.ValueModels`: the
@@ -20,6 +20,7 @@ restored models give the same predictions (tests/value/test_persist.py).
 from __future__ import annotations
 
 import base64
+import zipfile
 from typing import Any
 
 import numpy as np
@@ -97,7 +98,10 @@ def learner_to_dict(model: Any) -> dict[str, Any]:
         return {
             "format": "skops",
             "classifier": is_classifier(model),
-            "model": base64.b64encode(sio.dumps(model)).decode("ascii"),
+            # Deflated: a forest's arrays shrink about 4x for some 40 ms more to save.
+            "model": base64.b64encode(
+                sio.dumps(model, compression=zipfile.ZIP_DEFLATED, compresslevel=6)
+            ).decode("ascii"),
         }
     raise ConfigError(f"cannot store a {type(model).__name__} learner")
 
