@@ -108,13 +108,15 @@ def test_crossval_folds_follow_the_plan_and_beat_chance() -> None:
     examples = history(cutoffs)
     result = churn_crossval(examples, n_jobs=1)
     assert [r.fold for r in result.folds] == plan_folds(cutoffs)
-    assert result.candidates == ["btyd", "gbm", "xgboost", "random_forest"]
+    assert result.candidates == ["btyd", "gbm", "xgboost", "random_forest", "blend"]
     for r in result.folds:
         trained = examples[examples["as_of"].isin(r.fold.train)]
         assert r.train_rows == len(trained)
         assert (trained["as_of"] + timedelta(days=30) <= r.fold.evaluate).all()
         assert r.rows == (examples["as_of"] == r.fold.evaluate).sum()
         for name, m in r.metrics.items():
+            if name == "blend" and np.isnan(m["roc_auc"]):
+                continue  # a fold that cannot build it (test below)
             assert 0 <= m["roc_auc"] <= 1 and 0 <= m["pr_auc"] <= 1, name
     for name in ("gbm", "xgboost", "random_forest"):
         summary = result.summary[name]
@@ -160,3 +162,33 @@ def test_crossval_refuses_what_it_cannot_do() -> None:
         churn_crossval(examples, candidates=["blend"])
     with pytest.raises(ConfigError, match="churned"):
         churn_crossval(examples.drop(columns="churned"))
+
+
+def test_the_blend_is_calibrated_one_cutoff_back_and_counted_where_measured(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """In a fold, the blend's learners train on earlier cutoffs whose label windows end
+    by the fold's latest training cutoff, which calibrates every candidate; a fold with
+    no such cutoff has no blend measure, and the summary counts only those that do."""
+    import custintel.value.crossval as crossval
+
+    seen: list[tuple[set[date], set[date]]] = []
+    real = crossval.fit_calibrated_churn
+
+    def spy(train, calibration, *args, **kwargs):
+        seen.append((set(train["as_of"]), set(calibration["as_of"])))
+        return real(train, calibration, *args, **kwargs)
+
+    monkeypatch.setattr(crossval, "fit_calibrated_churn", spy)
+    cutoffs = every(20, 5, 30)  # days 0, 20, 40, 60, 80; folds at 40, 60 and 80
+    result = churn_crossval(history(cutoffs), candidates=["btyd", "gbm", "blend"], n_jobs=1)
+    day = {START + timedelta(days=d): d for d in range(0, 100, 20)}
+    # Only the fold at day 80 has a cutoff (day 0) whose window ends by its latest
+    # training cutoff (day 40): the folds at 40 and 60 cannot calibrate a blend.
+    assert [({day[c] for c in t}, {day[c] for c in k}) for t, k in seen] == [({0}, {40})]
+    measured = [not np.isnan(r.metrics["blend"]["roc_auc"]) for r in result.folds]
+    assert measured == [False, False, True]
+    assert result.summary["blend"]["folds"] == 1
+    assert result.summary["gbm"]["folds"] == 3
+    assert result.summary["blend"]["roc_auc_mean"] > 0.65  # it ranks on the signal
+    assert set(result.folds[0].metrics) == {"btyd", "gbm", "blend"}

@@ -95,6 +95,11 @@ def test_score_writes_one_row_per_customer_with_the_choice(
         chosen = summary["validation"][target][summary["chosen"][target]]["rmse"]
         assert chosen == min(m["rmse"] for m in summary["validation"][target].values())
     assert summary["cutoffs"]["validation_ends"] <= summary["as_of"]
+    # the chosen churn model is among those cross-validated, and the CLI says how it did
+    churn = summary["chosen"]["churn"]
+    assert churn in summary["churn_crossval"]["summary"]
+    said = " ".join(result.output.split())
+    assert f"churn {churn}: ROC-AUC" in said or f"churn {churn}: not cross-validated" in said
     # every customer has an RFM segment of the default scheme
     assert scores["rfm_segment"].notna().all() and scores["rfm_segment"].nunique() > 1
     # CLV is discounted spend over a year: positive where spend is, below a year's worth

@@ -74,9 +74,17 @@ def score(
         out_console.print(table)
     for name, cv in (info.get("churn_crossval") or {}).get("summary", {}).items():
         if cv.get("roc_auc_mean") is not None:
+            folds = int(cv["folds"])
             console.print(
                 f"churn {name}: ROC-AUC {cv['roc_auc_mean']:.3f} ± {cv['roc_auc_std'] or 0:.3f}, "
-                f"PR-AUC {cv['pr_auc_mean']:.3f} over {cv['folds']:.0f} time-split folds",
+                f"PR-AUC {cv['pr_auc_mean']:.3f} over {folds} time-split fold"
+                + ("s" if folds != 1 else ""),
+                highlight=False,
+            )
+        elif name == "blend":
+            console.print(
+                "churn blend: not cross-validated: no fold had an earlier cutoff to "
+                "calibrate its candidates on",
                 highlight=False,
             )
     statements = Table(title="what each column rests on", title_justify="left")

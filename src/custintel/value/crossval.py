@@ -13,7 +13,14 @@ fold's churn rate, reported beside it), per fold and as the mean and standard de
 over folds (population SD: the spread of the folds at hand). Both are rank measures, so
 the candidates' raw scores are ranked: the isotonic calibration ``fit_candidates``
 applies is monotone, could only add ties, and would cost each fold a cutoff of its own.
-For the same reason ``blend`` (a mean of calibrated probabilities) is not cross-validated.
+
+``blend`` is the exception: it averages calibrated probabilities, and a mean of
+calibrated probabilities ranks differently from a mean of raw scores. In a fold it is
+built as the served blend is, one cutoff back: the learners among the candidates fitted
+on the fold's earlier training cutoffs whose label windows end by its latest one, every
+candidate calibrated on that latest cutoff. A fold with no such earlier cutoff (the first
+fold, with a single training cutoff) cannot measure it, and the blend's summary counts
+only the folds that did.
 """
 
 from __future__ import annotations
@@ -29,11 +36,17 @@ import pandas as pd
 
 from custintel.errors import ConfigError, NotEnoughData
 from custintel.value.metrics import churn_metrics
-from custintel.value.models import LEARNERS, feature_columns, fit_churn
+from custintel.value.models import (
+    LEARNERS,
+    ValueModels,
+    feature_columns,
+    fit_calibrated_churn,
+    fit_churn,
+)
 
 __all__ = ["CV_CANDIDATES", "CrossValidation", "Fold", "FoldResult", "churn_crossval", "plan_folds"]
 
-CV_CANDIDATES = ("btyd", *LEARNERS)
+CV_CANDIDATES = ("btyd", *LEARNERS, "blend")
 MEASURES = ("roc_auc", "pr_auc")
 
 
@@ -135,6 +148,11 @@ def churn_crossval(
             f"candidates={list(candidates)} cannot be cross-validated",
             hint=f"choose from {list(CV_CANDIDATES)}",
         )
+    if "blend" in candidates and not ("btyd" in candidates and set(candidates) & set(LEARNERS)):
+        raise ConfigError(
+            f"candidates={list(candidates)}: the blend averages btyd and the tree learners",
+            hint=f'add "btyd" and one of {list(LEARNERS)}, or drop "blend"',
+        )
     missing = sorted({"as_of", "window_days", "churned"} - set(examples.columns))
     if missing:
         raise ConfigError(f"the examples have no column {missing}: they need labels")
@@ -163,12 +181,30 @@ def churn_crossval(
             train, features, learners=learners, imbalance=imbalance, n_jobs=n_jobs, seed=seed
         )
         churned = test["churned"].to_numpy(bool)
-        scores = fitted.scores(test, btyd="btyd" in candidates)
+        scores: dict[str, np.ndarray | None] = dict(fitted.scores(test, btyd="btyd" in candidates))
+        if "blend" in candidates:
+            scores["blend"] = _calibrated_blend(
+                examples,
+                as_of,
+                dict(cutoffs),
+                fold,
+                test,
+                features,
+                learners,
+                imbalance=imbalance,
+                n_jobs=n_jobs,
+                seed=seed,
+            )
         metrics = {}
         for name in CV_CANDIDATES:
-            if name in scores:
-                measured = churn_metrics(churned, scores[name])
-                metrics[name] = {m: measured[m] for m in MEASURES}
+            if name not in scores:
+                continue
+            score = scores[name]
+            if score is None:  # the blend, in a fold that cannot build it
+                metrics[name] = {m: float("nan") for m in MEASURES}
+                continue
+            measured = churn_metrics(churned, score)
+            metrics[name] = {m: measured[m] for m in MEASURES}
         results.append(
             FoldResult(
                 fold=fold,
@@ -185,6 +221,40 @@ def churn_crossval(
         folds=results,
         summary={name: _summary([r.metrics[name] for r in results]) for name in names},
     )
+
+
+def _calibrated_blend(
+    examples: pd.DataFrame,
+    as_of: pd.Series,
+    windows: dict[date, int],
+    fold: Fold,
+    test: pd.DataFrame,
+    features: list[str],
+    learners: list[str],
+    **fit: Any,
+) -> np.ndarray | None:
+    """The blend's churn probabilities on ``fold``'s evaluated cutoff (module
+    docstring), or None when none of the fold's earlier training cutoffs has a label
+    window that ends by its latest one, which calibrates."""
+    calibration = fold.train[-1]
+    earlier = [c for c in fold.train[:-1] if c + timedelta(days=windows[c]) <= calibration]
+    if not earlier:
+        return None
+    churn, calibrators = fit_calibrated_churn(
+        examples[as_of.isin(earlier)],
+        examples[as_of == calibration],
+        features,
+        learners=learners,
+        btyd=True,
+        **fit,
+    )
+    models = ValueModels(
+        features=features,
+        candidates=("btyd", *learners, "blend"),
+        churn=churn,
+        calibrators=calibrators,
+    )
+    return models.predict(test, "churn", fold.window_days, only="blend")["blend"]
 
 
 def _summary(per_fold: list[dict[str, float]]) -> dict[str, float]:

@@ -60,6 +60,7 @@ __all__ = [
     "category_spend",
     "compare",
     "feature_columns",
+    "fit_calibrated_churn",
     "fit_candidates",
     "fit_churn",
 ]
@@ -352,14 +353,39 @@ def fit_candidates(
         }
         cells = _cells(rows, models.cell_edges)
         models.cell_rates = {t: rows[r].groupby(cells).mean() for t, r in RATE.items()}
-    models.churn = fit_churn(
-        train, models.features, learners=learners, imbalance=imbalance, n_jobs=n_jobs, seed=seed
+    models.churn, models.calibrators = fit_calibrated_churn(
+        train,
+        calibration,
+        models.features,
+        learners=learners,
+        btyd="btyd" in chosen,
+        imbalance=imbalance,
+        n_jobs=n_jobs,
+        seed=seed,
+    )
+    return models
+
+
+def fit_calibrated_churn(
+    train: pd.DataFrame,
+    calibration: pd.DataFrame,
+    features: list[str],
+    *,
+    learners: Sequence[str],
+    btyd: bool,
+    imbalance: str = "class_weight",
+    n_jobs: int | None = None,
+    seed: int = 0,
+) -> tuple[ChurnClassifiers, dict[str, CenteredIsotonic]]:
+    """The churn ``learners`` fitted on ``train`` (``fit_churn``) and the centered
+    isotonic map of each one's raw score, and of BTYD's with ``btyd``, fitted on
+    ``calibration``: a later cutoff, whose rows the learners never saw."""
+    churn = fit_churn(
+        train, features, learners=learners, imbalance=imbalance, n_jobs=n_jobs, seed=seed
     )
     churned = calibration["churned"].astype(int).to_numpy()
-    raw = models.churn.scores(calibration, btyd="btyd" in chosen)
-    for name, score in raw.items():
-        models.calibrators[name] = CenteredIsotonic().fit(score, churned)
-    return models
+    raw = churn.scores(calibration, btyd=btyd)
+    return churn, {name: CenteredIsotonic().fit(score, churned) for name, score in raw.items()}
 
 
 def compare(

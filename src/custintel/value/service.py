@@ -257,10 +257,13 @@ def fit_and_choose(
     # Every labelled cutoff, sampled once: the churn cross-validation and the final
     # regressors learn from the same rows.
     labelled = _sample(pd.concat([train, calibration, check], ignore_index=True), rows)
-    # ROC-AUC and PR-AUC over several time splits, for the chosen churn model and BTYD.
+    # ROC-AUC and PR-AUC over several time splits, for the chosen churn model, BTYD and
+    # LightGBM (and the learners a chosen blend averages).
     crossval = churn_crossval(
         labelled,
-        candidates=[c for c in CV_CANDIDATES if c in {"btyd", trial.chosen["churn"], "gbm"}],
+        candidates=[
+            c for c in _needed({"churn": trial.chosen["churn"]}, candidates) if c in CV_CANDIDATES
+        ],
         imbalance=imbalance,
         max_folds=2,
     )
