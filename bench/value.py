@@ -80,6 +80,7 @@ def accuracy() -> dict[str, object]:
         "btyd_family": views.family,
         "btyd_family_rmse": views.family_errors,
         "churn_crossval": final.crossval.get("summary"),
+        "churn_crossval_folds": final.crossval.get("folds"),
         "validation": choice,
         "plan": {
             "train": [(c.isoformat(), w) for c, w in plan.train],
