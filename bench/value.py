@@ -42,8 +42,8 @@ HORIZON = 273  # 39 weeks: 1997-10-01 to 1998-06-30
 def accuracy() -> dict[str, object]:
     from custintel.value.examples import BTYDViews, examples
     from custintel.value.labels import labels
-    from custintel.value.metrics import churn_metrics
-    from custintel.value.service import fit_and_choose
+    from custintel.value.metrics import churn_metrics, reliability_table
+    from custintel.value.service import churn_over_horizon, fit_and_choose
 
     store = cdnow_store("value-cdnow")
     started = time.perf_counter()
@@ -52,6 +52,7 @@ def accuracy() -> dict[str, object]:
         views = BTYDViews(con)
         final, choice, plan = fit_and_choose(store, AS_OF, HORIZON, btyd=views, refit_all=True)
         scoring = examples(con, [(AS_OF, HORIZON)], labelled=False, btyd=views)
+        summary, model = views.at(AS_OF)
         truth = labels(con, [AS_OF], HORIZON).set_index("customer_id")
     scoring = scoring.set_index("customer_id").join(truth[["spend", "orders", "churned"]])
     holdout: dict[str, dict[str, dict[str, float]]] = {}
@@ -66,7 +67,14 @@ def accuracy() -> dict[str, object]:
         scoring["spend"].to_numpy(float), spend[final.chosen["spend"]], spend["btyd"]
     )
     churned = scoring["churned"].to_numpy(bool)
-    churn = final.predict(scoring.reset_index(), "churn", HORIZON)
+    # Each candidate's window probabilities carried to the 273-day horizon, as scoring
+    # does (value.service.churn_over_horizon).
+    churn = {
+        name: churn_over_horizon(
+            p, scoring.reset_index(), summary, model, final.window_days or HORIZON, HORIZON
+        )
+        for name, p in final.predict(scoring.reset_index(), "churn", HORIZON).items()
+    }
     holdout["churn"] = {n: churn_metrics(churned, p) for n, p in churn.items()}
     # Churn ranked by expected orders, as the reference figures are.
     for name, predicted in final.predict(scoring.reset_index(), "orders", HORIZON).items():
@@ -89,6 +97,8 @@ def accuracy() -> dict[str, object]:
         },
         "holdout": holdout,
         "top_decile_intervals": intervals,
+        # The chosen churn model, predicted against observed on the holdout.
+        "churn_reliability": reliability_table(churned, churn[final.chosen["churn"]]),
     }
 
 
@@ -272,7 +282,17 @@ def markdown(m: Measurement) -> str:
         f"Top-10 % capture of the chosen spend model, 95 % bootstrap interval: {low:.3f} to "
         f"{high:.3f}; its gain over BTYD on the same resamples: {gain_low:+.3f} to "
         f"{gain_high:+.3f}.",
+        "",
+        f"Reliability of the chosen churn model ({r['chosen']['churn']}) on the holdout:",
+        "",
+        "| predicted | customers | mean predicted | churned |",
+        "|---|---:|---:|---:|",
     ]
+    for b in r["churn_reliability"]:  # type: ignore[attr-defined]
+        lines.append(
+            f"| {b['low']:.1f}–{b['high']:.1f} | {b['customers']:,.0f} | "
+            f"{b['predicted']:.1%} | {b['observed']:.1%} |"
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -635,6 +635,7 @@ def run_scoring(
             "btyd_family": run.btyd_family,
             "btyd_family_rmse": run.btyd_family_errors,
             "churn_crossval": run.crossval,
+            "churn_reliability": run.reliability,
             "eligibility": [statement.to_dict() for statement in run.eligibility],
             "settings": dataclasses.asdict(chosen),
             "model_version": None,

@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 from scipy.integrate import quad
 from scipy.special import expit, hyp2f1
-from simulate import bgnbd_purchases
+from simulate import bgnbd_purchases, quiet_in_holdout
 
 from custintel.errors import ConfigError, NotEnoughData
 from custintel.value import btyd, btyd_model
@@ -181,6 +181,30 @@ def test_every_family_predicts_finite_growing_orders_and_probabilities(family: s
     assert np.isfinite(table).all() and (table >= 0).all()
     growing = np.diff(table, axis=1)
     assert (growing[table[:, 1:] > 1e-300] > 0).all()
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_no_order_probabilities_match_customers_drawn_from_each_family(family: str) -> None:
+    """P(no order in the next 39 weeks) against 40,000 customers drawn from the model with
+    the same parameters: overall, by repeat purchases and by the predicted probability."""
+    params = {"bgnbd": BGNBD_CDNOW, "mbgnbd": MBGNBD_CDNOW, "paretonbd": PARETO_CDNOW}[family]
+    rng = np.random.default_rng(11)
+    x, last, T, quiet = quiet_in_holdout(rng, 40_000, family, params, weeks=39.0)
+    frame = summary(list(zip(x, last, T, strict=True)))
+    model = FIXED[family]
+    predicted = model.p_no_orders(frame, 39 * 7).to_numpy()
+    assert ((predicted > 0) & (predicted <= 1)).all()
+    assert predicted.mean() == pytest.approx(quiet.mean(), abs=0.01)
+    for group in (x == 0, x == 1, (x >= 2) & (x < 5), x >= 5):
+        assert predicted[group].mean() == pytest.approx(quiet[group].mean(), abs=0.03)
+    for low in np.arange(0.0, 1.0, 0.2):
+        inside = (predicted >= low) & (predicted < low + 0.2)
+        if inside.sum() >= 500:
+            assert predicted[inside].mean() == pytest.approx(quiet[inside].mean(), abs=0.03)
+    # never more orders than a longer window allows: the probability falls with the horizon
+    longer = model.p_no_orders(frame, 78 * 7).to_numpy()
+    assert (longer <= predicted + 1e-12).all()
+    np.testing.assert_allclose(model.p_no_orders(frame, 1e-9).to_numpy(), 1.0, atol=1e-6)
 
 
 # --------------------------------------------------------------------------- storage

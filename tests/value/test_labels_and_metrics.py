@@ -11,7 +11,12 @@ import pytest
 
 from custintel.errors import NotEnoughData
 from custintel.value.labels import labels, plan_cutoffs
-from custintel.value.metrics import churn_metrics, normalised_gini, spend_metrics
+from custintel.value.metrics import (
+    churn_metrics,
+    normalised_gini,
+    reliability_table,
+    spend_metrics,
+)
 
 
 def orders_con(rows: list[tuple]) -> duckdb.DuckDBPyConnection:
@@ -115,3 +120,24 @@ def test_factors_read_as_words() -> None:
     assert describe("spend_365d", 1234.5) == "spent 1,234.50 in the last 365 days"
     assert describe("share__grocery", 0.25) == "25% of spend on grocery"
     assert describe("ipi_mean_days", float("nan")) == "no ipi mean days yet"
+
+
+def test_a_reliability_table_bins_every_customer_and_compares_the_means() -> None:
+    rng = np.random.default_rng(3)
+    probability = rng.uniform(0, 1, 20_000)
+    churned = rng.uniform(0, 1, 20_000) < probability  # calibrated by construction
+    table = reliability_table(churned, probability)
+    assert [(b["low"], b["high"]) for b in table] == [(k / 10, (k + 1) / 10) for k in range(10)]
+    assert sum(b["customers"] for b in table) == 20_000
+    for b in table:
+        assert b["low"] <= b["predicted"] <= b["high"]
+        assert abs(b["observed"] - b["predicted"]) < 0.03
+    # Probabilities twice too high show up bin by bin; empty bins are left out; 1.0
+    # falls in the last bin.
+    skewed = reliability_table(churned, np.clip(probability * 2, 0, 1))
+    assert all(b["observed"] < b["predicted"] - 0.1 for b in skewed if b["predicted"] > 0.3)
+    few = reliability_table(np.array([True, False, True]), np.array([0.05, 0.05, 1.0]))
+    assert [(b["low"], b["customers"], b["observed"]) for b in few] == [
+        (0.0, 2.0, 0.5),
+        (0.9, 1.0, 1.0),
+    ]

@@ -31,6 +31,7 @@ def fitted():
     models = fit_candidates(train, calibration, candidates=CANDIDATES, n_jobs=1)
     models.chosen = {"spend": "blend", "orders": "gbm", "churn": "random_forest"}
     models.categories = ["toys"]
+    models.window_days = 47
     return models, examples_frame(rng, 400)
 
 
@@ -38,6 +39,10 @@ def test_every_candidate_predicts_the_same_after_a_json_round_trip(fitted) -> No
     models, frame = fitted
     restored = models_from_dict(json.loads(json.dumps(models_to_dict(models))))
     assert restored.chosen == models.chosen and restored.categories == ["toys"]
+    assert restored.window_days == 47  # the window churn was calibrated on
+    older = models_to_dict(models)
+    del older["window_days"]  # stored before the window was kept
+    assert models_from_dict(json.loads(json.dumps(older))).window_days is None
     for target in ("spend", "orders", "churn"):
         before = models.predict(frame, target, WINDOW)
         after = restored.predict(frame, target, WINDOW)

@@ -95,6 +95,18 @@ def test_score_writes_one_row_per_customer_with_the_choice(
         chosen = summary["validation"][target][summary["chosen"][target]]["rmse"]
         assert chosen == min(m["rmse"] for m in summary["validation"][target].values())
     assert summary["cutoffs"]["validation_ends"] <= summary["as_of"]
+    # the chosen churn model's reliability table: every validation customer in one bin,
+    # the bins' churn adding up to the validation's churn rate
+    churn = summary["chosen"]["churn"]
+    bins = summary["churn_reliability"][churn]
+    measured = summary["validation"]["churn"][churn]
+    assert sum(b["customers"] for b in bins) == measured["customers"]
+    assert all(b["low"] <= b["predicted"] <= b["high"] for b in bins)
+    churned = sum(b["observed"] * b["customers"] for b in bins) / measured["customers"]
+    assert churned == pytest.approx(measured["churn_rate"])
+    predicted = sum(b["predicted"] * b["customers"] for b in bins) / measured["customers"]
+    assert abs(predicted - churned) < 0.1  # calibrated on an earlier cutoff, in the large
+    assert "churn reliability" in result.output
     # the chosen churn model is among those cross-validated, and the CLI says how it did
     churn = summary["chosen"]["churn"]
     assert churn in summary["churn_crossval"]["summary"]

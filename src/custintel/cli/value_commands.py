@@ -87,6 +87,24 @@ def score(
                 "calibrate its candidates on",
                 highlight=False,
             )
+    churn = run.chosen.get("churn")
+    bins = (info.get("churn_reliability") or {}).get(churn) if churn else None
+    if bins:
+        reliability = Table(
+            title=f"churn reliability ({churn}, {cut['validation']} to "
+            f"{cut['validation_ends']}): predicted against observed",
+            title_justify="left",
+        )
+        for column in ("predicted", "customers", "mean predicted", "churned"):
+            reliability.add_column(column, justify="right")
+        for row in bins:
+            reliability.add_row(
+                f"{row['low']:.1f}–{row['high']:.1f}",
+                f"{row['customers']:,.0f}",
+                f"{row['predicted']:.1%}",
+                f"{row['observed']:.1%}",
+            )
+        out_console.print(reliability)
     statements = Table(title="what each column rests on", title_justify="left")
     for column in ("column", "status", "note"):
         statements.add_column(column)

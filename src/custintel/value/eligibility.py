@@ -53,9 +53,18 @@ def assess(
     validation_customers: int,
     clv_days: int,
     categories: list[str],
+    horizon_days: int | None = None,
 ) -> list[Statement]:
-    """Statements for a run whose models were chosen on a validation split."""
+    """Statements for a run whose models were chosen on a validation split (over
+    ``horizon_days``, when longer than the label windows, churn says how it is carried
+    there)."""
     window = f"{cutoffs['validation']} to {cutoffs['validation_ends']}"
+    carried = (
+        f"; measured over {cutoffs['window_days']}-day windows and carried to the "
+        f"{horizon_days}-day horizon by BTYD's chance of no order in the rest of it"
+        if horizon_days and horizon_days > cutoffs["window_days"]
+        else ""
+    )
     out = []
     for target, column, unit in (
         ("spend", "expected_spend", "spend"),
@@ -101,7 +110,7 @@ def assess(
                 "measured",
                 chosen["churn"],
                 f"{chosen['churn']}: ROC-AUC {churn['roc_auc']:.3f}, Brier {churn['brier']:.3f} "
-                f"on {window} (churn rate {churn_rate:.0%})" + rough,
+                f"on {window} (churn rate {churn_rate:.0%})" + carried + rough,
             )
         )
     nxt = comparison.get("next_order", {}).get(chosen.get("next_order", ""), {})

@@ -49,7 +49,7 @@ import pandas as pd
 from custintel.errors import ConfigError
 from custintel.value import learners as tree_learners
 from custintel.value.calibration import CenteredIsotonic
-from custintel.value.metrics import churn_metrics, spend_metrics
+from custintel.value.metrics import churn_metrics, reliability_table, spend_metrics
 
 __all__ = [
     "CANDIDATES",
@@ -209,6 +209,11 @@ class ValueModels:
     # The churn candidates' cross-validation (crossval.CrossValidation.as_dict()), when
     # the caller ran one: it measures, it does not choose.
     crossval: dict[str, Any] = field(default_factory=dict)
+    # The label window (days) the churn probabilities were calibrated on; the service
+    # carries them to a longer horizon (``service.churn_over_horizon``).
+    window_days: int | None = None
+    # Per churn candidate, its reliability table on the validation cutoff (``compare``).
+    reliability: dict[str, list[dict[str, float]]] = field(default_factory=dict)
 
     @property
     def classifier(self) -> Any:
@@ -393,7 +398,7 @@ def compare(
 ) -> dict[str, dict[str, dict[str, float]]]:
     """Every candidate's metrics per target on the validation examples, and the choice
     (stored in ``models.chosen``): lowest RMSE for spend and orders, lowest Brier for
-    churn."""
+    churn. Each churn candidate's reliability table goes to ``models.reliability``."""
     table: dict[str, dict[str, dict[str, float]]] = {}
     for target in ("spend", "orders"):
         actual = validation[target].to_numpy(float)
@@ -403,11 +408,10 @@ def compare(
         }
         models.chosen[target] = min(table[target], key=lambda n: table[target][n]["rmse"])
     churned = validation["churned"].to_numpy(bool)
-    table["churn"] = {
-        name: churn_metrics(churned, p)
-        for name, p in models.predict(validation, "churn", horizon_days).items()
-    }
+    churn = models.predict(validation, "churn", horizon_days)
+    table["churn"] = {name: churn_metrics(churned, p) for name, p in churn.items()}
     models.chosen["churn"] = min(table["churn"], key=lambda n: table["churn"][n]["brier"])
+    models.reliability = {name: reliability_table(churned, p) for name, p in churn.items()}
     ordered = validation[validation["days_to_next_order"].notna()]
     actual_days = ordered["days_to_next_order"].to_numpy(float)
     table["next_order"] = {

@@ -145,6 +145,7 @@ def models_to_dict(models: ValueModels) -> dict[str, Any]:
         "imbalance": models.imbalance,
         "chosen": dict(models.chosen),
         "categories": list(models.categories),
+        "window_days": models.window_days,
         "regressors": {
             target: {name: learner_to_dict(model) for name, model in learners.items()}
             for target, learners in models.regressors.items()
@@ -194,4 +195,7 @@ def models_from_dict(data: dict[str, Any]) -> ValueModels:
         },
         chosen=dict(data["chosen"]),
         categories=list(data["categories"]),
+        # Absent from versions stored before the churn window was kept: their churn
+        # probabilities were served over the label window unconverted, as they still are.
+        window_days=data.get("window_days"),
     )

@@ -46,6 +46,7 @@ __all__ = [
     "ScoreRun",
     "ValueSettings",
     "apply_models",
+    "churn_over_horizon",
     "crowded_risk_note",
     "fit_and_choose",
     "predict_customers",
@@ -95,6 +96,8 @@ class ScoreRun:
     btyd_family: str
     btyd_family_errors: dict[str, float]
     crossval: dict[str, Any]
+    # Per churn candidate: predicted against observed churn on the validation cutoff.
+    reliability: dict[str, list[dict[str, float]]]
     eligibility: list[Statement]
     # What a served version needs to score feature rows (value/rows.py); None for a
     # history too short to train the learners on.
@@ -279,6 +282,8 @@ def fit_and_choose(
     )
     final.chosen = dict(trial.chosen)
     final.crossval = crossval.as_dict()
+    final.reliability = trial.reliability
+    final.window_days = plan.window_days
     final.categories = categories
     return final, comparison, plan
 
@@ -369,6 +374,7 @@ def score_customers(
         btyd_family=views.family,
         btyd_family_errors=views.family_errors,
         crossval=final.crossval,
+        reliability=final.reliability,
         eligibility=assess(
             comparison,
             final.chosen,
@@ -376,6 +382,7 @@ def score_customers(
             validation_customers=validation_customers,
             clv_days=settings.clv_days,
             categories=final.categories,
+            horizon_days=horizon_days,
         ),
         applied=applied,
     )
@@ -447,8 +454,34 @@ def _btyd_only(
         btyd_family=views.family,
         btyd_family_errors={},
         crossval={},
+        reliability={},
         eligibility=history_too_short(reason, settings.clv_days),
     )
+
+
+def churn_over_horizon(
+    churn: np.ndarray,
+    current: pd.DataFrame,
+    summary: pd.DataFrame,
+    model: BTYDModel,
+    window_days: int,
+    horizon_days: int,
+) -> np.ndarray:
+    """Churn probabilities over the horizon from ones calibrated on a shorter label
+    window (a history too short to label the whole horizon, docs/decisions.md).
+
+    No order in the horizon is no order in the window and none in the rest of it, so
+    P(churn over H) = P(churn over W) x P(no order in H) / P(no order in W): the learned
+    model where it was measured, and BTYD's view of how many of those customers stay
+    silent for the rest of the horizon. Unchanged when the window is the horizon, and for
+    customers without a completed purchase (BTYD knows nothing of them)."""
+    if window_days >= horizon_days:
+        return churn
+    longer = model.p_no_orders(summary, horizon_days).to_numpy(float)
+    shorter = model.p_no_orders(summary, window_days).to_numpy(float)
+    ratio = np.divide(longer, shorter, out=np.ones_like(longer), where=shorter > 0)
+    by_customer = pd.Series(np.clip(ratio, 0, 1), index=summary["customer_id"])
+    return churn * by_customer.reindex(current["customer_id"]).fillna(1.0).to_numpy(float)
 
 
 def _clv(
@@ -539,6 +572,9 @@ def predict_customers(
     spend = final.predict(current, "spend", horizon_days, only=chosen["spend"])[chosen["spend"]]
     orders = final.predict(current, "orders", horizon_days, only=chosen["orders"])[chosen["orders"]]
     churn = final.predict(current, "churn", horizon_days, only=chosen["churn"])[chosen["churn"]]
+    churn = churn_over_horizon(
+        churn, current, summary, btyd_model, final.window_days or horizon_days, horizon_days
+    )
     clv = _clv(current, summary, btyd_model, settings.clv_days, settings.discount_rate)
     ranks = percentile(spend)
     scores = pd.DataFrame(
