@@ -181,7 +181,8 @@ def _pareto_quiet(
     out = np.empty(shape.shape)
     for value in np.unique(shape):
         lam_nodes = gamma.ppf(middle, value)
-        for rows in np.array_split(np.flatnonzero(shape == value), max(1, len(shape) // 20_000)):
+        group = np.flatnonzero(shape == value)
+        for rows in np.array_split(group, max(1, len(group) // 20_000)):
             lam = lam_nodes[None, :, None] / rate[rows, None, None]
             mu = mu_nodes[None, None, :] / (beta + T[rows, None, None])
             both = lam + mu

@@ -88,7 +88,8 @@ def reliability_table(
     bins of [0, 1] (the last one closed), and for each bin that holds customers its
     edges, how many, the mean predicted probability and the share that churned. Well
     calibrated probabilities have ``observed`` close to ``predicted`` in every bin with
-    enough customers; the Brier score sums the same gaps into one number. scikit-learn's
+    enough customers; the Brier score folds these gaps and the spread of the
+    probabilities into one number. scikit-learn's
     ``calibration_curve`` gives the two means but not the counts, without which a
     reader cannot tell a bin of 3 customers from one of 3,000."""
     churned = np.asarray(churned, bool)
