@@ -119,7 +119,16 @@ def test_factors_read_as_words() -> None:
     assert describe("orders_90d", 2.0) == "2 orders in the last 90 days"
     assert describe("spend_365d", 1234.5) == "spent 1,234.50 in the last 365 days"
     assert describe("share__grocery", 0.25) == "25% of spend on grocery"
-    assert describe("ipi_mean_days", float("nan")) == "no ipi mean days yet"
+    assert describe("ipi_mean_days", float("nan")) == (
+        "no usual gap between orders yet (bought on one day only)"
+    )
+    assert describe("btyd_orders_rate", 0.0106 / 30) == (
+        "0.011 expected orders a month by the BTYD model"
+    )
+    assert describe("btyd_spend_rate", 0.5) == "15.00 expected spend a month by the BTYD models"
+    assert describe("trend_90d", 0.25).startswith("spent more in the last 90 days")
+    assert describe("trend_90d", -0.5).startswith("spent less in the last 90 days")
+    assert describe("trend_90d", 0.0) == "spent as much in the last 90 days as in the 90 before"
 
 
 def test_a_reliability_table_bins_every_customer_and_compares_the_means() -> None:

@@ -30,20 +30,38 @@ _PHRASES = {
     "monetary": "spent {v:,.2f} so far",
     "monetary_mean": "{v:,.2f} per order on average",
     "tenure_days": "customer for {v:.0f} days",
-    "trend_90d": "spending trend over 90 days {v:+.2f}",
     "refund_count": "{v:.0f} refunds",
     "btyd_p_alive": "P(active) {v:.0%} by the BTYD model",
-    "btyd_orders_rate": "{v:.3f} expected orders a day by the BTYD model",
-    "btyd_spend_rate": "{v:,.2f} expected spend a day by the BTYD models",
+    # BTYD's rates are per day of the horizon; a month reads without a decimal pile-up.
+    "btyd_orders_rate": "{month:.2g} expected orders a month by the BTYD model",
+    "btyd_spend_rate": "{month:,.2f} expected spend a month by the BTYD models",
 }
+# What a missing value means, where it has one: the gap features need two purchase days.
+_MISSING = {
+    "ipi_mean_days": "no usual gap between orders yet (bought on one day only)",
+    "ipi_std_days": "no spread of gaps between orders yet (bought on one day only)",
+    "recency_vs_usual": "no usual gap to compare the last order with (bought on one day only)",
+}
+
+
+def _trend_in_words(value: float) -> str:
+    """``trend_90d`` is (S1 - S0) / (|S1| + |S0|) for the spend of the last 90 days (S1)
+    and the 90 before (S0), docs/features.md."""
+    if value > 0:
+        return f"spent more in the last 90 days than in the 90 before (trend {value:+.2f})"
+    if value < 0:
+        return f"spent less in the last 90 days than in the 90 before (trend {value:+.2f})"
+    return "spent as much in the last 90 days as in the 90 before"
 
 
 def describe(feature: str, value: float) -> str:
     """One feature's value in words a marketer reads without a glossary."""
     if value is None or (isinstance(value, float) and np.isnan(value)):
-        return f"no {feature.replace('_', ' ')} yet"
+        return _MISSING.get(feature, f"no {feature.replace('_', ' ')} yet")
+    if feature == "trend_90d":
+        return _trend_in_words(value)
     if feature in _PHRASES:
-        return _PHRASES[feature].format(v=value)
+        return _PHRASES[feature].format(v=value, month=value * 30)
     window = _WINDOW.match(feature)
     if window:
         what, days = window.groups()
