@@ -58,6 +58,7 @@ def test_measured_columns_name_model_error_and_baseline() -> None:
     assert "ROC-AUC 0.800" in out["churn_probability"].note
     assert out["next_order_date"].status == "measured"
     assert out["clv"].status == "not measured"
+    assert out["p_active"].status == "not measured" and "churn_probability" in out["p_active"].note
     # categories by their column slug; one without a measured figure says so
     assert out["expected_spend__home_garden"].status == "measured"
     assert out["expected_spend__toys"].status == "not measured"

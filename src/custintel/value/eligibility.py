@@ -113,6 +113,16 @@ def assess(
                 f"on {window} (churn rate {churn_rate:.0%})" + carried + rough,
             )
         )
+    out.append(
+        Statement(
+            "p_active",
+            "not measured",
+            "btyd",
+            "BTYD's probability that the customer has not dropped out; no record shows "
+            "that (a quiet customer may still come back), so churn_probability, the "
+            "chance of no order within the horizon, is the measured figure to act on",
+        )
+    )
     nxt = comparison.get("next_order", {}).get(chosen.get("next_order", ""), {})
     if nxt and nxt.get("customers", 0) > 0:
         out.append(
