@@ -11,6 +11,7 @@ on its validation cutoff; all candidates are then scored on the holdout, in the 
     python -m bench.value all               # accuracy and speed
     python -m bench.value speed --customers 1000000   # speed only
     python -m bench.value refit_check       # the final refit, checked before the holdout
+    python -m bench.value sizes             # 100k and 200k customers, plan before and now
 
 Speed: the demo shop generator at N customers (four years, about 10 lines each), synced
 into a DuckDB store; one process trains every value model as ``custintel score`` does
@@ -210,8 +211,19 @@ def _stamp(started: float) -> Any:
     return say
 
 
-def step_train_and_score(customers: str, naive: str = "") -> None:
-    """Train (fit_and_choose) then score (apply_models), each phase timed."""
+def _fixed_plan(customers: int) -> Any:
+    """The training plan before 2026-11-30: four cutoffs, 500,000 rows and every learner
+    below 250,000 customers; one cutoff, 250,000 rows and LightGBM only from there."""
+    from custintel.value import service
+
+    if customers >= 250_000:
+        return service.TrainingPlan(1, 250_000, service.LARGE_CANDIDATES)
+    return service.TrainingPlan(4, 500_000, service.CANDIDATES)
+
+
+def step_train_and_score(customers: str, mode: str = "") -> None:
+    """Train (fit_and_choose) then score (apply_models), each phase timed; ``mode``
+    "naive" for the naive way, "fixed" for the training plan before 2026-11-30."""
     import custintel.value.examples as value_examples
     import custintel.value.service as value_service
     from custintel.data import Store
@@ -219,7 +231,9 @@ def step_train_and_score(customers: str, naive: str = "") -> None:
     from custintel.value.examples import BTYDViews
 
     settings = value_service.ValueSettings()
-    if naive:
+    if mode == "fixed":
+        value_service.training_plan = _fixed_plan
+    elif mode == "naive":
         value_examples.BTYD_FIT_SAMPLE = 10**12
         value_service.MAX_TRAIN_ROWS = 10**12
         value_service.LARGE_SHOP = 10**12
@@ -314,6 +328,39 @@ def speed(customers: int) -> list[Measurement]:
     return out
 
 
+# Shop sizes where the plan before 2026-11-30 trained for longer than at a million.
+SIZES = (100_000, 200_000)
+
+
+def sizes() -> list[Measurement]:
+    """At each of ``SIZES``: the training plan before 2026-11-30, then today's."""
+    out = []
+    for n in SIZES:
+        run_step("bench.value", "shop", str(n))
+        for mode in ("fixed", ""):
+            out.append(run_step("bench.value", "train_and_score", str(n), mode))
+    return out
+
+
+def sizes_markdown(results: list[Measurement]) -> str:
+    import os
+
+    lines = [
+        f"Measured {date.today()} on {os.cpu_count()} cores. Reproduce: `python -m "
+        "bench.value sizes`.",
+        "",
+        "| customers | plan | training cutoffs | train | score | peak memory |",
+        "|---:|---|---:|---:|---:|---:|",
+    ]
+    for m, mode in zip(results, ("before", "now") * len(SIZES), strict=True):
+        r = m.result
+        lines.append(
+            f"| {r['customers_scored']:,} | {mode} | {r['training_cutoffs']} | "
+            f"{r['train_seconds']:.0f} s | {r['score_seconds']:.0f} s | {m.peak_mib:,.0f} MiB |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def speed_markdown(results: list[Measurement], customers: int) -> str:
     import os
     import platform
@@ -353,12 +400,18 @@ def speed_markdown(results: list[Measurement], customers: int) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("step", choices=["all", "cdnow", "speed", *STEPS])
+    parser.add_argument("step", choices=["all", "cdnow", "speed", "sizes", *STEPS])
     parser.add_argument("args", nargs="*")
     parser.add_argument("--customers", type=int, default=1_000_000)
     options = parser.parse_args()
     if options.step in STEPS:
         STEPS[options.step](*options.args)
+        return
+    if options.step == "sizes":
+        measured = sizes()
+        print(sizes_markdown(measured))
+        for m in measured:
+            print(json.dumps({"seconds": m.seconds, "peak_mib": m.peak_mib, **m.result}))
         return
     if options.step in ("all", "cdnow"):
         m = run_step("bench.value", "accuracy")

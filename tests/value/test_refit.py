@@ -42,3 +42,29 @@ def test_the_final_regressors_learn_from_the_latest_labelled_cutoff(
     learned = set(refit["regression_rows"]["as_of"])
     assert learned == {c for c, _ in plan.train} | {plan.calibration[0], validation}
     assert final.chosen["spend"] in final.candidates
+
+
+def test_a_shop_past_the_row_cap_trains_on_fewer_cutoffs_and_sampled_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 300 customers stand in for a large shop: a cap of 600 rows fits two cutoffs of
+    # them, and from 200 customers LightGBM is the only tree learner.
+    monkeypatch.setattr(service, "MAX_TRAIN_ROWS", 600)
+    monkeypatch.setattr(service, "LARGE_SHOP", 200)
+    write_shop(generate_shop(customers=300, seed=5), tmp_path, formats=("parquet",))
+    sizes: list[int] = []
+    fit = service.fit_candidates
+
+    def recording(train: pd.DataFrame, calibration: pd.DataFrame, **kwargs: Any) -> Any:
+        sizes.append(len(train))
+        return fit(train, calibration, **kwargs, n_jobs=1)
+
+    monkeypatch.setattr(service, "fit_candidates", recording)
+    with Store(tmp_path / "store.duckdb") as store:
+        sync(store, Mapping.for_files(orders=tmp_path / "orders.parquet"))
+        as_of = store.con.execute("SELECT max(ordered_at)::DATE FROM orders").fetchone()[0]
+        _, comparison, plan = service.fit_and_choose(store, as_of, 30)
+    assert len(plan.train) == 2
+    assert sizes and max(sizes) <= 600
+    assert "gbm" in comparison["spend"]
+    assert not {"xgboost", "random_forest"} & set(comparison["spend"])

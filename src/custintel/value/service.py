@@ -13,7 +13,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -44,6 +44,7 @@ __all__ = [
     "SCORE_COLUMNS",
     "Applied",
     "ScoreRun",
+    "TrainingPlan",
     "ValueSettings",
     "apply_models",
     "churn_over_horizon",
@@ -53,6 +54,7 @@ __all__ = [
     "record_scores",
     "score_customers",
     "to_the_cent",
+    "training_plan",
 ]
 
 SCORE_COLUMNS = [
@@ -73,11 +75,13 @@ SCORE_COLUMNS = [
 DEFAULT_RISK_THRESHOLDS = (0.4, 0.7)
 # Customers whose top factors a scoring run writes (the most value at risk first).
 DEFAULT_EXPLAIN_LIMIT = 100_000
-# Training rows kept for the trees (a random sample beyond this).
-MAX_TRAIN_ROWS = 500_000
-# From this many customers: one training cutoff, 250k training rows, LightGBM the only
-# tree learner (XGBoost and the forest cost minutes each at this size on 2 cores).
-LARGE_SHOP = 250_000
+# Training rows kept for the trees (a random sample beyond this); the training cutoffs
+# are as many as it takes to fill them, 1 to MAX_TRAIN_CUTOFFS (see training_plan).
+MAX_TRAIN_ROWS = 200_000
+MAX_TRAIN_CUTOFFS = 4
+# From this many customers LightGBM is the only tree learner (XGBoost and the forest
+# cost a minute or more each on 2 cores at this size, across the fits a run makes).
+LARGE_SHOP = 100_000
 LARGE_CANDIDATES = ("btyd", "gbm", "blend", "run_rate", "rfm_cell")
 TIERS = ((0.9, "top"), (0.7, "high"), (0.3, "medium"), (0.0, "low"))
 
@@ -227,10 +231,10 @@ def fit_and_choose(
     models (``chosen`` set), the validation comparison and the plan.
 
     Only the chosen candidates are refitted (``refit_all`` refits every one, for
-    measuring them all on later data). A large shop trains on fewer cutoffs and a
-    random sample of at most ``MAX_TRAIN_ROWS`` training rows: past a few hundred
-    thousand examples the trees gain little, and every cutoff costs a pass over the
-    order log.
+    measuring them all on later data). The trees train on a random sample of at most
+    ``MAX_TRAIN_ROWS`` rows, from fewer cutoffs and candidates the larger the shop
+    (:func:`training_plan`): past a couple of hundred thousand examples the trees gain
+    little, and every cutoff costs a pass over the order log.
     """
     say = progress or (lambda message: None)
     con = store.con
@@ -239,10 +243,7 @@ def fit_and_choose(
         "SELECT count(DISTINCT customer_id) FROM orders WHERE ordered_at < ?", [as_of]
     ).fetchone()
     customers = int(row[0]) if row else 0
-    large = customers >= LARGE_SHOP
-    count = 1 if large else 4
-    rows = MAX_TRAIN_ROWS // 2 if large else MAX_TRAIN_ROWS
-    candidates = LARGE_CANDIDATES if large else CANDIDATES
+    count, rows, candidates = training_plan(customers)
     plan = plan_cutoffs(first, as_of, horizon_days, count=count)
     views = btyd or BTYDViews(con)
     # One category list for every cutoff, so that the feature columns match.
@@ -286,6 +287,29 @@ def fit_and_choose(
     final.window_days = plan.window_days
     final.categories = categories
     return final, comparison, plan
+
+
+class TrainingPlan(NamedTuple):
+    """How much the value models of one shop train on."""
+
+    cutoffs: int  # training cutoffs at most (the history may allow fewer)
+    rows: int  # training rows at most (a random sample beyond)
+    candidates: tuple[str, ...]
+
+
+def training_plan(customers: int) -> TrainingPlan:
+    """The training cutoffs, rows and candidates of a shop of ``customers``.
+
+    Cutoffs: as many as fill ``MAX_TRAIN_ROWS`` rows, between 1 and
+    ``MAX_TRAIN_CUTOFFS`` (each costs a pass over the orders and a BTYD fit, and rows
+    beyond the cap would be sampled away). Candidates: every one below ``LARGE_SHOP``
+    customers, LightGBM as the only tree learner from there. So the cost grows with
+    the shop up to the cap and then stays level, where a fixed four cutoffs up to a
+    fixed size made a 100,000-customer shop train for longer than a million-customer one.
+    """
+    count = max(1, min(MAX_TRAIN_CUTOFFS, MAX_TRAIN_ROWS // max(customers, 1)))
+    candidates = LARGE_CANDIDATES if customers >= LARGE_SHOP else CANDIDATES
+    return TrainingPlan(count, MAX_TRAIN_ROWS, candidates)
 
 
 def _needed(chosen: dict[str, str], candidates: Sequence[str]) -> tuple[str, ...]:
