@@ -303,9 +303,10 @@ def training_plan(customers: int) -> TrainingPlan:
     Cutoffs: as many as fill ``MAX_TRAIN_ROWS`` rows, between 1 and
     ``MAX_TRAIN_CUTOFFS`` (each costs a pass over the orders and a BTYD fit, and rows
     beyond the cap would be sampled away). Candidates: every one below ``LARGE_SHOP``
-    customers, LightGBM as the only tree learner from there. So the cost grows with
-    the shop up to the cap and then stays level, where a fixed four cutoffs up to a
-    fixed size made a 100,000-customer shop train for longer than a million-customer one.
+    customers, LightGBM as the only tree learner from there. So the trees' cost grows
+    with the shop up to the cap and then stays level, where four cutoffs for every shop
+    below one fixed size made a 100,000-customer shop train for longer than a
+    million-customer one (docs/performance.md, "By shop size").
     """
     count = max(1, min(MAX_TRAIN_CUTOFFS, MAX_TRAIN_ROWS // max(customers, 1)))
     candidates = LARGE_CANDIDATES if customers >= LARGE_SHOP else CANDIDATES
