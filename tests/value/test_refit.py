@@ -15,9 +15,11 @@ from custintel.value import service
 pytestmark = pytest.mark.slow
 
 
-def test_the_final_regressors_learn_from_the_latest_labelled_cutoff(
+def fit_recorded(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+) -> tuple[list[dict[str, Any]], Any, Any, Any]:
+    """fit_and_choose on a 300-customer demo shop at a 30-day horizon, every
+    fit_candidates call recorded (its train and calibration frames and options)."""
     write_shop(generate_shop(customers=300, seed=5), tmp_path, formats=("parquet",))
     calls: list[dict[str, Any]] = []
     fit = service.fit_candidates
@@ -30,7 +32,14 @@ def test_the_final_regressors_learn_from_the_latest_labelled_cutoff(
     with Store(tmp_path / "store.duckdb") as store:
         sync(store, Mapping.for_files(orders=tmp_path / "orders.parquet"))
         as_of = store.con.execute("SELECT max(ordered_at)::DATE FROM orders").fetchone()[0]
-        final, _, plan = service.fit_and_choose(store, as_of, 30)
+        final, comparison, plan = service.fit_and_choose(store, as_of, 30)
+    return calls, final, comparison, plan
+
+
+def test_the_final_regressors_learn_from_the_latest_labelled_cutoff(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls, final, _, plan = fit_recorded(tmp_path, monkeypatch)
     trial, refit = calls
     validation = plan.validation[0]
     assert trial.get("regression_rows") is None
@@ -51,20 +60,9 @@ def test_a_shop_past_the_row_cap_trains_on_fewer_cutoffs_and_sampled_rows(
     # them, and from 200 customers LightGBM is the only tree learner.
     monkeypatch.setattr(service, "MAX_TRAIN_ROWS", 600)
     monkeypatch.setattr(service, "LARGE_SHOP", 200)
-    write_shop(generate_shop(customers=300, seed=5), tmp_path, formats=("parquet",))
-    sizes: list[int] = []
-    fit = service.fit_candidates
-
-    def recording(train: pd.DataFrame, calibration: pd.DataFrame, **kwargs: Any) -> Any:
-        sizes.append(len(train))
-        return fit(train, calibration, **kwargs, n_jobs=1)
-
-    monkeypatch.setattr(service, "fit_candidates", recording)
-    with Store(tmp_path / "store.duckdb") as store:
-        sync(store, Mapping.for_files(orders=tmp_path / "orders.parquet"))
-        as_of = store.con.execute("SELECT max(ordered_at)::DATE FROM orders").fetchone()[0]
-        _, comparison, plan = service.fit_and_choose(store, as_of, 30)
+    calls, _, comparison, plan = fit_recorded(tmp_path, monkeypatch)
     assert len(plan.train) == 2
-    assert sizes and max(sizes) <= 600
+    assert calls and max(len(call["train"]) for call in calls) <= 600
+    assert len(calls[-1]["regression_rows"]) <= 600
     assert "gbm" in comparison["spend"]
     assert not {"xgboost", "random_forest"} & set(comparison["spend"])
