@@ -29,12 +29,15 @@ import json
 import time
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from bench.cdnow import cdnow_store
 from bench.measure import ROOT, Measurement, report, run_step
+
+if TYPE_CHECKING:
+    from custintel.value.service import TrainingPlan
 
 AS_OF = date(1997, 10, 1)
 HORIZON = 273  # 39 weeks: 1997-10-01 to 1998-06-30
@@ -211,7 +214,7 @@ def _stamp(started: float) -> Any:
     return say
 
 
-def _fixed_plan(customers: int) -> Any:
+def _fixed_plan(customers: int) -> TrainingPlan:
     """The training plan before 2026-11-30: four cutoffs, 500,000 rows and every learner
     below 250,000 customers; one cutoff, 250,000 rows and LightGBM only from there."""
     from custintel.value import service
@@ -398,6 +401,12 @@ def speed_markdown(results: list[Measurement], customers: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _print_json_lines(results: list[Measurement]) -> None:
+    """Each measurement as one JSON line, after the markdown."""
+    for m in results:
+        print(json.dumps({"seconds": m.seconds, "peak_mib": m.peak_mib, **m.result}))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("step", choices=["all", "cdnow", "speed", "sizes", *STEPS])
@@ -410,8 +419,7 @@ def main() -> None:
     if options.step == "sizes":
         measured = sizes()
         print(sizes_markdown(measured))
-        for m in measured:
-            print(json.dumps({"seconds": m.seconds, "peak_mib": m.peak_mib, **m.result}))
+        _print_json_lines(measured)
         return
     if options.step in ("all", "cdnow"):
         m = run_step("bench.value", "accuracy")
@@ -421,8 +429,7 @@ def main() -> None:
             return
     results = speed(options.customers)
     print(speed_markdown(results, options.customers))
-    for m in results:
-        print(json.dumps({"seconds": m.seconds, "peak_mib": m.peak_mib, **m.result}))
+    _print_json_lines(results)
 
 
 if __name__ == "__main__":
