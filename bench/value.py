@@ -12,6 +12,7 @@ on its validation cutoff; all candidates are then scored on the holdout, in the 
     python -m bench.value speed --customers 1000000   # speed only
     python -m bench.value refit_check       # the final refit, checked before the holdout
     python -m bench.value sizes             # 100k and 200k customers, plan before and now
+    python -m bench.value treeshap          # churn explanations, row by row and by pattern
 
 Speed: the demo shop generator at N customers (four years, about 10 lines each), synced
 into a DuckDB store; one process trains every value model as ``custintel score`` does
@@ -230,7 +231,7 @@ def step_train_and_score(customers: str, mode: str = "") -> None:
     import custintel.value.examples as value_examples
     import custintel.value.service as value_service
     from custintel.data import Store
-    from custintel.value import btyd
+    from custintel.value import btyd, explain
     from custintel.value.examples import BTYDViews
 
     settings = value_service.ValueSettings()
@@ -242,6 +243,7 @@ def step_train_and_score(customers: str, mode: str = "") -> None:
         value_service.LARGE_SHOP = 10**12
         btyd.CHOICE_SAMPLE_SIZE = 10**12
         settings = value_service.ValueSettings(explain_limit=10**12)
+        explain.PATTERN_ROWS = 10**12  # TreeSHAP on every row
     _, store_path = _speed_paths(int(customers))
     with Store(store_path, read_only=True) as store:
         views = BTYDViews(store.con)
@@ -265,9 +267,52 @@ def step_train_and_score(customers: str, mode: str = "") -> None:
     )
 
 
+SHAP_ROWS = (1_000, 10_000, 100_000)
+
+
+def step_shap(customers: str) -> None:
+    """The churn trees' TreeSHAP, row by row (LightGBM's ``pred_contrib``) and by split
+    pattern (``explain._lightgbm_by_pattern``), on ``SHAP_ROWS`` customers of the speed
+    shop: LightGBM's churn classifier as custintel fits it, on one labelled cutoff."""
+    from datetime import timedelta
+
+    from custintel.data import Store
+    from custintel.value import learners
+    from custintel.value.examples import examples
+    from custintel.value.explain import _lightgbm_by_pattern
+    from custintel.value.models import feature_columns
+
+    _, store_path = _speed_paths(int(customers))
+    cutoff = SPEED_AS_OF - timedelta(days=SPEED_HORIZON)
+    with Store(store_path, read_only=True) as store:
+        rows = examples(store.con, [(cutoff, SPEED_HORIZON)])
+    features = feature_columns(rows)
+    churned = rows["churned"].to_numpy(int)
+    model = learners.classifier("gbm", churned, weighted=True).fit(rows[features], churned)
+    booster = model.booster_
+    timings = []
+    for count in SHAP_ROWS:
+        inputs = rows[features].iloc[:count]
+        started = time.perf_counter()
+        row_by_row = booster.predict(inputs, pred_contrib=True)
+        middle = time.perf_counter()
+        by_pattern = _lightgbm_by_pattern(booster, inputs)
+        done = time.perf_counter()
+        timings.append(
+            {
+                "rows": count,
+                "row_by_row_seconds": middle - started,
+                "by_pattern_seconds": done - middle,
+                "max_difference": float(np.abs(by_pattern - row_by_row).max()),
+            }
+        )
+    report(sum(t["row_by_row_seconds"] + t["by_pattern_seconds"] for t in timings), shap=timings)
+
+
 STEPS = {
     "accuracy": step_accuracy,
     "refit_check": step_refit_check,
+    "shap": step_shap,
     "shop": step_shop,
     "train_and_score": step_train_and_score,
 }
@@ -401,6 +446,25 @@ def speed_markdown(results: list[Measurement], customers: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+def treeshap_markdown(m: Measurement) -> str:
+    import os
+
+    lines = [
+        f"Measured {date.today()} on {os.cpu_count()} cores, the churn LightGBM of the "
+        f"{NAIVE_CUSTOMERS:,}-customer speed shop. Reproduce: `python -m bench.value treeshap`.",
+        "",
+        "| customers explained | row by row | by split pattern | faster | largest difference |",
+        "|---:|---:|---:|---:|---:|",
+    ]
+    for t in m.result["shap"]:
+        lines.append(
+            f"| {t['rows']:,} | {t['row_by_row_seconds']:.2f} s | {t['by_pattern_seconds']:.2f} s "
+            f"| {t['row_by_row_seconds'] / t['by_pattern_seconds']:.1f}x | "
+            f"{t['max_difference']:.1e} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def _print_json_lines(results: list[Measurement]) -> None:
     """Each measurement as one JSON line, after the markdown."""
     for m in results:
@@ -409,12 +473,18 @@ def _print_json_lines(results: list[Measurement]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("step", choices=["all", "cdnow", "speed", "sizes", *STEPS])
+    parser.add_argument("step", choices=["all", "cdnow", "speed", "sizes", "treeshap", *STEPS])
     parser.add_argument("args", nargs="*")
     parser.add_argument("--customers", type=int, default=1_000_000)
     options = parser.parse_args()
     if options.step in STEPS:
         STEPS[options.step](*options.args)
+        return
+    if options.step == "treeshap":
+        run_step("bench.value", "shop", str(NAIVE_CUSTOMERS))
+        measured = run_step("bench.value", "shap", str(NAIVE_CUSTOMERS))
+        print(treeshap_markdown(measured))
+        _print_json_lines([measured])
         return
     if options.step == "sizes":
         measured = sizes()

@@ -7,9 +7,15 @@ import warnings
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
+import pytest
 from sklearn.ensemble import RandomForestClassifier
 
-from custintel.value.explain import _shap_values, explain_churn
+from custintel.value.explain import (
+    PATTERN_ROWS,
+    _lightgbm_by_pattern,
+    _shap_values,
+    explain_churn,
+)
 
 
 def churn_data(n: int = 2000) -> tuple[pd.DataFrame, np.ndarray]:
@@ -74,3 +80,53 @@ def test_a_limit_explains_the_rows_of_highest_priority_only() -> None:
     assert texts[:25] == alone
     # importance still covers every feature, from the uniform sample
     assert set(importance) == set(frame.columns) and all(v >= 0 for v in importance.values())
+
+
+def awkward_data(n: int) -> tuple[pd.DataFrame, np.ndarray]:
+    """Churn data with what LightGBM routes apart from the thresholds: missing values
+    seen in training, missing values only at prediction, and exact zeros."""
+    frame, churned = churn_data(n)
+    rng = np.random.default_rng(1)
+    frame["gap_days"] = np.where(rng.uniform(size=n) < 0.3, np.nan, rng.gamma(2, 20, n))
+    frame["refunds"] = np.where(rng.uniform(size=n) < 0.5, 0.0, rng.poisson(2, n))
+    return frame, churned
+
+
+def test_contributions_by_split_pattern_equal_lightgbms_on_every_row(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    frame, churned = awkward_data(6000)
+    train, scored = frame.iloc[:3000].copy(), frame.iloc[3000:].copy()
+    train["monetary"] = train["monetary"].fillna(0)  # no missing values in training...
+    scored.loc[scored.index[::7], "monetary"] = np.nan  # ...but some at prediction
+    model = lgb.LGBMClassifier(n_estimators=60, num_leaves=15, verbose=-1)
+    model.fit(train, churned[:3000])
+    expected = model.booster_.predict(scored, pred_contrib=True)
+    trees_asked = []
+    predict = lgb.Booster.predict
+
+    def recorded(self: lgb.Booster, data: object, **kwargs: object) -> object:
+        trees_asked.append(kwargs.get("start_iteration"))
+        return predict(self, data, **kwargs)
+
+    monkeypatch.setattr(lgb.Booster, "predict", recorded)
+    by_pattern = _lightgbm_by_pattern(model.booster_, scored)
+    assert trees_asked == list(range(model.booster_.num_trees()))  # one tree at a time
+    np.testing.assert_allclose(by_pattern, expected, rtol=0, atol=1e-9)
+    # explaining a scoring run's many rows takes this way, with the same values
+    assert len(scored) >= PATTERN_ROWS
+    np.testing.assert_allclose(_shap_values(model, scored), expected[:, :-1], atol=1e-9)
+
+
+def test_trees_a_pattern_key_cannot_hold_are_explained_row_by_row() -> None:
+    frame, churned = awkward_data(3000)
+    frame["region"] = pd.Categorical(np.resize(["north", "south", "east"], len(frame)))
+    for model in (
+        # categorical splits
+        lgb.LGBMClassifier(n_estimators=20, num_leaves=7, min_child_samples=5, verbose=-1),
+        # more splits a tree than one 64-bit key holds
+        lgb.LGBMClassifier(n_estimators=20, num_leaves=40, min_child_samples=5, verbose=-1),
+    ):
+        model.fit(frame, churned)
+        expected = model.booster_.predict(frame, pred_contrib=True)
+        np.testing.assert_allclose(_lightgbm_by_pattern(model.booster_, frame), expected)
