@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from custintel.config import Settings
 from servers import MARIADB_ADMIN_URL, POSTGRES_ADMIN_URL, need_service
 
 
@@ -63,3 +64,15 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "home"
     monkeypatch.setenv("CUSTINTEL_HOME", str(path))
     return path
+
+
+@pytest.fixture(scope="session")
+def built_demo(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Settings over the demo shop at 1,000 customers with every capability trained,
+    built once per session (about 80 s) for the modules that read it or add versions
+    to it (the dashboard's agreement check, the training tests)."""
+    from custintel.services import build_demo
+
+    settings = Settings(home=tmp_path_factory.mktemp("demo-home") / "home")
+    build_demo(settings, customers=1000)
+    return settings

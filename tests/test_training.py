@@ -12,17 +12,15 @@ from custintel.appdb.schema import CustomerPrediction, ForecastBacktest, Segment
 from custintel.config import Settings
 from custintel.errors import NotEnoughData
 from custintel.registry.versions import active, list_versions
-from custintel.services import build_demo, run_forecast
+from custintel.services import run_forecast
 from custintel.training import score_ids, train_capability
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    settings = Settings(home=tmp_path_factory.mktemp("demo") / "home")
-    build_demo(settings, customers=600, seed=3)
-    return settings
+def demo(built_demo: Settings) -> Settings:
+    return built_demo
 
 
 def _db(settings: Settings) -> AppDB:

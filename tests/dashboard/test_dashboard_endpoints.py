@@ -410,13 +410,8 @@ def test_openapi_documents_every_endpoint(app_client: TestClient) -> None:
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, dict[str, str]]]:
-    from custintel.services import build_demo
-
-    home = tmp_path_factory.mktemp("demo-home")
-    settings = Settings(home=home)
-    build_demo(settings, customers=1000)
-    app = create_app(settings)
+def demo(built_demo: Settings) -> Iterator[tuple[TestClient, dict[str, str]]]:
+    app = create_app(built_demo)
     with app.state.custintel.db.session() as session:
         key, _ = create_key(session, "read", name="dashboard demo test")
     with TestClient(app, raise_server_exceptions=False) as client:

@@ -45,9 +45,9 @@ TRUSTED_PREFIXES = ("sklearn.ensemble._forest.", "sklearn.tree.", "numpy.")
 
 
 class SavedLightGBM:
-    """A LightGBM model read back from its text: ``predict`` (a regressor's values, or
-    with ``pred_contrib=True`` the SHAP contributions) and, for a classifier,
-    ``predict_proba``, as the scikit-learn wrapper it was saved from gives them."""
+    """A LightGBM model read back from its text: ``predict`` (a regressor's values) and,
+    for a classifier, ``predict_proba``, as the scikit-learn wrapper it was saved from
+    gives them; ``booster`` for its SHAP contributions (``value/explain.py``)."""
 
     def __init__(self, text: str, classifier: bool) -> None:
         import lightgbm as lgb
@@ -55,11 +55,10 @@ class SavedLightGBM:
         self.booster = lgb.Booster(model_str=text)
         self.classifier = classifier
 
-    def predict(self, inputs: pd.DataFrame, pred_contrib: bool = False) -> np.ndarray:
-        """The booster's output for ``inputs``: values (a regressor), P(class 1) (a
-        classifier) or, with ``pred_contrib``, one contribution per feature plus the
-        base value."""
-        return np.asarray(self.booster.predict(inputs, pred_contrib=pred_contrib))
+    def predict(self, inputs: pd.DataFrame) -> np.ndarray:
+        """The booster's output for ``inputs``: values (a regressor) or P(class 1) (a
+        classifier)."""
+        return np.asarray(self.booster.predict(inputs))
 
     def predict_proba(self, inputs: pd.DataFrame) -> np.ndarray:
         """P(class 0) and P(class 1) per row, as ``LGBMClassifier.predict_proba``."""
