@@ -201,8 +201,8 @@ def explain_churn(
     """Per row of ``frame``, its ``top`` churn factors in words; and the global
     importance (mean |SHAP| per feature, largest first).
 
-    TreeSHAP costs about 0.04 ms a row for a 300-tree model on 2 cores by split pattern
-    (0.27 ms row by row; docs/performance.md), so with more rows than ``limit`` only
+    TreeSHAP costs about 0.045 ms a row for a 300-tree model on 2 cores by split pattern
+    (0.29 ms row by row; docs/performance.md), so with more rows than ``limit`` only
     the ``limit`` rows of highest ``priority`` are explained (the rest get None; their
     feature rows are explained when sent to the API, ``value/rows.py``), and the global
     importance comes from a uniform sample of ``importance_rows`` rows, so that it
