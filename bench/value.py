@@ -11,6 +11,7 @@ on its validation cutoff; all candidates are then scored on the holdout, in the 
     python -m bench.value all               # accuracy and speed
     python -m bench.value speed --customers 1000000   # speed only
     python -m bench.value refit_check       # the final refit, checked before the holdout
+    python -m bench.value horizon_check     # churn carried to the horizon, checked before it
     python -m bench.value sizes             # 100k and 200k customers, plan before and now
     python -m bench.value treeshap          # churn explanations, row by row and by pattern
 
@@ -181,6 +182,79 @@ def step_refit_check() -> None:
     report(time.perf_counter() - started, **result)
 
 
+# Two windows inside the calibration period with a horizon longer than the label windows
+# the history allows: the first as in step_refit_check (47-day windows), the second with
+# the holdout's 4:1 ratio of horizon to window (30-day windows).
+HORIZON_CHECKS = ((CHECK_AS_OF, CHECK_HORIZON), (date(1997, 6, 1), 121))
+
+
+def carried_by_alive_share(
+    churn: np.ndarray, current: Any, summary: Any, model: Any, window_days: int, horizon_days: int
+) -> np.ndarray:
+    """The alternative to ``service.churn_over_horizon`` tried on 2026-11-30 (not kept):
+    read the window probability as a share of active customers instead of a share of
+    silent ones. With Q(t) BTYD's probability that an active customer orders nothing in
+    t days, the learned P(churn over W) implies an active share
+    min(1, (1 - P(churn over W)) / (1 - Q(W))), and P(churn over H) = 1 - that share x
+    (1 - Q(H))."""
+    import pandas as pd
+
+    alive = model.p_alive(summary).to_numpy(float)
+    quiet = {}
+    for days in (window_days, horizon_days):
+        silent = model.p_no_orders(summary, days).to_numpy(float)
+        active_quiet = np.divide(
+            silent - (1 - alive), alive, out=np.ones_like(alive), where=alive > 0
+        )
+        by_customer = pd.Series(active_quiet, index=summary["customer_id"])
+        quiet[days] = by_customer.reindex(current["customer_id"]).fillna(1.0).to_numpy(float)
+    ordering_w, ordering_h = 1 - quiet[window_days], 1 - quiet[horizon_days]
+    share = np.divide(1 - churn, ordering_w, out=np.ones_like(churn), where=ordering_w > 0)
+    return 1 - np.minimum(share, 1.0) * ordering_h
+
+
+def step_horizon_check() -> None:
+    """Churn carried from the label window to a longer horizon, on ``HORIZON_CHECKS``
+    (nothing of the holdout is read): each candidate's ROC-AUC and Brier as calibrated on
+    the window, carried as scoring does (``churn_over_horizon``), and carried by
+    :func:`carried_by_alive_share`."""
+    from custintel.value.examples import BTYDViews, examples
+    from custintel.value.labels import labels
+    from custintel.value.metrics import churn_metrics
+    from custintel.value.service import churn_over_horizon, fit_and_choose
+
+    started = time.perf_counter()
+    checks = []
+    for as_of, horizon in HORIZON_CHECKS:
+        store = cdnow_store("value-cdnow")
+        with store:
+            views = BTYDViews(store.con)
+            final, _, _ = fit_and_choose(store, as_of, horizon, btyd=views, refit_all=True)
+            current = examples(store.con, [(as_of, horizon)], labelled=False, btyd=views)
+            summary, model = views.at(as_of)
+            truth = labels(store.con, [as_of], horizon).set_index("customer_id")
+        churned = truth["churned"].reindex(current["customer_id"]).fillna(True).to_numpy(bool)
+        window = final.window_days or horizon
+        measured: dict[str, dict[str, dict[str, float]]] = {}
+        for name, p in final.predict(current, "churn", horizon).items():
+            ways = {
+                "window": p,
+                "product": churn_over_horizon(p, current, summary, model, window, horizon),
+                "alive_share": carried_by_alive_share(p, current, summary, model, window, horizon),
+            }
+            measured[name] = {way: churn_metrics(churned, q) for way, q in ways.items()}
+        checks.append(
+            {
+                "as_of": as_of.isoformat(),
+                "horizon_days": horizon,
+                "window_days": window,
+                "chosen": final.chosen["churn"],
+                "churn": measured,
+            }
+        )
+    report(time.perf_counter() - started, checks=checks)
+
+
 SPEED_DIR = ROOT / "bench" / "results" / "value-speed"
 SPEED_AS_OF = date(2026, 1, 1)
 SPEED_HORIZON = 30
@@ -311,6 +385,7 @@ def step_shap(customers: str) -> None:
 
 STEPS = {
     "accuracy": step_accuracy,
+    "horizon_check": step_horizon_check,
     "refit_check": step_refit_check,
     "shap": step_shap,
     "shop": step_shop,
