@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -303,6 +304,19 @@ def test_an_empty_summary_is_not_enough_data() -> None:
 def test_customers_without_repeats_are_not_enough_data() -> None:
     with pytest.raises(NotEnoughData, match="none of the 3 customers has a repeat"):
         fit_btyd(summary([(0, 0.0, 10.0, 0.0)] * 3))
+
+
+def test_a_degenerate_fit_is_reported_without_numpy_warnings() -> None:
+    """Parameters of the kind PyMC-Marketing finds on a dozen customers over eight weeks
+    (rates and b in the millions, a near zero): their predictions are NaN, which the
+    check turns into one message; numpy's RuntimeWarnings on the way would only reach
+    the user's terminal as noise."""
+    model = BTYDModel(r=2.19e7, alpha=6.56e7, a=1e-12, b=8.89e6, mean_order_value=30.0)
+    rows = summary([(3, 5.9, 6.0, 40.0), (1, 6.4, 8.0, 20.0), (0, 0.0, 4.4, 0.0)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(NotEnoughData, match="degenerate"):
+            btyd._check_predictions(model, rows, "BG/NBD", "shown")
 
 
 def test_gamma_gamma_needs_enough_repeat_customers() -> None:

@@ -184,3 +184,27 @@ def test_score_without_repeat_buyers_and_history_says_what_is_missing(
     assert "102" in result.output and "repeat" in result.output
     assert "Traceback" not in result.output
     assert not (tmp_path / "s.csv").exists()
+
+
+def test_score_with_a_long_history_but_no_returning_customer_names_the_cutoff(
+    home: Path, tmp_path: Path
+) -> None:
+    """History enough for checking, but nobody ordered twice: the message names the
+    cutoff whose customers fell short and says what would change it, not "a later as_of"
+    (the default as_of is already the latest)."""
+    orders = tmp_path / "orders.csv"
+    rows = ["order_id,customer_id,ordered_at,amount"]
+    rows += [
+        f"o{i},c{i},{date.fromordinal(date(2024, 1, 1).toordinal() + i)},{10 + i % 50}"
+        for i in range(300)
+    ]
+    orders.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    assert run("sync", "--orders", str(orders)).exit_code == 0
+    result = run("score", "--horizon-days", "30", "--out", str(tmp_path / "s.csv"))
+    assert result.exit_code == 65, result.output
+    output = " ".join(result.output.split())
+    assert "repeat purchase day" in output
+    assert "of the orders before 2024-" in output
+    assert "second day" in output and "later as_of" not in output
+    assert "RuntimeWarning" not in output and "Traceback" not in output
+    assert not (tmp_path / "s.csv").exists()

@@ -390,12 +390,14 @@ def _fit_scored(data: pd.DataFrame, family: str) -> tuple[Any, float]:
 
 
 def _check_predictions(model: BTYDModel, summary: pd.DataFrame, label: str, shown: str) -> None:
-    check = np.concatenate(
-        [
-            np.asarray(model.expected_orders(summary, _CHECK_HORIZON_DAYS)),
-            np.asarray(model.p_alive(summary)),
-        ]
-    )
+    # A degenerate fit makes NaN on the way; this check reports it, numpy need not.
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        check = np.concatenate(
+            [
+                np.asarray(model.expected_orders(summary, _CHECK_HORIZON_DAYS)),
+                np.asarray(model.p_alive(summary)),
+            ]
+        )
     if not np.isfinite(check).all():
         repeat = int((summary["frequency"] > 0).sum())
         raise NotEnoughData(

@@ -78,11 +78,22 @@ class BTYDViews:
         self.family_errors: dict[str, float] = {}
         self._fitted: dict[date, tuple[pd.DataFrame, BTYDModel]] = {}
 
-    def _fit(self, summary: pd.DataFrame, family: str) -> BTYDModel:
+    def _fit(self, summary: pd.DataFrame, family: str, cutoff: date) -> BTYDModel:
+        """``fit_btyd`` on ``summary`` (a sample of it above ``BTYD_FIT_SAMPLE``); a shop
+        that cannot support the fit is told which cutoff's customers fell short."""
         fit_on = summary
         if len(summary) > BTYD_FIT_SAMPLE:
             fit_on = summary.sample(n=BTYD_FIT_SAMPLE, random_state=self._seed)
-        return fit_btyd(fit_on, family=family)
+        try:
+            return fit_btyd(fit_on, family=family)
+        except NotEnoughData as error:
+            raise NotEnoughData(
+                error.message,
+                where=f"{error.where or 'BTYD fit'} of the orders before {cutoff}",
+                hint="the value models learn from customers who come back: score again "
+                "once more customers have ordered on a second day (custintel segment "
+                "describes one-order customers now)",
+            ) from error
 
     def choose(self, cutoff: date, window_days: int) -> str:
         """Fit each family at ``cutoff`` and keep the one with the lowest RMSE of expected
@@ -100,7 +111,7 @@ class BTYDViews:
         )
         fitted = {}
         for family in self.families:
-            model = self._fit(summary, family)
+            model = self._fit(summary, family, cutoff)
             if model.family != family:  # the fit failed and fell back
                 continue
             expected = np.asarray(model.expected_orders(summary, window_days), float)
@@ -117,7 +128,7 @@ class BTYDViews:
         a random sample when there are more than ``BTYD_FIT_SAMPLE`` customers)."""
         if cutoff not in self._fitted:
             summary = btyd_summary(self._con, cutoff)
-            self._fitted[cutoff] = (summary, self._fit(summary, self.family))
+            self._fitted[cutoff] = (summary, self._fit(summary, self.family, cutoff))
         return self._fitted[cutoff]
 
     def rates(self, cutoff: date, window_days: int) -> pd.DataFrame:
