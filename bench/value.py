@@ -12,6 +12,7 @@ on its validation cutoff; all candidates are then scored on the holdout, in the 
     python -m bench.value speed --customers 1000000   # speed only
     python -m bench.value refit_check       # the final refit, checked before the holdout
     python -m bench.value horizon_check     # churn carried to the horizon, checked before it
+    python -m bench.value reference_designs # designs that might have made the reference
     python -m bench.value sizes             # 100k and 200k customers, plan before and now
     python -m bench.value treeshap          # churn explanations, row by row and by pattern
 
@@ -255,6 +256,69 @@ def step_horizon_check() -> None:
     report(time.perf_counter() - started, checks=checks)
 
 
+RFM_COLUMNS = ["frequency", "recency", "T", "monetary_value"]
+REFERENCE_CUTOFFS = (date(1997, 4, 1), date(1997, 5, 16), date(1997, 7, 1))
+
+
+def step_reference_designs() -> None:
+    """Designs that might have made the issue's reference "gradient boosting on RFM
+    features" (RMSE 92.6, top decile 0.525, aggregate -2.7 %, AUC 0.765), each with
+    scikit-learn's gradient boosting at its defaults on BTYD's RFM summary:
+
+    - ``customer_split``: 5-fold cross-validation over customers, trained on the
+      holdout's own spend (not a time split: every fold learns from the holdout);
+    - ``time_split``: trained at a cutoff inside the calibration period on the spend up
+      to 1997-09-30, applied at 1997-10-01 as it is (``raw``) or scaled by the ratio of
+      the holdout to the training window (``rate``).
+    """
+    from sklearn.ensemble import GradientBoostingClassifier, GradientBoostingRegressor
+    from sklearn.model_selection import KFold, cross_val_predict
+
+    from custintel.value.btyd import btyd_summary
+    from custintel.value.labels import labels
+    from custintel.value.metrics import churn_metrics, spend_metrics
+
+    def outcome(con: Any, cutoff: date, days: int, index: Any) -> tuple[np.ndarray, np.ndarray]:
+        truth = labels(con, [cutoff], days).set_index("customer_id").reindex(index)
+        return truth["spend"].fillna(0).to_numpy(float), truth["churned"].fillna(True).to_numpy(
+            bool
+        )
+
+    def scored(spend: np.ndarray, churned: np.ndarray, p: np.ndarray, q: np.ndarray) -> dict:
+        measured = spend_metrics(spend, p)
+        return {**measured, "churn_auc": churn_metrics(churned, q)["roc_auc"]}
+
+    started = time.perf_counter()
+    store = cdnow_store("value-cdnow")
+    designs: dict[str, dict[str, float]] = {}
+    with store:
+        con = store.con
+        target = btyd_summary(con, AS_OF).set_index("customer_id")
+        features = target[RFM_COLUMNS].to_numpy(float)
+        spend, churned = outcome(con, AS_OF, HORIZON, target.index)
+        folds = KFold(5, shuffle=True, random_state=0)
+        p = cross_val_predict(GradientBoostingRegressor(random_state=0), features, spend, cv=folds)
+        q = cross_val_predict(
+            GradientBoostingClassifier(random_state=0),
+            features,
+            churned,
+            cv=folds,
+            method="predict_proba",
+        )[:, 1]
+        designs["customer_split"] = scored(spend, churned, p, q)
+        for cutoff in REFERENCE_CUTOFFS:
+            days = (AS_OF - cutoff).days
+            train = btyd_summary(con, cutoff).set_index("customer_id")
+            train_spend, train_churned = outcome(con, cutoff, days, train.index)
+            inputs = train[RFM_COLUMNS].to_numpy(float)
+            p = GradientBoostingRegressor(random_state=0).fit(inputs, train_spend).predict(features)
+            classifier = GradientBoostingClassifier(random_state=0).fit(inputs, train_churned)
+            q = classifier.predict_proba(features)[:, 1]
+            for way, factor in (("raw", 1.0), ("rate", HORIZON / days)):
+                designs[f"time_split {cutoff} {way}"] = scored(spend, churned, p * factor, q)
+    report(time.perf_counter() - started, designs=designs)
+
+
 SPEED_DIR = ROOT / "bench" / "results" / "value-speed"
 SPEED_AS_OF = date(2026, 1, 1)
 SPEED_HORIZON = 30
@@ -386,6 +450,7 @@ def step_shap(customers: str) -> None:
 STEPS = {
     "accuracy": step_accuracy,
     "horizon_check": step_horizon_check,
+    "reference_designs": step_reference_designs,
     "refit_check": step_refit_check,
     "shap": step_shap,
     "shop": step_shop,
