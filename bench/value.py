@@ -279,10 +279,10 @@ def step_reference_designs() -> None:
     from custintel.value.metrics import churn_metrics, spend_metrics
 
     def outcome(con: Any, cutoff: date, days: int, index: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Spend and churn over ``days`` from ``cutoff`` of the customers in ``index``."""
         truth = labels(con, [cutoff], days).set_index("customer_id").reindex(index)
-        return truth["spend"].fillna(0).to_numpy(float), truth["churned"].fillna(True).to_numpy(
-            bool
-        )
+        spend = truth["spend"].fillna(0).to_numpy(float)
+        return spend, truth["churned"].fillna(True).to_numpy(bool)
 
     def scored(spend: np.ndarray, churned: np.ndarray, p: np.ndarray, q: np.ndarray) -> dict:
         measured = spend_metrics(spend, p)
