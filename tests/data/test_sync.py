@@ -4,7 +4,7 @@ incremental and idempotent loads."""
 from __future__ import annotations
 
 import csv
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -56,6 +56,19 @@ def test_clean_file_loads_every_row_with_the_refund_rule(store: Store, tmp_path:
     }
     net = dict(store.con.execute("SELECT order_id, net_amount FROM orders").fetchall())
     assert net == {"o1": 10.0, "o2": 20.5, "o3": 0.0, "o4": 0.0, "o5": -4.0}
+
+
+def test_first_and_last_order_dates_read_only_rows_before_the_day(
+    store: Store, tmp_path: Path
+) -> None:
+    sync_orders(store, write_csv(tmp_path / "orders.csv", ORDER_HEADER, GOOD_ORDERS), tmp_path)
+    assert (store.first_order_date(), store.last_order_date()) == (
+        date(2024, 1, 5),
+        date(2024, 3, 2),
+    )
+    # Strictly before: an order on the day itself is not before it.
+    assert store.last_order_date(before=date(2024, 3, 2)) == date(2024, 3, 1)
+    assert store.first_order_date(before=date(2024, 1, 5)) is None
 
 
 @pytest.mark.parametrize(

@@ -208,3 +208,20 @@ def test_score_with_a_long_history_but_no_returning_customer_names_the_cutoff(
     assert "second day" in output and "later as_of" not in output
     assert "RuntimeWarning" not in output and "Traceback" not in output
     assert not (tmp_path / "s.csv").exists()
+
+
+def test_an_as_of_past_the_end_of_the_orders_is_refused_with_the_last_order_date(
+    home: Path, demo_orders: Path, tmp_path: Path
+) -> None:
+    """Every window before such an as_of is empty: the models would be chosen on a window
+    where predicting nothing is right. The message names the last order and the as_of
+    that works."""
+    assert run("sync", "--orders", str(demo_orders)).exit_code == 0
+    last = duckdb.sql(f"SELECT CAST(max(ordered_at) AS DATE) FROM '{demo_orders}'").fetchone()[0]
+    out = tmp_path / "s.csv"
+    result = run("score", "--as-of", "2035-01-01", "--horizon-days", "30", "--out", str(out))
+    assert result.exit_code == 65, result.output
+    said = " ".join(result.output.split())
+    assert "--as-of" in said and f"the orders stop at {last}" in said
+    assert f"score as of {date.fromordinal(last.toordinal() + 1)}" in said
+    assert "Traceback" not in said and not out.exists()

@@ -113,7 +113,15 @@ class Store:
     def first_order_date(self, before: date | None = None) -> date | None:
         """The day of the first order (strictly before ``before`` when given), or None
         when there is none: where a shop's history, and a model's training data, start."""
-        query = "SELECT CAST(min(ordered_at) AS DATE) FROM orders"
+        return self._order_date("min", before)
+
+    def last_order_date(self, before: date | None = None) -> date | None:
+        """The day of the last order (strictly before ``before`` when given), or None
+        when there is none: where a shop's history stops."""
+        return self._order_date("max", before)
+
+    def _order_date(self, which: str, before: date | None) -> date | None:
+        query = f"SELECT CAST({which}(ordered_at) AS DATE) FROM orders"
         row = (
             self.con.execute(query + " WHERE ordered_at < ?", [before]).fetchone()
             if before is not None
