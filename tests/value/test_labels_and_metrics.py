@@ -131,6 +131,20 @@ def test_factors_read_as_words() -> None:
     assert describe("trend_90d", 0.0) == "spent as much in the last 90 days as in the 90 before"
 
 
+def test_a_count_of_one_reads_in_the_singular() -> None:
+    from custintel.value.explain import describe
+
+    assert describe("recency_days", 1.0) == "last order 1 day ago"
+    assert describe("recency_days", 21.0) == "last order 21 days ago"
+    assert describe("frequency", 1.0) == "1 order so far"
+    assert describe("orders_30d", 1.0) == "1 order in the last 30 days"
+    assert describe("refund_count", 1.0) == "1 refund"
+    assert describe("btyd_orders_rate", 1 / 30) == "1 expected order a month by the BTYD model"
+    assert describe("btyd_orders_rate", 0.1 / 30) == "0.1 expected orders a month by the BTYD model"
+    assert describe("tenure_days", 1.0) == "customer for 1 day"
+    assert describe("orders_365d", 11.0) == "11 orders in the last 365 days"
+
+
 def test_a_reliability_table_bins_every_customer_and_compares_the_means() -> None:
     rng = np.random.default_rng(3)
     probability = rng.uniform(0, 1, 20_000)

@@ -54,10 +54,18 @@ def _trend_in_words(value: float) -> str:
     return "spent as much in the last 90 days as in the 90 before"
 
 
+# A count that reads as exactly 1 takes the singular: "1 day ago", "1 order so far".
+_ONE = re.compile(r"(?<![\d.,])1 (day|order|refund|expected order)s\b")
+
+
 def describe(feature: str, value: float) -> str:
     """One feature's value in words a marketer reads without a glossary."""
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return _MISSING.get(feature, f"no {feature.replace('_', ' ')} yet")
+    return _ONE.sub(r"1 \1", _in_phrase(feature, value))
+
+
+def _in_phrase(feature: str, value: float) -> str:
     if feature == "trend_90d":
         return _trend_in_words(value)
     if feature in _PHRASES:
