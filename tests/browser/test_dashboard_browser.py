@@ -337,6 +337,9 @@ def test_customer_page_shows_segment_predictions_and_factors(
     if api["segment"] and api["segment"]["frequency"] is not None:
         orders = int(api["segment"]["frequency"])
         assert re.search(rf"Orders so far\s*{orders}\b", history), history
+        recency = int(api["segment"]["recency_days"])
+        unit = "day" if recency == 1 else "days"  # "1 day ago", not "1 days ago"
+        assert re.search(rf"Last order\s*{recency:,} {unit} ago", history), history
     factors = text(page, "#customer-factors")
     assert factors
     if api["top_factors"]:

@@ -8,6 +8,11 @@ function fact(label, value) {
   return el("div", {}, el("dt", {}, label), el("dd", {}, value));
 }
 
+// "1 day", "31 days".
+function days(count) {
+  return `${fmtNumber(count)} ${count === 1 ? "day" : "days"}`;
+}
+
 function show(data) {
   document.getElementById("customer-id").textContent = data.customer_id;
   const s = data.segment;
@@ -19,8 +24,8 @@ function show(data) {
   if (s && s.frequency != null) {
     const average = s.frequency > 0 ? s.monetary / s.frequency : null;
     history.replaceChildren(
-      fact("Customer for", `${fmtNumber(s.tenure_days)} days`),
-      fact("Last order", `${fmtNumber(s.recency_days)} days ago`),
+      fact("Customer for", days(s.tenure_days)),
+      fact("Last order", `${days(s.recency_days)} ago`),
       fact("Orders so far", fmtNumber(s.frequency)),
       fact("Spent so far", fmtNumber(s.monetary)),
       fact("Average order", average == null ? "–" : fmtNumber(average)),
