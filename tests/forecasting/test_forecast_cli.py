@@ -154,6 +154,31 @@ def test_bad_options_give_a_clear_error(
     assert not out.exists()
 
 
+@pytest.mark.parametrize(
+    ("freq", "horizon", "window"), [("M", "3", "3 months"), ("W", "8", "8 weeks")], ids=["M", "W"]
+)
+def test_an_as_of_past_the_end_of_the_orders_is_refused(
+    synced: Path, tmp_path: Path, freq: str, horizon: str, window: str
+) -> None:
+    """Years of empty periods before as_of would make a backtest on zeros choose a model
+    that forecasts nothing: the message names the window, the last order and the as_of
+    that works. An as_of whose last horizon still holds orders is forecast as before."""
+    with Store(synced, read_only=True) as store:
+        last = store.last_order_date()
+    assert last is not None
+    out = tmp_path / "f.csv"
+    args = ["forecast", "--freq", freq, "--horizon", horizon, "--out", str(out)]
+    result = run(*args, "--as-of", "2040-01-01")
+    assert result.exit_code == 65, result.output
+    said = " ".join(result.output.split())
+    assert f"no order in the {window} before as_of 2040-01-01" in said
+    assert f"the orders stop at {last}" in said
+    assert f"use as_of {date.fromordinal(last.toordinal() + 1)}" in said
+    assert "Traceback" not in said and not out.exists()
+    soon = date.fromordinal(last.toordinal() + 20).isoformat()
+    assert run(*args, "--as-of", soon).exit_code == 0
+
+
 def test_by_segment_before_any_segmentation_says_to_segment_first(
     synced: Path, tmp_path: Path
 ) -> None:

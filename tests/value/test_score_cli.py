@@ -223,5 +223,5 @@ def test_an_as_of_past_the_end_of_the_orders_is_refused_with_the_last_order_date
     assert result.exit_code == 65, result.output
     said = " ".join(result.output.split())
     assert "--as-of" in said and f"the orders stop at {last}" in said
-    assert f"score as of {date.fromordinal(last.toordinal() + 1)}" in said
+    assert f"use as_of {date.fromordinal(last.toordinal() + 1)}" in said
     assert "Traceback" not in said and not out.exists()

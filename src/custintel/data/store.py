@@ -11,13 +11,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
 
 from custintel.data.model import TABLES
-from custintel.errors import StoreError
+from custintel.errors import NotEnoughData, StoreError
 
 __all__ = ["Store", "UpsertCounts"]
 
@@ -232,3 +232,19 @@ class Store:
                 UPDATE orders SET category = p.category FROM products p
                 WHERE orders.category IS NULL AND orders.product_id = p.product_id
                   AND p.category IS NOT NULL""")
+
+
+def require_orders_since(store: Store, start: date, as_of: date, window: str, use: str) -> None:
+    """Refuse an as_of whose latest ``window`` (``start`` to the day before ``as_of``)
+    holds no order: an as_of past the end of the shop's orders (a stale export, a typo in
+    the year). A capability checks its models on that window (``use`` says how), and on
+    an empty one predicting nothing looks right."""
+    last = store.last_order_date(before=as_of)
+    if last is not None and last < start:
+        raise NotEnoughData(
+            f"there is no order in the {window} before as_of {as_of} ({start} to "
+            f"{as_of - timedelta(days=1)}), {use}: the orders stop at {last}",
+            where="--as-of",
+            hint=f"use as_of {last + timedelta(days=1)} (the default without --as-of), "
+            f"or sync the orders placed since {last}",
+        )

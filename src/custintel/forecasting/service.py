@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from custintel.data.store import Store
+from custintel.data.store import Store, require_orders_since
 from custintel.errors import ConfigError, NotEnoughData
 from custintel.features.series import TOTAL_LABEL, calendar, sales_series
 from custintel.forecasting.models import ProphetSettings
@@ -34,6 +34,12 @@ __all__ = [
 
 METRICS = ("revenue", "orders")
 TIMEFRAMES = {"D": "daily", "W": "weekly", "M": "monthly"}
+# Each frequency's period in words and as a calendar step.
+PERIODS = {
+    "D": ("days", pd.DateOffset(days=1)),
+    "W": ("weeks", pd.DateOffset(weeks=1)),
+    "M": ("months", pd.DateOffset(months=1)),
+}
 
 
 def series_frame(
@@ -98,6 +104,14 @@ def forecast_sales(
 ) -> ForecastResult:
     """Forecast the shop's sales ``horizon`` periods from the period holding ``as_of``."""
     frame = series_frame(store, freq=freq, as_of=as_of, by=by, metric=metric, where=where)
+    unit, step = PERIODS[freq]
+    require_orders_since(
+        store,
+        (pd.Timestamp(as_of) - horizon * step).date(),
+        as_of,
+        f"{horizon} {unit}",
+        "where the backtest checks the models",
+    )
     result = forecast_panel(
         frame,
         freq=freq,

@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-from custintel.data.store import Store
+from custintel.data.store import Store, require_orders_since
 from custintel.errors import ConfigError, NotEnoughData
 from custintel.features.customer import top_categories
 from custintel.segmentation.builtin import get_scheme
@@ -245,7 +245,9 @@ def fit_and_choose(
     customers = int(row[0]) if row else 0
     count, rows, candidates = training_plan(customers)
     plan = plan_cutoffs(first, as_of, horizon_days, count=count)
-    _check_orders_reach(store, as_of, plan.validation[0])
+    require_orders_since(
+        store, plan.validation[0], as_of, "latest window", "where the models are checked and chosen"
+    )
     views = btyd or BTYDViews(con)
     # One category list for every cutoff, so that the feature columns match.
     categories = top_categories(con, as_of) if _has_categories(store) else []
@@ -419,22 +421,6 @@ def _first_order(store: Store, as_of: date) -> date:
     if first is None:
         raise NotEnoughData(f"no orders before {as_of}", hint="sync orders, or check --as-of")
     return first
-
-
-def _check_orders_reach(store: Store, as_of: date, validation_cutoff: date) -> None:
-    """Refuse an as_of whose latest window holds no order (an as_of past the end of the
-    shop's orders): the models are checked and chosen on that window, and on an empty
-    one every candidate would look right by predicting nothing."""
-    last = store.last_order_date(before=as_of)
-    if last is not None and last < validation_cutoff:
-        raise NotEnoughData(
-            f"there is no order from {validation_cutoff} to {as_of - timedelta(days=1)}, "
-            f"the latest window before as_of {as_of}, where the models are checked and "
-            f"chosen: the orders stop at {last}",
-            where="--as-of",
-            hint=f"score as of {last + timedelta(days=1)} (the default without --as-of), "
-            f"or sync the orders placed since {last}",
-        )
 
 
 def _btyd_only(
