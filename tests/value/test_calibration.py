@@ -33,7 +33,21 @@ def test_probabilities_are_as_well_calibrated_as_isotonic_and_keep_the_ranking()
     assert roc_auc_score(test_churned, centered) > roc_auc_score(test_churned, steps)
 
 
-def test_a_constant_outcome_gives_a_constant_probability() -> None:
+def test_a_constant_outcome_gives_a_constant_probability_short_of_certainty() -> None:
     score = np.linspace(0, 1, 50)
     model = CenteredIsotonic().fit(score, np.ones(50, int))
-    np.testing.assert_allclose(model.predict(np.array([-1.0, 0.5, 2.0])), 1.0)
+    # 50 of 50 churned: Jeffreys' posterior mean, 1 - 0.5 / 51, not a certain 100 %
+    np.testing.assert_allclose(model.predict(np.array([-1.0, 0.5, 2.0])), 1 - 0.5 / 51)
+    nobody = CenteredIsotonic().fit(score, np.zeros(50, int))
+    np.testing.assert_allclose(nobody.predict(np.array([0.5])), 0.5 / 51)
+
+
+def test_no_customer_is_told_zero_or_certain_churn_and_the_order_holds() -> None:
+    # the lowest 3 scores never churned, the highest 3 always did
+    score = np.arange(20.0)
+    churned = np.array([0, 0, 0] + [0, 1] * 7 + [1, 1, 1])
+    model = CenteredIsotonic().fit(score, churned)
+    probability = model.predict(np.array([-5.0, *score, 30.0]))
+    assert probability.min() > 0 and probability.max() < 1
+    assert probability[0] == model.levels_[0] and probability[-1] == model.levels_[-1]
+    assert np.all(np.diff(model.levels_) > 0)

@@ -96,6 +96,26 @@ def test_one_class_validation_cannot_measure_churn_ranking() -> None:
     assert out["next_order_date"].status == "not available"
 
 
+def test_a_ranking_that_could_be_chance_is_labelled_so() -> None:
+    chance = comparison(0.45, 0.51, 800)
+    chance["churn"]["gbm"]["roc_auc_p"] = 0.38
+    chance["spend"]["gbm"] |= {"spearman": 0.04, "spearman_p": 0.13, "aggregate_error": -0.47}
+    chance["orders"]["gbm"] |= {"spearman": 0.3, "spearman_p": 0.0001}
+    out = by_output(
+        assess(chance, CHOSEN, CUTOFFS, validation_customers=800, clv_days=365, categories=[])
+    )
+    assert out["churn_probability"].status == "no better than chance"
+    assert "p = 0.38" in out["churn_probability"].note
+    assert "not which ones" in out["churn_probability"].note
+    assert out["expected_spend"].status == "no better than chance"
+    assert "Spearman 0.04, p = 0.13" in out["expected_spend"].note
+    assert "does not tell who will bring the most spend" in out["expected_spend"].note
+    assert "in all 47% below the actual spend" in out["expected_spend"].note
+    # a ranking well clear of chance stays measured
+    assert out["expected_orders"].status == "measured"
+    assert "chance" not in out["expected_orders"].note
+
+
 def test_a_short_history_gets_btyd_only_and_says_what_is_missing() -> None:
     out = by_output(history_too_short("the history is 40 days; checking needs 102", 365))
     assert {out[c].status for c in ("expected_spend", "expected_orders", "p_active", "clv")} == {

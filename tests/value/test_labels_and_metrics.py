@@ -109,6 +109,23 @@ def test_churn_metrics_by_hand() -> None:
     assert perfect["brier"] == pytest.approx((0.01 + 0.04 + 0.04 + 0.01) / 4)
     backwards = churn_metrics(churned, np.array([0.1, 0.2, 0.8, 0.9]))
     assert backwards["roc_auc"] == 0.0
+    # of the 6 ways to pick which 2 of 4 churn, only 1 ranks them all on top
+    assert perfect["roc_auc_p"] == pytest.approx(1 / 6)
+    assert backwards["roc_auc_p"] == pytest.approx(1.0)
+
+
+def test_ranking_p_values_tell_signal_from_chance() -> None:
+    rng = np.random.default_rng(7)
+    churned = rng.random(400) < 0.4
+    unrelated = rng.random(400)
+    informed = np.clip(0.4 + 0.3 * churned + rng.normal(0, 0.2, 400), 0, 1)
+    assert churn_metrics(churned, unrelated)["roc_auc_p"] > 0.05
+    assert churn_metrics(churned, informed)["roc_auc_p"] < 1e-6
+    spend = rng.gamma(2.0, 50.0, 400)
+    assert spend_metrics(spend, rng.random(400))["spearman_p"] > 0.05
+    assert spend_metrics(spend, spend + rng.normal(0, 30, 400))["spearman_p"] < 1e-6
+    # a constant prediction has no ranking to test
+    assert np.isnan(spend_metrics(spend, np.full(400, 3.0))["spearman_p"])
 
 
 def test_factors_read_as_words() -> None:

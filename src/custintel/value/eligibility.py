@@ -7,7 +7,11 @@ lines and writes them to the summary JSON (``eligibility``).
 
 Thresholds below which a figure is flagged as rough are rules of thumb, not tests: a
 validation split with fewer than ``FEW_CUSTOMERS`` customers, or fewer than
-``FEW_EVENTS`` churned (or active) customers, measures little.
+``FEW_EVENTS`` churned (or active) customers, measures little. Whether a chosen model
+ranks customers better than chance is a test: the one-sided p-value of its Spearman
+correlation (spend, orders) or ROC-AUC (churn) on the validation window; from
+``CHANCE_P`` up the column's status is "no better than chance", so that a shop whose
+history carries no signal is told so instead of being handed confident-looking ranks.
 """
 
 from __future__ import annotations
@@ -17,12 +21,21 @@ from typing import Any, Literal
 
 from custintel.features.customer import category_slug
 
-__all__ = ["FEW_CUSTOMERS", "FEW_EVENTS", "Statement", "assess", "history_too_short"]
+__all__ = [
+    "CHANCE_P",
+    "FEW_CUSTOMERS",
+    "FEW_EVENTS",
+    "Statement",
+    "assess",
+    "history_too_short",
+]
 
 FEW_CUSTOMERS = 200
 FEW_EVENTS = 30
+# A ranking whose p-value against chance is at least this could be luck.
+CHANCE_P = 0.05
 
-Status = Literal["measured", "not measured", "not available"]
+Status = Literal["measured", "no better than chance", "not measured", "not available"]
 
 
 @dataclass(frozen=True)
@@ -37,6 +50,20 @@ class Statement:
     def to_dict(self) -> dict[str, Any]:
         """The statement as plain JSON-ready values."""
         return asdict(self)
+
+
+def _at_chance(p_value: float | None) -> bool:
+    """Whether a ranking's one-sided p-value leaves it indistinguishable from chance
+    (a run stored before the p-values were kept has none and is not judged)."""
+    return p_value is not None and p_value == p_value and p_value >= CHANCE_P
+
+
+def _in_all(aggregate_error: float | None, unit: str) -> str:
+    """How far the predicted total came from the actual one over the window."""
+    if aggregate_error is None or aggregate_error != aggregate_error:
+        return ""
+    side = "below" if aggregate_error < 0 else "above"
+    return f"; in all {abs(aggregate_error):.0%} {side} the actual {unit}"
 
 
 def _rough(customers: float) -> str:
@@ -73,15 +100,24 @@ def assess(
         model = chosen[target]
         m = comparison[target][model]
         base = comparison[target].get("run_rate", {}).get("rmse", float("nan"))
+        chance = _at_chance(m.get("spearman_p"))
         out.append(
             Statement(
                 column,
-                "measured",
+                "no better than chance" if chance else "measured",
                 model,
                 f"{model}: RMSE {m['rmse']:,.2f} {unit} per customer over "
                 f"{cutoffs['window_days']} days ({window}), against {base:,.2f} for last "
                 f"year's run rate; the top 10 % predicted made "
-                f"{m['top_decile_capture']:.0%} of the {unit}" + _rough(validation_customers),
+                f"{m['top_decile_capture']:.0%} of the {unit}"
+                + _in_all(m.get("aggregate_error"), unit)
+                + (
+                    f"; its ranking of customers could not be told from chance (Spearman "
+                    f"{m['spearman']:.2f}, p = {m['spearman_p']:.2f}): it does not tell "
+                    f"who will bring the most {unit}"
+                    if chance
+                    else _rough(validation_customers)
+                ),
             )
         )
     churn = comparison["churn"][chosen["churn"]]
@@ -99,18 +135,24 @@ def assess(
             )
         )
     else:
-        rough = (
-            f"; only {events:,.0f} customers on the rarer side, so treat it as rough"
-            if events < FEW_EVENTS
-            else _rough(validation_customers)
-        )
+        chance = _at_chance(churn.get("roc_auc_p"))
+        if chance:
+            caveat = (
+                f"; that ranking could not be told from chance (p = {churn['roc_auc_p']:.2f}):"
+                " the probabilities say about how many customers may leave, not which ones,"
+                " and churn_risk and the top factors do not tell which ones either"
+            )
+        elif events < FEW_EVENTS:
+            caveat = f"; only {events:,.0f} customers on the rarer side, so treat it as rough"
+        else:
+            caveat = _rough(validation_customers)
         out.append(
             Statement(
                 "churn_probability",
-                "measured",
+                "no better than chance" if chance else "measured",
                 chosen["churn"],
                 f"{chosen['churn']}: ROC-AUC {churn['roc_auc']:.3f}, Brier {churn['brier']:.3f} "
-                f"on {window} (churn rate {churn_rate:.0%})" + carried + rough,
+                f"on {window} (churn rate {churn_rate:.0%})" + carried + caveat,
             )
         )
     out.append(

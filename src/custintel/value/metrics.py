@@ -5,13 +5,15 @@ normalised Gini, the share of actual revenue captured by the top 10 % predicted,
 decile-level error, aggregate revenue error, and for churn ROC-AUC, PR-AUC, the
 Brier score and a reliability table (predicted against observed churn, bin by bin).
 MAE is reported but never used to choose: predicting zero for everyone scores well on
-it.
+it. Each ranking measure comes with a one-sided p-value (``spearman_p``, ``roc_auc_p``):
+how likely a ranking at least this good would be if the prediction were unrelated to
+what happened, so that a small shop's lucky-looking figure is not read as skill.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import spearmanr
+from scipy.stats import mannwhitneyu, spearmanr
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
 __all__ = ["churn_metrics", "normalised_gini", "reliability_table", "spend_metrics"]
@@ -35,11 +37,13 @@ def normalised_gini(actual: np.ndarray, predicted: np.ndarray) -> float:
     return _gini(actual, predicted) / _gini(actual, actual)
 
 
-def _spearman(actual: np.ndarray, predicted: np.ndarray) -> float:
-    """Rank correlation; NaN when either side is constant (no ranking to compare)."""
+def _spearman(actual: np.ndarray, predicted: np.ndarray) -> tuple[float, float]:
+    """Rank correlation and its one-sided p-value (against no positive correlation);
+    NaN for both when either side is constant (no ranking to compare)."""
     if len(actual) < 2 or np.ptp(actual) == 0 or np.ptp(predicted) == 0:
-        return float("nan")
-    return float(spearmanr(actual, predicted).statistic)
+        return float("nan"), float("nan")
+    result = spearmanr(actual, predicted, alternative="greater")
+    return float(result.statistic), float(result.pvalue)
 
 
 def spend_metrics(actual: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
@@ -52,10 +56,12 @@ def spend_metrics(actual: np.ndarray, predicted: np.ndarray) -> dict[str, float]
     decile_actual = np.array([actual[d].sum() for d in deciles])
     decile_predicted = np.array([predicted[d].sum() for d in deciles])
     total = actual.sum()
+    spearman, spearman_p = _spearman(actual, predicted)
     return {
         "rmse": float(np.sqrt(np.mean(error**2))),
         "mae": float(np.mean(np.abs(error))),
-        "spearman": _spearman(actual, predicted),
+        "spearman": spearman,
+        "spearman_p": spearman_p,
         "normalised_gini": normalised_gini(actual, predicted),
         "top_decile_capture": float(actual[top].sum() / total) if total > 0 else float("nan"),
         # Mean absolute gap between predicted and actual revenue per decile of the
@@ -68,12 +74,22 @@ def spend_metrics(actual: np.ndarray, predicted: np.ndarray) -> dict[str, float]
 
 
 def churn_metrics(churned: np.ndarray, probability: np.ndarray) -> dict[str, float]:
-    """Ranking (ROC-AUC, PR-AUC) and calibration (Brier) of churn probabilities."""
+    """Ranking (ROC-AUC, PR-AUC) and calibration (Brier) of churn probabilities.
+
+    ``roc_auc_p`` is the one-sided Mann-Whitney p-value of the ROC-AUC (which is the
+    Mann-Whitney U of churned against active customers over the product of their
+    counts): the chance of an AUC at least this high from probabilities unrelated to
+    churn."""
     churned = np.asarray(churned, bool)
     probability = np.asarray(probability, float)
     both = churned.any() and (~churned).any()
+    p_value = float("nan")
+    if both:
+        test = mannwhitneyu(probability[churned], probability[~churned], alternative="greater")
+        p_value = float(test.pvalue)
     return {
         "roc_auc": float(roc_auc_score(churned, probability)) if both else float("nan"),
+        "roc_auc_p": p_value,
         "pr_auc": float(average_precision_score(churned, probability)) if both else float("nan"),
         "brier": float(brier_score_loss(churned, np.clip(probability, 0, 1))),
         "churn_rate": float(churned.mean()),
