@@ -4,12 +4,14 @@ bad rows get a 422 that names what to fix."""
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
@@ -22,6 +24,8 @@ from custintel.data.store import Store
 from custintel.demo import generate_shop, write_shop
 from custintel.features import customer_features
 from custintel.services import mapping_from_options, run_scoring, sync_with_settings
+from custintel.value.rows import ServedValue, score_rows
+from custintel.value.seasons import Seasons
 
 pytestmark = pytest.mark.slow
 HORIZON = 30
@@ -116,6 +120,26 @@ def test_a_new_customer_row_is_scored_from_the_models_as_of(client, feature_rows
     if prediction["next_order_date"] is not None:
         due = date.fromisoformat(prediction["next_order_date"])
         assert as_of <= due < as_of + timedelta(days=HORIZON)
+
+
+def test_a_row_for_another_month_is_scored_in_that_months_season(feature_rows, trained) -> None:
+    (artifact,) = sorted(Path(trained.home).rglob("value/v*.json"))
+    served = ServedValue.from_dict(json.loads(artifact.read_text())["served"])
+    # 500 customers carry no season the shrinkage keeps; give the version a known one
+    assert served.models.seasons.flat
+    served.models.seasons = Seasons(spend=tuple(np.linspace(0.6, 1.4, 12)), orders=(1.0,) * 12)
+    starts = (served.as_of, served.as_of + timedelta(days=182))
+    row = feature_rows.sort_values("monetary").iloc[-1:]
+    rows = pd.concat([row, row], ignore_index=True).assign(
+        customer_id=["now", "later"], as_of=[str(d) for d in starts]
+    )
+    scores, _ = score_rows(served, rows)
+    factors = served.models.seasons.factors("spend", list(starts), HORIZON)
+    spend = scores["expected_spend"].to_numpy()
+    assert spend[1] / spend[0] == pytest.approx(factors[1] / factors[0], rel=1e-9)
+    assert factors[1] != pytest.approx(factors[0], rel=0.05)
+    # orders have no season here: the same in both months
+    assert scores["expected_orders"].iloc[1] == pytest.approx(scores["expected_orders"].iloc[0])
 
 
 @pytest.mark.parametrize(

@@ -116,6 +116,35 @@ def test_a_ranking_that_could_be_chance_is_labelled_so() -> None:
     assert "chance" not in out["expected_orders"].note
 
 
+def test_the_season_says_what_it_rests_on_or_why_there_is_none() -> None:
+    def season(note: str, applied: bool):
+        cutoffs = CUTOFFS | {"seasons": note, "seasons_applied": applied}
+        statements = assess(
+            comparison(0.6, 0.8, 5000),
+            CHOSEN,
+            cutoffs,
+            validation_customers=5000,
+            clv_days=365,
+            categories=[],
+        )
+        return by_output(statements)["season"]
+
+    used = season("monthly season of 44 months of repeat orders", True)
+    assert used.status == "measured" and "for the horizon's months" in used.note
+    none = season("no seasonal adjustment: 20 complete months", False)
+    assert none.status == "not available" and "horizon's months" not in none.note
+    assert "season" not in by_output(
+        assess(
+            comparison(0.6, 0.8, 5000),
+            CHOSEN,
+            CUTOFFS,
+            validation_customers=5000,
+            clv_days=365,
+            categories=[],
+        )
+    )
+
+
 def test_a_short_history_gets_btyd_only_and_says_what_is_missing() -> None:
     out = by_output(history_too_short("the history is 40 days; checking needs 102", 365))
     assert {out[c].status for c in ("expected_spend", "expected_orders", "p_active", "clv")} == {

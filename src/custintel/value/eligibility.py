@@ -211,6 +211,22 @@ def assess(
                 note,
             )
         )
+    if cutoffs.get("seasons"):
+        applied = bool(cutoffs.get("seasons_applied"))
+        out.append(
+            Statement(
+                "season",
+                "measured" if applied else "not available",
+                None,
+                str(cutoffs["seasons"])
+                + (
+                    "; expected_spend and expected_orders are for the horizon's months, and "
+                    "the figures above were measured with it"
+                    if applied
+                    else ""
+                ),
+            )
+        )
     if cutoffs.get("note"):
         out.append(Statement("all", "measured", None, str(cutoffs["note"])))
     return out

@@ -32,6 +32,12 @@ isotonic, ``calibration.py``) on a later cutoff: the imbalance option changes wh
 trees learn to rank, not the scale of the probabilities. The next order date is
 LightGBM against the usual gap, whatever the candidates.
 
+Spend and orders rates are learnt and predicted on the footing of an average month of
+the shop's year (``seasons.py``; flat, so no change, for a shop without three years of
+repeat orders): the learners and the RFM cells see each window's rates divided by its
+seasonal factor, and every candidate's prediction is multiplied by the factor of the
+window it predicts.
+
 Every candidate is fitted on the training cutoffs and scored on the validation cutoff
 (later than all training label windows); the best by RMSE (spend, orders) or by Brier
 score (churn, whose probabilities must be calibrated) is chosen.
@@ -50,6 +56,7 @@ from custintel.errors import ConfigError
 from custintel.value import learners as tree_learners
 from custintel.value.calibration import CenteredIsotonic
 from custintel.value.metrics import churn_metrics, reliability_table, spend_metrics
+from custintel.value.seasons import Seasons
 
 __all__ = [
     "CANDIDATES",
@@ -214,6 +221,10 @@ class ValueModels:
     window_days: int | None = None
     # Per churn candidate, its reliability table on the validation cutoff (``compare``).
     reliability: dict[str, list[dict[str, float]]] = field(default_factory=dict)
+    # The shop's monthly season (seasons.py): the regressors learn rates divided by
+    # their window's factor, and every spend and orders prediction is multiplied by
+    # the factor of the window it predicts.
+    seasons: Seasons = field(default_factory=Seasons)
 
     @property
     def classifier(self) -> Any:
@@ -233,10 +244,28 @@ class ValueModels:
         """Every fitted candidate's prediction for ``target`` over the horizon (churn:
         the calibrated probability of no order), in ``CANDIDATES`` order; with ``only``,
         that candidate's and those it rests on (a blend's learners). Scoring asks for
-        the chosen one: a tree learner nobody chose costs a pass over every customer."""
+        the chosen one: a tree learner nobody chose costs a pass over every customer.
+        Spend and orders are for the windows of ``horizon_days`` from each row's
+        ``as_of``, in that window's season."""
         wanted = self._wanted(only)
         if target == "churn":
             return self._churn(frame, wanted)
+        season = self.season(frame, target, horizon_days)
+        return {
+            name: predicted * season
+            for name, predicted in self._rates(frame, target, horizon_days, wanted).items()
+        }
+
+    def season(self, frame: pd.DataFrame, target: str, days: int | pd.Series) -> np.ndarray:
+        """The seasonal factor of each row's window of ``days`` from its ``as_of``."""
+        if self.seasons.flat:
+            return np.ones(len(frame))
+        return self.seasons.factors(target, frame["as_of"], days)
+
+    def _rates(
+        self, frame: pd.DataFrame, target: str, horizon_days: int, wanted: set[str]
+    ) -> dict[str, np.ndarray]:
+        """Every wanted candidate's prediction over the horizon, before the season."""
         out: dict[str, np.ndarray] = {}
         rate = f"btyd_{target}_rate"
         btyd = np.nan_to_num(frame[rate].to_numpy(float)) * horizon_days
@@ -298,6 +327,7 @@ def fit_candidates(
     candidates: Sequence[str] = CANDIDATES,
     imbalance: str = "class_weight",
     regression_rows: pd.DataFrame | None = None,
+    seasons: Seasons | None = None,
     n_jobs: int | None = None,
     seed: int = 0,
 ) -> ValueModels:
@@ -312,6 +342,10 @@ def fit_candidates(
     the rows it calibrates churn on (``calibration``): a regressor needs no held-out
     rows, so it may learn from the latest behaviour, while the churn learners must
     leave out the rows their probabilities are calibrated on.
+
+    ``seasons`` (default flat: no adjustment) is the shop's monthly season
+    (seasons.py): the regressors and the RFM-cell rates learn each window's rates
+    divided by its factor, and predictions are multiplied by the predicted window's.
 
     ``n_jobs`` is the threads each learner uses; None: LightGBM and XGBoost take every
     core, the forest and SMOTE's neighbour search 2. One thread suits small frames and
@@ -334,10 +368,16 @@ def fit_candidates(
     learners = [c for c in chosen if c in LEARNERS]
     models = ValueModels(features=feature_columns(train), candidates=chosen, imbalance=imbalance)
     rows = train if regression_rows is None else regression_rows
-    for target, rate in RATE.items():
+    models.seasons = seasons or Seasons()
+    # Each window's rates on the footing of an average month (``seasons``).
+    rates = {
+        target: rows[rate] / models.season(rows, target, rows["window_days"])
+        for target, rate in RATE.items()
+    }
+    for target in RATE:
         models.regressors[target] = {
             learner: tree_learners.regressor(learner, len(rows), seed, n_jobs).fit(
-                rows[models.features], rows[rate]
+                rows[models.features], rates[target]
             )
             for learner in learners
         }
@@ -357,7 +397,7 @@ def fit_candidates(
             for c in ("recency_days", "frequency")
         }
         cells = _cells(rows, models.cell_edges)
-        models.cell_rates = {t: rows[r].groupby(cells).mean() for t, r in RATE.items()}
+        models.cell_rates = {t: rates[t].groupby(cells).mean() for t in RATE}
     models.churn, models.calibrators = fit_calibrated_churn(
         train,
         calibration,

@@ -29,6 +29,7 @@ import pandas as pd
 from custintel.errors import ConfigError
 from custintel.value.calibration import CenteredIsotonic
 from custintel.value.models import ChurnClassifiers, ValueModels
+from custintel.value.seasons import Seasons
 
 __all__ = [
     "SavedLightGBM",
@@ -145,6 +146,7 @@ def models_to_dict(models: ValueModels) -> dict[str, Any]:
         "chosen": dict(models.chosen),
         "categories": list(models.categories),
         "window_days": models.window_days,
+        "seasons": models.seasons.to_dict(),
         "regressors": {
             target: {name: learner_to_dict(model) for name, model in learners.items()}
             for target, learners in models.regressors.items()
@@ -197,4 +199,5 @@ def models_from_dict(data: dict[str, Any]) -> ValueModels:
         # Absent from versions stored before the churn window was kept: their churn
         # probabilities were served over the label window unconverted, as they still are.
         window_days=data.get("window_days"),
+        seasons=Seasons.from_dict(data.get("seasons")),
     )

@@ -265,6 +265,9 @@ def score_rows(served: ServedValue, rows: pd.DataFrame) -> tuple[pd.DataFrame, l
             "output; send each row whole",
         )
     current.insert(0, "customer_id", ids.to_numpy())
+    starts = _starts(rows, served.as_of)
+    # Each row's horizon starts at its own as_of, in that window's season.
+    current["as_of"] = starts
     summary = _summary(current)
     horizon = served.horizon_days
     rates = btyd_rates(summary, served.btyd, horizon)
@@ -277,7 +280,7 @@ def score_rows(served: ServedValue, rows: pd.DataFrame) -> tuple[pd.DataFrame, l
         current,
         summary,
         served.btyd,
-        _starts(rows, served.as_of),
+        starts,
         horizon,
         settings,
         rfm_segment=segments.astype(str).to_numpy(),

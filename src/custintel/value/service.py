@@ -39,6 +39,7 @@ from custintel.value.models import (
     compare,
     fit_candidates,
 )
+from custintel.value.seasons import Seasons, fit_seasons
 
 __all__ = [
     "SCORE_COLUMNS",
@@ -224,6 +225,7 @@ def fit_and_choose(
     btyd: BTYDViews | None = None,
     imbalance: str = "class_weight",
     refit_all: bool = False,
+    seasonal: bool = True,
 ) -> tuple[ValueModels, dict[str, dict[str, dict[str, float]]], ValuePlan]:
     """Fit every candidate on the time split before ``as_of``, choose per target on the
     validation cutoff, refit with the later cutoffs included (the regressors learn from
@@ -234,7 +236,8 @@ def fit_and_choose(
     measuring them all on later data). The trees train on a random sample of at most
     ``MAX_TRAIN_ROWS`` rows, from fewer cutoffs and candidates the larger the shop
     (:func:`training_plan`): past a couple of hundred thousand examples the trees gain
-    little, and every cutoff costs a pass over the order log.
+    little, and every cutoff costs a pass over the order log. ``seasonal=False`` leaves
+    out the shop's season (seasons.py), for measuring what it changes.
     """
     say = progress or (lambda message: None)
     con = store.con
@@ -257,8 +260,13 @@ def fit_and_choose(
     train = _sample(examples(con, plan.train, categories=categories, btyd=views), rows)
     calibration = examples(con, [plan.calibration], categories=categories, btyd=views)
     check = examples(con, [plan.validation], categories=categories, btyd=views)
+    # Fitted before the validation cutoff, so that the window the models are chosen on
+    # is predicted with a season that did not see it; the final models keep it.
+    seasons = fit_seasons(con, plan.validation[0]) if seasonal else Seasons()
     say(f"fitting and comparing candidates on {len(train):,} examples")
-    trial = fit_candidates(train, calibration, candidates=candidates, imbalance=imbalance)
+    trial = fit_candidates(
+        train, calibration, candidates=candidates, imbalance=imbalance, seasons=seasons
+    )
     comparison = compare(trial, check, plan.window_days)
     say("cross-validating churn over the cutoffs")
     # Every labelled cutoff, sampled once: the churn cross-validation and the final
@@ -283,6 +291,7 @@ def fit_and_choose(
         candidates=candidates if refit_all else _needed(trial.chosen, candidates),
         imbalance=imbalance,
         regression_rows=labelled,
+        seasons=seasons,
     )
     final.chosen = dict(trial.chosen)
     final.crossval = crossval.as_dict()
@@ -389,6 +398,8 @@ def score_customers(
         "validation_ends": as_of.isoformat(),
         "window_days": plan.window_days,
         "note": plan.note,
+        "seasons": final.seasons.note,
+        "seasons_applied": not final.seasons.flat,
     }
     validation_customers = int(comparison["churn"][final.chosen["churn"]].get("customers", 0))
     return ScoreRun(
