@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from custintel.errors import ConfigError
-from custintel.value.eligibility import assess, history_too_short
+from custintel.value.eligibility import Statement, assess, history_too_short
 from custintel.value.service import ValueSettings, crowded_risk_note
 
 CUTOFFS = {
@@ -40,6 +40,13 @@ def by_output(statements: list) -> dict:
     return {s.output: s for s in statements}
 
 
+def assessed(table: dict, customers: int, cutoffs: dict = CUTOFFS) -> dict:
+    """The statements of a run without categories, by output column."""
+    return by_output(
+        assess(table, CHOSEN, cutoffs, validation_customers=customers, clv_days=365, categories=[])
+    )
+
+
 def test_measured_columns_name_model_error_and_baseline() -> None:
     out = by_output(
         assess(
@@ -65,32 +72,14 @@ def test_measured_columns_name_model_error_and_baseline() -> None:
 
 
 def test_few_customers_or_events_are_flagged_as_rough() -> None:
-    out = by_output(
-        assess(
-            comparison(0.97, 0.7, 500),
-            CHOSEN,
-            CUTOFFS,
-            validation_customers=500,
-            clv_days=365,
-            categories=[],
-        )
-    )
+    out = assessed(comparison(0.97, 0.7, 500), 500)
     # 3 % of 500 customers ordered: 15 on the rarer side
     assert "15 customers on the rarer side" in out["churn_probability"].note
     assert "rough" in out["next_order_date"].note
 
 
 def test_one_class_validation_cannot_measure_churn_ranking() -> None:
-    out = by_output(
-        assess(
-            comparison(1.0, float("nan"), 300),
-            CHOSEN,
-            CUTOFFS,
-            validation_customers=300,
-            clv_days=365,
-            categories=[],
-        )
-    )
+    out = assessed(comparison(1.0, float("nan"), 300), 300)
     assert out["churn_probability"].status == "not measured"
     assert "every customer churned" in out["churn_probability"].note
     assert out["next_order_date"].status == "not available"
@@ -101,9 +90,7 @@ def test_a_ranking_that_could_be_chance_is_labelled_so() -> None:
     chance["churn"]["gbm"]["roc_auc_p"] = 0.38
     chance["spend"]["gbm"] |= {"spearman": 0.04, "spearman_p": 0.13, "aggregate_error": -0.47}
     chance["orders"]["gbm"] |= {"spearman": 0.3, "spearman_p": 0.0001}
-    out = by_output(
-        assess(chance, CHOSEN, CUTOFFS, validation_customers=800, clv_days=365, categories=[])
-    )
+    out = assessed(chance, 800)
     assert out["churn_probability"].status == "no better than chance"
     assert "p = 0.38" in out["churn_probability"].note
     assert "not which ones" in out["churn_probability"].note
@@ -117,32 +104,15 @@ def test_a_ranking_that_could_be_chance_is_labelled_so() -> None:
 
 
 def test_the_season_says_what_it_rests_on_or_why_there_is_none() -> None:
-    def season(note: str, applied: bool):
+    def season(note: str, applied: bool) -> Statement:
         cutoffs = CUTOFFS | {"seasons": note, "seasons_applied": applied}
-        statements = assess(
-            comparison(0.6, 0.8, 5000),
-            CHOSEN,
-            cutoffs,
-            validation_customers=5000,
-            clv_days=365,
-            categories=[],
-        )
-        return by_output(statements)["season"]
+        return assessed(comparison(0.6, 0.8, 5000), 5000, cutoffs)["season"]
 
     used = season("monthly season of 44 months of repeat orders", True)
     assert used.status == "measured" and "for the horizon's months" in used.note
     none = season("no seasonal adjustment: 20 complete months", False)
     assert none.status == "not available" and "horizon's months" not in none.note
-    assert "season" not in by_output(
-        assess(
-            comparison(0.6, 0.8, 5000),
-            CHOSEN,
-            CUTOFFS,
-            validation_customers=5000,
-            clv_days=365,
-            categories=[],
-        )
-    )
+    assert "season" not in assessed(comparison(0.6, 0.8, 5000), 5000)
 
 
 def test_a_short_history_gets_btyd_only_and_says_what_is_missing() -> None:
