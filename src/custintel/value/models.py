@@ -5,9 +5,10 @@ examples.py), ``churn`` (no order in the next N days) and the days to the next o
 Candidates (``CANDIDATES``; ``fit_candidates(..., candidates=...)`` fits a subset):
 
 - ``btyd``: BG/NBD + Gamma-Gamma's expectation (its rate over the window × N days);
-  for churn, 1 − P(alive) blended with the chance of no order over the window is not
-  available in closed form here, so the BTYD churn score is its expected orders,
-  inverted and calibrated on the calibration cutoff;
+  for churn, its expected orders a day over the window, inverted and calibrated on the
+  calibration cutoff like the learners' scores (BTYD's own chance of no order,
+  ``BTYDModel.p_no_orders``, only carries calibrated probabilities to a horizon longer
+  than the window, ``service.churn_over_horizon``);
 - ``gbm`` (LightGBM), ``xgboost`` (XGBoost) and ``random_forest`` (scikit-learn): trees
   on the point-in-time features plus the BTYD rates (``LEARNERS``, built in
   ``learners.py``);
