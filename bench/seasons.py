@@ -5,7 +5,7 @@ each shop, with and without the season (``seasonal=False``), and every spend and
 candidate's figures on the validation window printed side by side:
 
 - the fictional Tableau Superstore export (../shared/data/superstore: four years,
-  793 customers, a fourth quarter that sells about twice the first), 90 days;
+  804 customers, a fourth quarter that sells about twice the first), 90 days;
 - the demo shop (`custintel demo`'s 10,000 customers, seed 42: four years with a
   Black Friday and Christmas season), 30 and 90 days.
 
