@@ -18,7 +18,8 @@ function fixed(value, digits = 3) {
 
 // The measured accuracy each capability records, in a line: forecasting by split (its
 // backtest MASE next to seasonal naive's), value by target (the chosen model and its
-// validation error), anything else by its plain numbers.
+// validation error, flagged when its ranking of customers could be chance: the one-sided
+// p-value the run stored is 0.05 or more), anything else by its plain numbers.
 function metricsText(metrics) {
   const entries = Object.entries(metrics || {});
   const splits = entries.filter(([, v]) => v && typeof v === "object" && "mase" in v);
@@ -29,11 +30,14 @@ function metricsText(metrics) {
   }
   if (metrics && metrics.chosen && metrics.validation) {
     const measures = { spend: "rmse", orders: "rmse", churn: "roc_auc", next_order: "mae_days" };
+    const chance = { spend: "spearman_p", orders: "spearman_p", churn: "roc_auc_p" };
     return Object.entries(metrics.chosen)
       .map(([target, model]) => {
         const measure = measures[target];
-        const value = (metrics.validation[target] || {})[measure];
-        return `${target.replace("_", " ")}: ${model} ${measure.replace("_", " ")} ${fixed(value, 3)}`;
+        const measured = metrics.validation[target] || {};
+        const p = measured[chance[target]];
+        const flag = typeof p === "number" && p >= 0.05 ? " (no better than chance)" : "";
+        return `${target.replace("_", " ")}: ${model} ${measure.replace("_", " ")} ${fixed(measured[measure], 3)}${flag}`;
       })
       .join("; ");
   }
