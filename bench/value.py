@@ -81,7 +81,7 @@ def fitted_on_cdnow(as_of: date, horizon: int) -> FittedOnCdnow:
 
 def accuracy() -> dict[str, object]:
     from custintel.value.metrics import churn_metrics, reliability_table
-    from custintel.value.service import churn_over_horizon
+    from custintel.value.service import churn_inputs, churn_over_horizon
 
     run = fitted_on_cdnow(AS_OF, HORIZON)
     scoring_started = time.perf_counter()
@@ -99,13 +99,14 @@ def accuracy() -> dict[str, object]:
         scoring["spend"].to_numpy(float), spend[final.chosen["spend"]], spend["btyd"]
     )
     churned = scoring["churned"].to_numpy(bool)
-    # Each candidate's window probabilities carried to the 273-day horizon, as scoring
-    # does (value.service.churn_over_horizon).
+    # Each candidate's window probabilities, on BTYD's window rates, carried to the
+    # 273-day horizon, as scoring does (value.service.churn_inputs, churn_over_horizon).
+    window = final.window_days or HORIZON
+    current = scoring.reset_index()
+    inputs = churn_inputs(current, summary, model, window, HORIZON)
     churn = {
-        name: churn_over_horizon(
-            p, scoring.reset_index(), summary, model, final.window_days or HORIZON, HORIZON
-        )
-        for name, p in final.predict(scoring.reset_index(), "churn", HORIZON).items()
+        name: churn_over_horizon(p, current, summary, model, window, HORIZON)
+        for name, p in final.predict(inputs, "churn", HORIZON).items()
     }
     holdout["churn"] = {n: churn_metrics(churned, p) for n, p in churn.items()}
     # Churn ranked by expected orders, as the reference figures are.
@@ -245,7 +246,7 @@ def step_horizon_check() -> None:
     the window, carried as scoring does (``churn_over_horizon``), and carried by
     :func:`carried_by_alive_share`."""
     from custintel.value.metrics import churn_metrics
-    from custintel.value.service import churn_over_horizon
+    from custintel.value.service import churn_inputs, churn_over_horizon
 
     started = time.perf_counter()
     checks = []
@@ -253,11 +254,22 @@ def step_horizon_check() -> None:
         final, _, _, _, current, summary, model, truth, _ = fitted_on_cdnow(as_of, horizon)
         churned = truth["churned"].reindex(current["customer_id"]).fillna(True).to_numpy(bool)
         window = final.window_days or horizon
+        on_window = final.predict(
+            churn_inputs(current, summary, model, window, horizon), "churn", horizon
+        )
         measured: dict[str, dict[str, dict[str, float]]] = {}
         for name, p in final.predict(current, "churn", horizon).items():
+            # "window", "product_horizon_rates" and "alive_share" feed the learners BTYD's
+            # rates over the horizon, as scoring did until 2026-11-30; "product" feeds
+            # them the window's, as scoring does now (service.churn_inputs).
             ways = {
                 "window": p,
-                "product": churn_over_horizon(p, current, summary, model, window, horizon),
+                "product_horizon_rates": churn_over_horizon(
+                    p, current, summary, model, window, horizon
+                ),
+                "product": churn_over_horizon(
+                    on_window[name], current, summary, model, window, horizon
+                ),
                 "alive_share": carried_by_alive_share(p, current, summary, model, window, horizon),
             }
             measured[name] = {way: churn_metrics(churned, q) for way, q in ways.items()}

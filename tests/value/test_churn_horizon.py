@@ -8,7 +8,8 @@ import pytest
 
 from custintel.value.btyd import BTYDModel
 from custintel.value.eligibility import assess
-from custintel.value.service import churn_over_horizon
+from custintel.value.examples import BTYD_FEATURES, btyd_rates
+from custintel.value.service import churn_inputs, churn_over_horizon
 
 MODEL = BTYDModel(r=0.243, alpha=4.414, a=0.793, b=2.426, mean_order_value=30.0)
 SUMMARY = pd.DataFrame(
@@ -44,6 +45,30 @@ def test_the_window_probability_times_the_chance_of_staying_silent_after_it() ->
 def test_a_horizon_the_window_covers_is_left_as_calibrated() -> None:
     same = churn_over_horizon(WINDOW_CHURN, CURRENT, SUMMARY, MODEL, 30, 30)
     assert same is WINDOW_CHURN
+
+
+def test_the_churn_learners_read_btyd_rates_over_the_window_they_were_calibrated_on() -> None:
+    over_horizon = CURRENT.merge(btyd_rates(SUMMARY, MODEL, 273), on="customer_id", how="left")
+    over_horizon["recency_days"] = [3.0, 9.0, 1.0, 40.0]
+    inputs = churn_inputs(over_horizon, SUMMARY, MODEL, 71, 273)
+    window = btyd_rates(SUMMARY, MODEL, 71).set_index("customer_id")
+    # same customers in the same order, other features untouched
+    assert list(inputs["customer_id"]) == list(CURRENT["customer_id"])
+    assert list(inputs.columns) == list(over_horizon.columns)
+    assert inputs["recency_days"].tolist() == over_horizon["recency_days"].tolist()
+    for column in BTYD_FEATURES:
+        for i, customer in enumerate(inputs["customer_id"]):
+            if customer == "ghost":
+                assert np.isnan(inputs[column].iloc[i])
+            else:
+                assert inputs[column].iloc[i] == pytest.approx(window.loc[customer, column])
+    # a customer who may drop out orders less per day over 273 days than over 71
+    lapsed = inputs["customer_id"] == "lapsed"
+    assert (
+        inputs.loc[lapsed, "btyd_orders_rate"].item()
+        > over_horizon.loc[lapsed, "btyd_orders_rate"].item()
+    )
+    assert churn_inputs(over_horizon, SUMMARY, MODEL, 273, 273) is over_horizon
 
 
 def test_the_churn_statement_says_when_it_is_carried_to_a_longer_horizon() -> None:

@@ -27,7 +27,7 @@ from custintel.segmentation.schemes import Scheme, assign_segments
 from custintel.value.btyd_model import BTYDModel
 from custintel.value.crossval import CV_CANDIDATES, churn_crossval
 from custintel.value.eligibility import Statement, assess, history_too_short
-from custintel.value.examples import BTYDViews, examples
+from custintel.value.examples import BTYD_FEATURES, BTYDViews, btyd_rates, examples
 from custintel.value.explain import explain_churn
 from custintel.value.labels import REQUIRED_HISTORY_DAYS, ValuePlan, plan_cutoffs
 from custintel.value.models import (
@@ -48,6 +48,7 @@ __all__ = [
     "TrainingPlan",
     "ValueSettings",
     "apply_models",
+    "churn_inputs",
     "churn_over_horizon",
     "crowded_risk_note",
     "fit_and_choose",
@@ -498,6 +499,30 @@ def _btyd_only(
     )
 
 
+def churn_inputs(
+    current: pd.DataFrame,
+    summary: pd.DataFrame,
+    model: BTYDModel,
+    window_days: int,
+    horizon_days: int,
+) -> pd.DataFrame:
+    """``current`` (examples over the horizon) with BTYD's rates over the label window
+    instead, when the window is the shorter: what the churn learners were trained and
+    calibrated on. Their probability is of no order in the window, carried to the
+    horizon afterwards (:func:`churn_over_horizon`); fed the horizon's rates, lower for
+    every customer who may drop out, they would count the longer horizon once more. The
+    spend and orders learners keep the horizon's rates, from which they learnt per-day
+    rates (examples.py)."""
+    if window_days >= horizon_days:
+        return current
+    rates = btyd_rates(summary, model, window_days)
+    window = current[["customer_id"]].merge(rates, on="customer_id", how="left")
+    out = current.copy()
+    for column in BTYD_FEATURES:
+        out[column] = window[column].to_numpy()
+    return out
+
+
 def churn_over_horizon(
     churn: np.ndarray,
     current: pd.DataFrame,
@@ -610,9 +635,11 @@ def predict_customers(
     chosen = final.chosen
     spend = final.predict(current, "spend", horizon_days, only=chosen["spend"])[chosen["spend"]]
     orders = final.predict(current, "orders", horizon_days, only=chosen["orders"])[chosen["orders"]]
-    churn = final.predict(current, "churn", horizon_days, only=chosen["churn"])[chosen["churn"]]
+    window = final.window_days or horizon_days
+    churn_frame = churn_inputs(current, summary, btyd_model, window, horizon_days)
+    in_window = final.predict(churn_frame, "churn", horizon_days, only=chosen["churn"])
     churn = churn_over_horizon(
-        churn, current, summary, btyd_model, final.window_days or horizon_days, horizon_days
+        in_window[chosen["churn"]], current, summary, btyd_model, window, horizon_days
     )
     clv = _clv(current, summary, btyd_model, settings.clv_days, settings.discount_rate)
     ranks = percentile(spend)
@@ -641,7 +668,7 @@ def predict_customers(
     ]
     factors, importance = explain_churn(
         final.classifier,
-        final.classifier_inputs(current),
+        final.classifier_inputs(churn_frame),
         final.features,
         priority=churn * clv,
         limit=settings.explain_limit,
