@@ -4,8 +4,8 @@ The value models learn per-day rates on label windows before the horizon they pr
 (examples.py); a window of spring teaches spring's rates. In a shop whose returning
 customers buy more in the fourth quarter, every candidate then predicts a December from
 what March was like: on the fictional Superstore export, whose fourth quarter sells about
-twice its first, every candidate came out 47 % below what the customers spent in the
-last quarter; on the demo shop 13 to 16 % below at 90 days.
+twice its first, every spend candidate came out 47 to 59 % below what the customers spent
+in the last quarter; on the demo shop 14 to 16 % below at 90 days (docs/accuracy.md).
 
 So the rates are put on one footing: each label window's rates are divided by the
 window's seasonal factor before the trees learn them, and every candidate's prediction
@@ -81,10 +81,10 @@ class Seasons:
         """The seasonal factor of each window ``[start, start + days)``: the mean of
         ``target``'s monthly index over its days. Computed once per distinct window (a
         scoring run has one, a training set a few)."""
+        if self.flat or not len(starts):
+            return np.ones(len(starts))
         first = pd.to_datetime(pd.Series(starts)).to_numpy().astype("datetime64[D]")
         lengths = np.broadcast_to(np.asarray(days, dtype=np.int64), first.shape)
-        if self.flat or not len(first):
-            return np.ones(len(first))
         index = np.asarray(self.spend if target == "spend" else self.orders, float)
         key = first.astype(np.int64) * WINDOW_KEY + lengths
         windows, which = np.unique(key, return_inverse=True)
@@ -129,15 +129,26 @@ def _monthly_repeat(con: duckdb.DuckDBPyConnection, before: date) -> pd.DataFram
           FROM past GROUP BY customer_id
         ),
         repeat AS (
-          SELECT p.* FROM past AS p JOIN firsts AS f USING (customer_id)
+          SELECT p.*, CAST(p.ordered_at AS DATE) AS day
+          FROM past AS p JOIN firsts AS f USING (customer_id)
           WHERE CAST(p.ordered_at AS DATE) > f.first_day
+        ),
+        spend AS (
+          SELECT date_trunc('month', day) AS month, SUM(net_amount) AS spend
+          FROM repeat GROUP BY 1
+        ),
+        -- an order is its order_id, or a customer's day when the id is missing, as in
+        -- the features and the labels
+        order_keys AS (
+          SELECT MIN(day) AS day FROM repeat WHERE kind = 'sale'
+          GROUP BY customer_id, order_id, CASE WHEN order_id IS NULL THEN day END
+        ),
+        counts AS (
+          SELECT date_trunc('month', day) AS month, COUNT(*) AS orders
+          FROM order_keys GROUP BY 1
         )
-        SELECT CAST(date_trunc('month', ordered_at) AS DATE) AS month,
-               SUM(net_amount) AS spend,
-               COUNT(DISTINCT CASE WHEN kind = 'sale' THEN customer_id || '|' ||
-                 COALESCE(CAST(order_id AS VARCHAR), CAST(CAST(ordered_at AS DATE) AS VARCHAR))
-               END) AS orders
-        FROM repeat GROUP BY 1 ORDER BY 1
+        SELECT CAST(s.month AS DATE) AS month, s.spend, COALESCE(c.orders, 0) AS orders
+        FROM spend AS s LEFT JOIN counts AS c USING (month) ORDER BY 1
         """,
         [before],
     ).df()
