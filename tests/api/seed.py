@@ -145,6 +145,25 @@ def seed_segmentation(
     return row
 
 
+CHANCE_NOTE = "btyd: ROC-AUC 0.498; that ranking could not be told from chance (p = 0.55)"
+
+
+def value_eligibility(version: int) -> list[dict[str, Any]]:
+    """What each column rests on, as a scoring run stores it: version 1's churn
+    ranking is measured, version 2's could be chance."""
+    chance = version == 2
+    return [
+        {"output": "expected_spend", "status": "measured", "model": "blend", "note": "RMSE 1"},
+        {
+            "output": "churn_probability",
+            "status": "no better than chance" if chance else "measured",
+            "model": "btyd",
+            "note": CHANCE_NOTE if chance else "btyd: ROC-AUC 0.81",
+        },
+        {"output": "p_active", "status": "not measured", "model": "btyd", "note": "BTYD's"},
+    ]
+
+
 def seed_value(
     session: Session,
     version: int,
@@ -157,6 +176,7 @@ def seed_value(
         session,
         "value",
         version,
+        summary={"eligibility": value_eligibility(version)},
         metrics={"churn_auc": 0.8 + version / 100},
         artifact=(models, {"served": None}) if models is not None else None,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
+from seed import CHANCE_NOTE
 
 from api_helpers import bearer
 from custintel.api import create_app
@@ -97,6 +98,25 @@ def test_one_customer_has_segment_predictions_and_factors(
         ("segmentation", 2),
         ("value", 1),
     }
+
+
+def test_a_customer_carries_the_caveats_of_the_version_that_scored_them(
+    api: TestClient, api_keys: dict[str, str]
+) -> None:
+    """Version 1 (active) measured every column; version 2's churn ranking could be
+    chance, and once it serves, the customer and the churn dashboard say so."""
+    read, admin = bearer(api_keys["read"]), bearer(api_keys["admin"])
+    assert api.get("/v1/customers/C002", headers=read).json()["caveats"] == []
+    assert api.get("/v1/dashboard/churn", headers=read).json()["caveats"] == []
+
+    assert api.post("/v1/models/value/2/activate", headers=admin).status_code == 200
+    expected = [
+        {"output": "churn_probability", "status": "no better than chance", "note": CHANCE_NOTE}
+    ]
+    body = api.get("/v1/customers/C002", headers=read).json()
+    assert body["predictions"]["expected_spend"] == 201.0  # version 2 answered
+    assert body["caveats"] == expected
+    assert api.get("/v1/dashboard/churn", headers=read).json()["caveats"] == expected
 
 
 def test_an_unknown_customer_is_404(api: TestClient, api_keys: dict[str, str]) -> None:

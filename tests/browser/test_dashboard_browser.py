@@ -303,6 +303,8 @@ def test_customers_page_charts_table_and_csv(
     assert risk["points"] == len(api["churn_risk"])
     tiers = ready_chart(page, "value-tiers")
     assert tiers["points"] == len(api["value_tiers"])
+    assert api["caveats"] == []  # the demo's churn ranking is better than chance
+    expect(page.locator("#customers-caveats")).to_be_hidden()
 
     links = page.locator('#at-risk-table a[href*="/customer?id="]')
     expect(links.first).to_be_visible()
@@ -344,6 +346,36 @@ def test_customer_page_shows_segment_predictions_and_factors(
     assert factors
     if api["top_factors"]:
         assert api["top_factors"][0] in factors
+    console.assert_clean()
+
+
+def test_customer_page_shows_caveats_only_when_the_version_has_them(
+    live: Live, page: Page, console: Console, known_id: str
+) -> None:
+    """The demo's value models rank better than chance, so its customer page shows no
+    caveat; a version whose churn ranking could be chance (served here by rewriting the
+    API's answer, as a shop without signal would give it) is flagged above the
+    predictions with the run's own note."""
+    api = live.api(f"/v1/customers/{known_id}")
+    assert api["caveats"] == []
+    sign_in(page, live, f"/customer?id={known_id}")
+    settle(page)
+    expect(page.locator("#customer-caveats")).to_be_hidden()
+
+    note = "btyd: ROC-AUC 0.498; that ranking could not be told from chance (p = 0.55)"
+    flagged = {
+        **api,
+        "caveats": [
+            {"output": "churn_probability", "status": "no better than chance", "note": note}
+        ],
+    }
+    page.route(f"**/v1/customers/{known_id}", lambda route: route.fulfill(json=flagged, status=200))
+    page.reload()
+    settle(page)
+    caveats = page.locator("#customer-caveats")
+    expect(caveats).to_be_visible()
+    expect(caveats).to_contain_text("Churn probability and risk: no better than chance.")
+    expect(caveats).to_contain_text(note)
     console.assert_clean()
 
 

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, aliased
 from custintel.api.problems import Problem
 from custintel.api.schemas import (
     BacktestOut,
+    Caveat,
     ClusteringOut,
     ClusterOut,
     CustomerOut,
@@ -54,6 +55,7 @@ from custintel.appdb.schema import (
     SegmentAssignment,
 )
 from custintel.registry.versions import VersionInfo, activate, active, list_versions, load_artifact
+from custintel.value.eligibility import AT_CHANCE
 
 __all__ = [
     "SORTABLE",
@@ -266,6 +268,17 @@ def factor_list(text: str | None) -> list[str]:
     return [f.strip() for f in (text or "").split(";") if f.strip()]
 
 
+def caveats(version: ModelVersion | None) -> list[Caveat]:
+    """The statements of a value version's run (its summary's ``eligibility``) whose
+    column ranks customers no better than chance; none for a version without them."""
+    statements = (version.summary or {}).get("eligibility", []) if version else []
+    return [
+        Caveat(output=s["output"], status=s["status"], note=s["note"])
+        for s in statements
+        if isinstance(s, dict) and s.get("status") == AT_CHANCE
+    ]
+
+
 def customer(session: Session, customer_id: str) -> CustomerOut:
     """One customer from the active segmentation and value versions (each read once);
     409 when neither is trained, 404 when neither knows the customer."""
@@ -306,6 +319,7 @@ def customer(session: Session, customer_id: str) -> CustomerOut:
         else None,
         predictions=prediction,
         top_factors=prediction.top_factors if prediction else [],
+        caveats=caveats(value_version) if prediction else [],
         models=[_ref(v) for v in (seg_version, value_version) if v is not None],
     )
 

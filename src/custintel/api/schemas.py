@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 __all__ = [
     "PROBLEM_RESPONSES",
     "BacktestOut",
+    "Caveat",
     "ClusterOut",
     "ClusteringOut",
     "CustomerOut",
@@ -269,14 +270,41 @@ class PredictionOut(BaseModel):
     top_factors: list[str] = Field(default_factory=list)
 
 
+class Caveat(BaseModel):
+    """A prediction of the served value version that its own validation could not tell
+    from chance (``custintel score``'s "what each column rests on"): the column, its
+    status and the plain-words note of what it means."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {
+                "output": "churn_probability",
+                "status": "no better than chance",
+                "note": "btyd: ROC-AUC 0.498 ...; that ranking could not be told from chance",
+            }
+        }
+    )
+
+    output: str
+    status: str
+    note: str
+
+
 class CustomerOut(BaseModel):
     """One customer: segment (null before segmentation is trained), predictions (null
-    when the value model did not score them) and the churn factors in words."""
+    when the value model did not score them), the churn factors in words, and the
+    predictions whose ranking the value version could not tell from chance."""
 
     customer_id: str
     segment: CustomerSegment | None
     predictions: PredictionOut | None
     top_factors: list[str]
+    caveats: list[Caveat] = Field(
+        default_factory=list,
+        description="predictions of the value version that rank customers no better "
+        "than chance on its validation window: read them as shop-wide levels, not as "
+        "who to act on first",
+    )
     models: list[ModelRef] = Field(description="the versions this answer was read from")
 
 

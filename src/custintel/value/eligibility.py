@@ -22,6 +22,7 @@ from typing import Any, Literal
 from custintel.features.customer import category_slug
 
 __all__ = [
+    "AT_CHANCE",
     "CHANCE_P",
     "FEW_CUSTOMERS",
     "FEW_EVENTS",
@@ -36,6 +37,7 @@ FEW_EVENTS = 30
 CHANCE_P = 0.05
 
 Status = Literal["measured", "no better than chance", "not measured", "not available"]
+AT_CHANCE: Status = "no better than chance"
 
 
 @dataclass(frozen=True)
@@ -104,7 +106,7 @@ def assess(
         out.append(
             Statement(
                 column,
-                "no better than chance" if chance else "measured",
+                AT_CHANCE if chance else "measured",
                 model,
                 f"{model}: RMSE {m['rmse']:,.2f} {unit} per customer over "
                 f"{cutoffs['window_days']} days ({window}), against {base:,.2f} for last "
@@ -149,7 +151,7 @@ def assess(
         out.append(
             Statement(
                 "churn_probability",
-                "no better than chance" if chance else "measured",
+                AT_CHANCE if chance else "measured",
                 chosen["churn"],
                 f"{chosen['churn']}: ROC-AUC {churn['roc_auc']:.3f}, Brier {churn['brier']:.3f} "
                 f"on {window} (churn rate {churn_rate:.0%})" + carried + caveat,

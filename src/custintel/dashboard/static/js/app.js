@@ -286,6 +286,23 @@ export function tableError(table, error) {
   body.replaceChildren(el("tr", {}, el("td", { class: cls, colspan: columns }, error.message)));
 }
 
+// What a value version's column names in a caveat, in the dashboard's words.
+const CAVEAT_LABELS = {
+  expected_spend: "Expected spend",
+  expected_orders: "Expected orders",
+  churn_probability: "Churn probability and risk",
+};
+
+/** Fill ``container`` with the value version's caveats (``caveats`` of
+ * /v1/customers/{id} and /v1/dashboard/churn: predictions whose ranking of customers
+ * could be chance), one line each, and hide it when there are none. */
+export function showCaveats(container, caveats) {
+  const list = caveats || [];
+  container.hidden = !list.length;
+  container.replaceChildren(...list.map((c) => el("p", {},
+    el("strong", {}, `${CAVEAT_LABELS[c.output] || c.output}: ${c.status}. `), c.note)));
+}
+
 /** Save ``blob`` as a file named ``name`` (client side). */
 export function saveBlob(blob, name) {
   const url = URL.createObjectURL(blob);

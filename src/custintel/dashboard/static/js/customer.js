@@ -1,6 +1,6 @@
 // One customer: segment, predictions, the churn factors in words.
 // Data: GET /v1/customers/{customer_id}
-import { api, el, needModel, fmtDate, fmtDecimal, fmtNumber, fmtPercent, requireKey } from "./app.js";
+import { api, el, needModel, fmtDate, fmtDecimal, fmtNumber, fmtPercent, requireKey, showCaveats } from "./app.js";
 
 const status = document.getElementById("customer-status");
 
@@ -34,6 +34,7 @@ function show(data) {
     history.replaceChildren(el("p", { class: "empty-state" }, "No purchase history: the segmentation model is not trained yet."));
   }
   const p = data.predictions;
+  showCaveats(document.getElementById("customer-caveats"), data.caveats);
   const box = document.getElementById("customer-predictions");
   if (!p) {
     box.replaceChildren(el("p", { class: "empty-state" }, "No predictions: the value model has not scored this customer (train it from the Models page)."));
