@@ -115,6 +115,38 @@ def test_the_season_says_what_it_rests_on_or_why_there_is_none() -> None:
     assert "season" not in assessed(comparison(0.6, 0.8, 5000), 5000)
 
 
+def test_the_top_factors_say_which_model_they_explain_and_how_it_agrees() -> None:
+    table = comparison(0.6, 0.8, 5000)
+    table["churn"]["btyd"] = table["churn"]["gbm"] | {"roc_auc": 0.75}
+
+    def factors(chosen: str, rho: float, p: float = 1e-9) -> Statement:
+        table["churn"]["gbm"]["roc_auc_p"] = p
+        model = {"model": "gbm", "chosen": chosen, "spearman": rho, "customers": 4000}
+        statements = assess(
+            table,
+            CHOSEN | {"churn": chosen},
+            CUTOFFS,
+            validation_customers=5000,
+            clv_days=365,
+            categories=[],
+            factors=model,
+        )
+        return by_output(statements)["top_factors"]
+
+    own = factors("gbm", 1.0)
+    assert own.status == "measured" and own.model == "gbm"
+    assert "ROC-AUC 0.800" in own.note and "the model behind churn_probability" in own.note
+    other = factors("btyd", 0.83)
+    assert other.status == "measured" and other.model == "gbm"
+    assert "comes from btyd" in other.note
+    assert "Spearman 0.83 (on 4,000 customers)" in other.note
+    assert "not why btyd does" in other.note
+    chance = factors("gbm", 1.0, p=0.4)
+    assert chance.status == "no better than chance" and "do not tell who will leave" in chance.note
+    # a run without churn learners has no factors to explain
+    assert "top_factors" not in assessed(comparison(0.6, 0.8, 5000), 5000)
+
+
 def test_a_short_history_gets_btyd_only_and_says_what_is_missing() -> None:
     out = by_output(history_too_short("the history is 40 days; checking needs 102", 365))
     assert {out[c].status for c in ("expected_spend", "expected_orders", "p_active", "clv")} == {

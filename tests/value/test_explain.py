@@ -130,3 +130,56 @@ def test_trees_a_pattern_key_cannot_hold_are_explained_row_by_row() -> None:
         model.fit(frame, churned)
         expected = model.booster_.predict(frame, pred_contrib=True)
         np.testing.assert_allclose(_lightgbm_by_pattern(model.booster_, frame), expected)
+
+
+class TwoChurnModels:
+    """A fitted-models stand-in for ``factor_agreement``: the churn probability of
+    the explained model ("gbm") is a fixed function of recency, and the chosen one
+    ("btyd") is the served probability itself."""
+
+    window_days = 30
+    explained = "gbm"
+
+    def __init__(self, chosen: str, explained_churn: object) -> None:
+        self.chosen = {"churn": chosen}
+        self.explained_churn = explained_churn
+
+    def predict(
+        self, frame: pd.DataFrame, target: str, horizon_days: int, *, only: str
+    ) -> dict[str, np.ndarray]:
+        assert target == "churn" and only == "gbm"
+        return {"gbm": self.explained_churn(frame["recency_days"].to_numpy(float))}
+
+
+@pytest.mark.parametrize(("direction", "expected"), [(1, 1.0), (-1, -1.0)])
+def test_factor_agreement_ranks_the_sample_against_the_same_customers(
+    direction: int, expected: float
+) -> None:
+    """Sampled customers are compared with their own served probabilities: a served
+    ranking the explained model shares gives +1, a reversed one -1 (misaligned rows
+    would give about 0)."""
+    from custintel.value.service import factor_agreement
+
+    frame, _ = churn_data(5000)
+    served = 1 / (1 + np.exp(-direction * (frame["recency_days"].to_numpy() / 60 - 2)))
+    models = TwoChurnModels("btyd", lambda recency: recency / 300)
+    out = factor_agreement(
+        models,
+        frame,
+        pd.DataFrame(),
+        None,
+        30,
+        served,
+        sample=1000,
+    )
+    assert out is not None and out["spearman"] == pytest.approx(expected)
+    assert (out["model"], out["chosen"], out["customers"]) == ("gbm", "btyd", 1000)
+
+
+def test_factor_agreement_is_one_when_the_explained_model_is_the_chosen() -> None:
+    from custintel.value.service import factor_agreement
+
+    frame, _ = churn_data(50)
+    models = TwoChurnModels("gbm", lambda recency: pytest.fail("nothing to compare"))
+    out = factor_agreement(models, frame, pd.DataFrame(), None, 30, np.zeros(50))
+    assert out == {"model": "gbm", "chosen": "gbm", "spearman": 1.0, "customers": 50}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
 from pathlib import Path
 
@@ -126,6 +127,16 @@ def test_score_writes_one_row_per_customer_with_the_choice(
     assert "ROC-AUC" in statements["churn_probability"]["note"]
     assert statements["clv"]["status"] == "not measured"
     assert statements["expected_spend__grocery"]["status"] == "measured"
+    # the top factors say which churn model they explain, and how it agrees with the
+    # one behind churn_probability when that is another
+    factors = statements["top_factors"]
+    assert factors["model"] == "gbm" and factors["status"] == "measured"
+    if churn == "gbm":
+        assert "the model behind churn_probability" in factors["note"]
+    else:
+        agreement = re.search(r"Spearman (-?[\d.]+)", factors["note"])
+        assert agreement, factors["note"]
+        assert 0.3 < float(agreement.group(1)) <= 1.0  # both rank the same shop's risk
     assert summary["btyd_family"] in {"bgnbd", "mbgnbd", "paretonbd"}
     assert "what each column rests on" in result.output
     # A risk level holding most customers gets a note that names the settings to change.

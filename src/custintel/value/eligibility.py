@@ -83,10 +83,12 @@ def assess(
     clv_days: int,
     categories: list[str],
     horizon_days: int | None = None,
+    factors: dict[str, Any] | None = None,
 ) -> list[Statement]:
     """Statements for a run whose models were chosen on a validation split (over
     ``horizon_days``, when longer than the label windows, churn says how it is carried
-    there)."""
+    there; ``factors``, ``service.factor_agreement``'s, says which model the top factors
+    explain)."""
     window = f"{cutoffs['validation']} to {cutoffs['validation_ends']}"
     carried = (
         f"; measured over {cutoffs['window_days']}-day windows and carried to the "
@@ -157,6 +159,8 @@ def assess(
                 f"on {window} (churn rate {churn_rate:.0%})" + carried + caveat,
             )
         )
+    if factors:
+        out.append(_top_factors(factors, comparison["churn"], window))
     out.append(
         Statement(
             "p_active",
@@ -232,6 +236,35 @@ def assess(
     if cutoffs.get("note"):
         out.append(Statement("all", "measured", None, str(cutoffs["note"])))
     return out
+
+
+def _top_factors(
+    factors: dict[str, Any], churn: dict[str, dict[str, float]], window: str
+) -> Statement:
+    """What the top factors explain: the explained model's own ranking on the validation
+    window and, when churn_probability comes from another model, how the two rankings
+    agree."""
+    model, chosen = factors["model"], factors["chosen"]
+    measured = churn.get(model, {})
+    auc = measured.get("roc_auc", float("nan"))
+    note = f"TreeSHAP values of {model}'s churn model"
+    if auc == auc:
+        note += f" (ROC-AUC {auc:.3f} on {window})"
+    if model == chosen:
+        note += ", the model behind churn_probability"
+    else:
+        note += (
+            f"; churn_probability comes from {chosen}, whose ranking of the customers "
+            f"agrees with {model}'s at Spearman {factors['spearman']:.2f} (on "
+            f"{factors['customers']:,} customers): where the two disagree, a factor says "
+            f"why {model} sees the risk, not why {chosen} does"
+        )
+    chance = _at_chance(measured.get("roc_auc_p"))
+    if chance:
+        note += (
+            "; its ranking could not be told from chance, so the factors do not tell who will leave"
+        )
+    return Statement("top_factors", AT_CHANCE if chance else "measured", model, note)
 
 
 def history_too_short(reason: str, clv_days: int) -> list[Statement]:

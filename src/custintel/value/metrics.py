@@ -16,7 +16,7 @@ import numpy as np
 from scipy.stats import mannwhitneyu, spearmanr
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
-__all__ = ["churn_metrics", "normalised_gini", "reliability_table", "spend_metrics"]
+__all__ = ["churn_metrics", "normalised_gini", "reliability_table", "spearman", "spend_metrics"]
 
 # Equal-width bins of predicted probability in a reliability table.
 RELIABILITY_BINS = 10
@@ -37,7 +37,7 @@ def normalised_gini(actual: np.ndarray, predicted: np.ndarray) -> float:
     return _gini(actual, predicted) / _gini(actual, actual)
 
 
-def _spearman(actual: np.ndarray, predicted: np.ndarray) -> tuple[float, float]:
+def spearman(actual: np.ndarray, predicted: np.ndarray) -> tuple[float, float]:
     """Rank correlation and its one-sided p-value (against no positive correlation);
     NaN for both when either side is constant (no ranking to compare)."""
     if len(actual) < 2 or np.ptp(actual) == 0 or np.ptp(predicted) == 0:
@@ -56,12 +56,12 @@ def spend_metrics(actual: np.ndarray, predicted: np.ndarray) -> dict[str, float]
     decile_actual = np.array([actual[d].sum() for d in deciles])
     decile_predicted = np.array([predicted[d].sum() for d in deciles])
     total = actual.sum()
-    spearman, spearman_p = _spearman(actual, predicted)
+    rho, rho_p = spearman(actual, predicted)
     return {
         "rmse": float(np.sqrt(np.mean(error**2))),
         "mae": float(np.mean(np.abs(error))),
-        "spearman": spearman,
-        "spearman_p": spearman_p,
+        "spearman": rho,
+        "spearman_p": rho_p,
         "normalised_gini": normalised_gini(actual, predicted),
         "top_decile_capture": float(actual[top].sum() / total) if total > 0 else float("nan"),
         # Mean absolute gap between predicted and actual revenue per decile of the

@@ -228,11 +228,18 @@ class ValueModels:
     seasons: Seasons = field(default_factory=Seasons)
 
     @property
-    def classifier(self) -> Any:
-        """The churn classifier whose SHAP values explain churn (``explain.py``): the
-        LightGBM one when fitted (TreeSHAP on it is fast), else the first learner's."""
+    def explained(self) -> str | None:
+        """The churn candidate whose SHAP values explain churn (``explain.py``): LightGBM
+        when fitted (TreeSHAP on it is fast), else the first learner; None without
+        learners. It need not be the chosen one (``service.factor_agreement``)."""
         models = self.churn.models if self.churn else {}
-        return models.get("gbm", next(iter(models.values()), None))
+        return "gbm" if "gbm" in models else next(iter(models), None)
+
+    @property
+    def classifier(self) -> Any:
+        """The fitted classifier of :attr:`explained` (None without learners)."""
+        name = self.explained
+        return self.churn.models[name] if self.churn and name else None
 
     def classifier_inputs(self, frame: pd.DataFrame) -> pd.DataFrame:
         """The features of ``frame`` as the churn classifiers see them (missing values
