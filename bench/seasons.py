@@ -9,7 +9,7 @@ candidate's figures on the validation window printed side by side:
 - the demo shop (`custintel demo`'s 10,000 customers, seed 42: four years with a
   Black Friday and Christmas season), 30 and 90 days.
 
-    python -m bench.seasons          # markdown tables (about 15 minutes on 2 cores)
+    python -m bench.seasons          # markdown tables (about 5 minutes on 2 cores)
 """
 
 from __future__ import annotations

@@ -87,6 +87,22 @@ def test_compare_chooses_the_candidate_built_to_be_better(learner: str, btyd_kno
         assert models.chosen["churn"] == learner
 
 
+def test_the_run_rate_is_last_years_spend_scaled_whatever_the_tenure() -> None:
+    """A customer whose first order was yesterday is not handed that order as a daily
+    rate: the baseline divides the last 365 days' spend by 365 for everyone."""
+    train, calibration, validation = splits(3, 200)
+    models = fit_candidates(train, calibration, candidates=["btyd", "gbm", "run_rate"], n_jobs=1)
+    rows = validation.head(3).copy()
+    rows["tenure_days"] = [1, 200, 2000]
+    rows["spend_365d"] = [100.0, 100.0, 100.0]
+    rows["orders_365d"] = [1, 1, 1]
+    spend = models.predict(rows, "spend", 73, only="run_rate")["run_rate"]
+    orders = models.predict(rows, "orders", 73, only="run_rate")["run_rate"]
+    season = models.season(rows, "spend", 73)
+    np.testing.assert_allclose(spend, 100.0 * 73 / 365 * season)
+    np.testing.assert_allclose(orders, 73 / 365 * models.season(rows, "orders", 73))
+
+
 def test_options_are_checked_with_named_values() -> None:
     train, calibration, _ = splits(3, 200)
     with pytest.raises(ConfigError, match="catboost"):

@@ -19,8 +19,9 @@ Candidates (``CANDIDATES``; ``fit_candidates(..., candidates=...)`` fits a subse
   the variance of any one of them; on a window inside CDNOW's calibration period it
   beat the mean of BTYD and LightGBM alone on every spend measure and on churn
   (docs/accuracy.md);
-- ``run_rate``: the customer's spend (orders) over the last year, or over their tenure
-  when shorter, scaled to the horizon;
+- ``run_rate``: the customer's spend (orders) over the last 365 days, scaled to the
+  horizon: the naive "last period" way. Not over their tenure when shorter, which
+  turned a first order placed yesterday into a daily rate (docs/decisions.md);
 - ``rfm_cell``: the mean training rate of customers in the same recency × frequency
   quintile cell, scaled to the horizon.
 
@@ -184,10 +185,14 @@ def _check(candidates: tuple[str, ...], imbalance: str) -> tuple[str, ...]:
     return tuple(c for c in CANDIDATES if c in candidates)
 
 
+# The run-rate baseline's period: the last year, whatever the customer's tenure.
+RUN_RATE_DAYS = 365
+
+
 def _run_rate(frame: pd.DataFrame, target: str) -> np.ndarray:
+    """The per-day rate of the last ``RUN_RATE_DAYS`` days' spend (orders)."""
     column = "spend_365d" if target == "spend" else "orders_365d"
-    days = np.clip(frame["tenure_days"].to_numpy(float), 1, 365)
-    return frame[column].to_numpy(float) / days
+    return frame[column].to_numpy(float) / RUN_RATE_DAYS
 
 
 def _cells(frame: pd.DataFrame, edges: dict[str, np.ndarray]) -> pd.Series:
