@@ -452,7 +452,7 @@ def test_auto_keeps_the_most_likely_family_on_cdnow(
     cdnow: CdnowFit, cdnow_families: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # the fixture's fits stand in for the library's, so only the choice runs here
-    monkeypatch.setattr(btyd, "_fit_family", lambda data, family: cdnow_families[family])
+    monkeypatch.setattr(btyd, "_fit_family", lambda data, family, flat=True: cdnow_families[family])
     model = fit_btyd(cdnow.summary)
     likelihoods = model.log_likelihoods
     assert list(likelihoods) == list(btyd.FAMILIES) and not model.family_notes

@@ -305,11 +305,11 @@ def recording(monkeypatch: pytest.MonkeyPatch, fail: dict[str, Exception]) -> li
     calls: list[tuple] = []
     real = btyd._fit_family
 
-    def fit(data: pd.DataFrame, family: str) -> Any:
+    def fit(data: pd.DataFrame, family: str, *, flat: bool = True) -> Any:
         calls.append((family, len(data)))
         if family in fail:
             raise fail[family]
-        return real(data, family)
+        return real(data, family, flat=flat)
 
     monkeypatch.setattr(btyd, "_fit_family", fit)
     return calls
@@ -328,7 +328,8 @@ def test_a_failing_family_is_skipped_with_its_reason(monkeypatch: pytest.MonkeyP
         lambda family, *args: np.nan if family == "mbgnbd" else real_likelihood(family, *args),
     )
     model = fit_btyd(frame)
-    assert calls == [("bgnbd", 1200), ("mbgnbd", 1200), ("paretonbd", 1200)]
+    # MBG/NBD's degenerate fit is tried again with the default priors, in vain
+    assert calls == [("bgnbd", 1200), ("mbgnbd", 1200), ("mbgnbd", 1200), ("paretonbd", 1200)]
     assert model.family == "bgnbd" and list(model.log_likelihoods) == ["bgnbd"]
     assert model.family_notes["paretonbd"] == "RuntimeError: the optimizer diverged"
     assert model.family_notes["mbgnbd"].startswith(
@@ -431,3 +432,32 @@ def test_pareto_nbd_is_fitted_on_a_sample(monkeypatch: pytest.MonkeyPatch) -> No
     assert calls == [("paretonbd", 500)]  # and not refitted on all 1,500
     assert model.family == "paretonbd" and model.n_choice_customers == 500
     assert list(model.log_likelihoods) == ["paretonbd"] and model.n_customers == 1500
+
+
+def test_steady_customers_none_of_whom_leaves_get_the_default_priors() -> None:
+    """A small B2B shop: 30 customers ordering every 10 to 90 days for two years, none
+    seen to drop out. The likelihood runs off to its boundary (r, alpha and b towards
+    infinity, a towards 0; on such a shop's orders at one cutoff the predictions came
+    out NaN), so the fit is made again with PyMC-Marketing's default priors, which keep
+    the parameters finite, say so, and find the pace."""
+    rng = np.random.default_rng(0)
+    x, recency, T = [], [], []
+    for _ in range(30):
+        first = int(rng.integers(0, 60))
+        days = [first]
+        while days[-1] < 668:
+            days.append(days[-1] + int(rng.integers(10, 90)))
+        days.pop()  # the first purchase day past the observation period
+        x.append(len(days) - 1)
+        recency.append((days[-1] - first) / 7)
+        T.append((668 - first) / 7)
+    frame = frame_of(np.array(x), np.array(recency), np.array(T))
+    model = fit_btyd(frame, family="bgnbd")
+    assert model.family == "bgnbd"
+    note = model.family_notes["bgnbd"]
+    assert "ran off to the edge of its parameters" in note and "default priors" in note
+    assert max(model.r, model.alpha, model.a, model.b) < btyd.BOUNDARY
+    expected = np.asarray(model.expected_orders(frame, 364), float)
+    pace = np.mean(np.array(x) / np.array(T)) * 52  # repeat purchase days a year so far
+    assert expected.mean() == pytest.approx(pace, rel=0.05)
+    assert (np.asarray(model.p_alive(frame)) > 0.99).all()

@@ -241,7 +241,10 @@ def _order_data(summary: pd.DataFrame) -> pd.DataFrame:
     return data.reset_index(drop=True)
 
 
-def _fit_family(data: pd.DataFrame, family: str) -> Any:
+def _fit_family(data: pd.DataFrame, family: str, *, flat: bool = True) -> Any:
+    """MAP fit of one family: with flat priors (the maximum likelihood estimate), or
+    with ``flat=False`` PyMC-Marketing's default weakly informative priors, which keep
+    the parameters finite where the likelihood runs off to a boundary."""
     names = ORDER_PARAMETERS[family]
     with quiet_pymc():
         from pymc_extras.prior import Prior
@@ -252,7 +255,8 @@ def _fit_family(data: pd.DataFrame, family: str) -> Any:
             "mbgnbd": clv.ModifiedBetaGeoModel,
             "paretonbd": clv.ParetoNBDModel,
         }[family]
-        model = model_class(model_config={name: Prior("HalfFlat") for name in names})
+        config = {name: Prior("HalfFlat") for name in names} if flat else None
+        model = model_class(model_config=config)
         model.fit(data, method="map", progressbar=False)
     _check_fitted(model, names, FAMILY_LABELS[family], len(data))
     return model
@@ -370,10 +374,40 @@ def _reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {message}"
 
 
-def _fit_scored(data: pd.DataFrame, family: str) -> tuple[Any, float]:
-    """Fit one family and return it with its log-likelihood on ``data``; raises when the
-    fit fails, or when its log-likelihood or predictions on ``data`` are not finite."""
-    fitted = _fit_family(data, family)
+def _fit_scored(data: pd.DataFrame, family: str) -> tuple[Any, float, str]:
+    """Fit one family and return it with its log-likelihood on ``data`` and a note.
+
+    The maximum likelihood fit comes first. Where it is degenerate (parameters, its
+    log-likelihood or its predictions not finite, or a parameter beyond
+    :data:`BOUNDARY`: a few dozen steady customers of whom none is seen to drop out send
+    r, alpha and b to infinity and a to 0), the family is fitted again with
+    PyMC-Marketing's default priors, and the note says so. Raises when that fails too,
+    or for any other failure of the fit."""
+    try:
+        fitted, value = _fit_checked(data, family, flat=True)
+        return fitted, value, ""
+    except NotEnoughData as degenerate:
+        fitted, value = _fit_checked(data, family, flat=False)
+        return (
+            fitted,
+            value,
+            f"the maximum likelihood fit was degenerate ({degenerate.message}); fitted "
+            "with PyMC-Marketing's default priors instead",
+        )
+
+
+# An order model's parameter above this has run off to the boundary of the likelihood:
+# r and alpha grow without end when customers' purchase rates do not vary, b when none
+# drops out. Fitted shops' parameters are a few units (CDNOW's r=0.24, alpha=4.4, a=0.79,
+# b=2.4); there the predictions rest on hypergeometric series at 1e8 and may turn NaN.
+BOUNDARY = 1e6
+
+
+def _fit_checked(data: pd.DataFrame, family: str, *, flat: bool) -> tuple[Any, float]:
+    """One fit and its log-likelihood on ``data``; raises :class:`NotEnoughData` when
+    its parameters, log-likelihood or predictions on ``data`` are not finite, or a
+    parameter is above :data:`BOUNDARY`."""
+    fitted = _fit_family(data, family, flat=flat)
     parameters: dict[str, Any] = {
         name: posterior_value(fitted, name) for name in ORDER_PARAMETERS[family]
     }
@@ -383,6 +417,13 @@ def _fit_scored(data: pd.DataFrame, family: str) -> tuple[Any, float]:
     if not np.isfinite(value):
         raise NotEnoughData(
             f"the {label} fit on {len(data)} customers has log-likelihood {value} ({shown})",
+            where="BTYD summary",
+        )
+    if max(parameters.values()) > BOUNDARY:
+        raise NotEnoughData(
+            f"the {label} fit on {len(data)} customers ran off to the edge of its "
+            f"parameters ({shown}), as when every customer buys at the same pace and "
+            "none is seen to leave",
             where="BTYD summary",
         )
     _check_predictions(BTYDModel(family=family, **parameters), data, label, shown)
@@ -448,18 +489,26 @@ def fit_btyd(summary: pd.DataFrame, family: str = "auto") -> BTYDModel:
     fits: dict[str, Any] = {}
     log_likelihoods: dict[str, float] = {}
     notes: dict[str, str] = {}
+    with_priors: set[str] = set()  # families whose fit needed the default priors
     failure: Exception | None = None
     for name in candidates:
         try:
-            fits[name], log_likelihoods[name] = _fit_scored(choice, name)
+            fits[name], log_likelihoods[name], note = _fit_scored(choice, name)
         # A library fit can fail in many ways (optimizer, compiled-graph and numerical
         # errors); any of them only disqualifies this family.
         except Exception as exc:
             failure, notes[name] = exc, _reason(exc)
+            continue
+        if note:
+            notes[name] = note
+            with_priors.add(name)
     if not fits and "bgnbd" not in candidates:
         try:
-            fits["bgnbd"], log_likelihoods["bgnbd"] = _fit_scored(data, "bgnbd")
+            fits["bgnbd"], log_likelihoods["bgnbd"], note = _fit_scored(data, "bgnbd")
             choice = data
+            if note:
+                notes["bgnbd"] = note
+                with_priors.add("bgnbd")
         except Exception as exc:
             failure, notes["bgnbd"] = exc, _reason(exc)
     if not fits:
@@ -475,7 +524,7 @@ def fit_btyd(summary: pd.DataFrame, family: str = "auto") -> BTYDModel:
     orders = fits[chosen]
     if len(choice) < len(data) and chosen != "paretonbd":
         try:
-            orders = _fit_family(data, chosen)
+            orders = _fit_family(data, chosen, flat=chosen not in with_priors)
         except Exception as exc:
             notes[chosen] = (
                 f"kept the fit on {len(choice)} sampled customers: the refit on all "
