@@ -103,6 +103,18 @@ def test_a_ranking_that_could_be_chance_is_labelled_so() -> None:
     assert "chance" not in out["expected_orders"].note
 
 
+def test_a_window_without_spend_cannot_measure_spend() -> None:
+    """A shop whose orders are free (samples, zero-priced B2B call-offs) has no spend to
+    rank: the column says so instead of "the top 10 % made nan% of the spend"."""
+    table = comparison(0.6, 0.8, 5000)
+    table["spend"]["gbm"] = {"rmse": 0.0, "top_decile_capture": float("nan")}
+    out = assessed(table, 5000)
+    assert out["expected_spend"].status == "not measured"
+    assert "added up to nothing" in out["expected_spend"].note
+    assert "nan" not in out["expected_spend"].note
+    assert out["expected_orders"].status == "measured"
+
+
 def test_the_season_says_what_it_rests_on_or_why_there_is_none() -> None:
     def season(note: str, applied: bool) -> Statement:
         cutoffs = CUTOFFS | {"seasons": note, "seasons_applied": applied}

@@ -103,6 +103,19 @@ def assess(
     ):
         model = chosen[target]
         m = comparison[target][model]
+        capture = m.get("top_decile_capture", float("nan"))
+        if capture != capture:  # NaN: nothing to capture, the window's total is not positive
+            out.append(
+                Statement(
+                    column,
+                    "not measured",
+                    model,
+                    f"the customers' {unit} in {window} added up to nothing, so neither the "
+                    f"amounts nor who brings the most {unit} could be checked; the "
+                    "predictions rest on the earlier windows the models learnt from",
+                )
+            )
+            continue
         base = comparison[target].get("run_rate", {}).get("rmse", float("nan"))
         chance = _at_chance(m.get("spearman_p"))
         out.append(
