@@ -107,6 +107,7 @@ def test_a_customer_carries_the_caveats_of_the_version_that_scored_them(
     chance, and once it serves, the customer and the churn dashboard say so."""
     read, admin = bearer(api_keys["read"]), bearer(api_keys["admin"])
     assert api.get("/v1/customers/C002", headers=read).json()["caveats"] == []
+    assert api.get("/v1/customers?limit=2", headers=read).json()["caveats"] == []
     assert api.get("/v1/dashboard/churn", headers=read).json()["caveats"] == []
 
     assert api.post("/v1/models/value/2/activate", headers=admin).status_code == 200
@@ -117,6 +118,13 @@ def test_a_customer_carries_the_caveats_of_the_version_that_scored_them(
     assert body["predictions"]["expected_spend"] == 201.0  # version 2 answered
     assert body["caveats"] == expected
     assert api.get("/v1/dashboard/churn", headers=read).json()["caveats"] == expected
+    # every payload of value predictions carries them: a page, and a batch by id
+    assert api.get("/v1/customers?limit=2", headers=read).json()["caveats"] == expected
+    batch = api.post(
+        "/v1/predictions", json={"customer_ids": ["C002"]}, headers=bearer(api_keys["predict"])
+    )
+    assert batch.status_code == 200, batch.text
+    assert batch.json()["caveats"] == expected
 
 
 def test_an_unknown_customer_is_404(api: TestClient, api_keys: dict[str, str]) -> None:

@@ -12,7 +12,7 @@ import datetime as dt
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from custintel.api.schemas import Caveat, HistoryPoint, ModelRef
+from custintel.api.schemas import Caveat, HistoryPoint, ModelRef, caveats_field
 
 __all__ = [
     "AtRiskCustomer",
@@ -224,8 +224,4 @@ class ChurnOut(BaseModel):
     churn_risk: list[CountOut] = Field(description="low, medium, high, then any other level")
     value_tiers: list[CountOut]
     at_risk: list[AtRiskCustomer]
-    caveats: list[Caveat] = Field(
-        default_factory=list,
-        description="predictions of this version that rank customers no better than "
-        "chance on its validation window (as on /v1/customers/{customer_id})",
-    )
+    caveats: list[Caveat] = caveats_field()

@@ -353,6 +353,7 @@ def customer_page(
             "offset": offset,
             "total": int(total or 0),
             "items": [_prediction(r) for r in rows],
+            "caveats": caveats(version),
         }
     )
 
@@ -398,6 +399,7 @@ def predictions(
         model=_ref(version),
         predictions=[_prediction(found[i]) for i in ids if i in found],
         unknown=[i for i in ids if i not in found],
+        caveats=caveats(version),
     )
 
 
@@ -424,6 +426,7 @@ def _predict_rows(
         model=_ref(version),
         predictions=[_prediction(CustomerPrediction(**r)) for r in prediction_records(scores)],
         ignored_columns=ignored,
+        caveats=caveats(version),
     )
 
 

@@ -37,6 +37,7 @@ __all__ = [
     "ProblemDetails",
     "SegmentOut",
     "SegmentsOut",
+    "caveats_field",
 ]
 
 Capability = Literal["segmentation", "forecasting", "value"]
@@ -290,6 +291,16 @@ class Caveat(BaseModel):
     note: str
 
 
+def caveats_field() -> Any:
+    """The ``caveats`` field of every payload that carries value predictions."""
+    return Field(
+        default_factory=list,
+        description="predictions of the value version that rank customers no better "
+        "than chance on its validation window: read them as shop-wide levels, not as "
+        "who to act on first",
+    )
+
+
 class CustomerOut(BaseModel):
     """One customer: segment (null before segmentation is trained), predictions (null
     when the value model did not score them), the churn factors in words, and the
@@ -299,12 +310,7 @@ class CustomerOut(BaseModel):
     segment: CustomerSegment | None
     predictions: PredictionOut | None
     top_factors: list[str]
-    caveats: list[Caveat] = Field(
-        default_factory=list,
-        description="predictions of the value version that rank customers no better "
-        "than chance on its validation window: read them as shop-wide levels, not as "
-        "who to act on first",
-    )
+    caveats: list[Caveat] = caveats_field()
     models: list[ModelRef] = Field(description="the versions this answer was read from")
 
 
@@ -318,6 +324,7 @@ class CustomerPage(BaseModel):
     offset: int
     total: int = Field(description="customers scored by this version")
     items: list[PredictionOut]
+    caveats: list[Caveat] = caveats_field()
 
 
 class PredictionsIn(BaseModel):
@@ -363,6 +370,7 @@ class PredictionsOut(BaseModel):
     predictions: list[PredictionOut]
     unknown: list[str] = Field(default_factory=list)
     ignored_columns: list[str] = Field(default_factory=list)
+    caveats: list[Caveat] = caveats_field()
 
 
 # -- forecasts -------------------------------------------------------------------------
