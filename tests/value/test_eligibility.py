@@ -153,6 +153,8 @@ def test_the_top_factors_say_which_model_they_explain_and_how_it_agrees() -> Non
     assert "comes from btyd" in other.note
     assert "Spearman 0.83 (on 4,000 customers)" in other.note
     assert "not why btyd does" in other.note
+    flat = factors("btyd", float("nan"))
+    assert "nan" not in flat.note and "the same probability" in flat.note
     chance = factors("gbm", 1.0, p=0.4)
     assert chance.status == "no better than chance" and "do not tell who will leave" in chance.note
     # a run without churn learners has no factors to explain

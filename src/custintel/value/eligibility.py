@@ -263,12 +263,19 @@ def _top_factors(
     note = f"TreeSHAP values of {model}'s churn model"
     if auc == auc:
         note += f" (ROC-AUC {auc:.3f} on {window})"
+    rho = factors["spearman"]
     if model == chosen:
         note += ", the model behind churn_probability"
+    elif rho != rho:  # NaN: one of the two gives every customer the same probability
+        note += (
+            f"; churn_probability comes from {chosen}, and one of the two gives every "
+            f"customer the same probability, so the factors say why {model} sees the "
+            f"risk, not why {chosen} does"
+        )
     else:
         note += (
             f"; churn_probability comes from {chosen}, whose ranking of the customers "
-            f"agrees with {model}'s at Spearman {factors['spearman']:.2f} (on "
+            f"agrees with {model}'s at Spearman {rho:.2f} (on "
             f"{factors['customers']:,} customers): where the two disagree, a factor says "
             f"why {model} sees the risk, not why {chosen} does"
         )

@@ -618,7 +618,7 @@ def apply_models(
 
 
 # Customers sampled to measure how the explained churn model's ranking agrees with the
-# served one: a Spearman correlation on 10,000 is within about 0.01 of everyone's.
+# served one: the standard error of a Spearman correlation on 10,000 is at most 0.01.
 AGREEMENT_SAMPLE = 10_000
 
 
