@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
-from seed import CHANCE_NOTE
+from seed import CHANCE_NOTE, factors_note
 
 from api_helpers import bearer
 from custintel.api import create_app
@@ -106,7 +106,8 @@ def test_a_customer_carries_the_caveats_of_the_version_that_scored_them(
     """Version 1 (active) measured every column; version 2's churn ranking could be
     chance, and once it serves, the customer and the churn dashboard say so."""
     read, admin = bearer(api_keys["read"]), bearer(api_keys["admin"])
-    assert api.get("/v1/customers/C002", headers=read).json()["caveats"] == []
+    first = api.get("/v1/customers/C002", headers=read).json()
+    assert first["caveats"] == [] and first["factors_note"] == factors_note(1)
     assert api.get("/v1/customers?limit=2", headers=read).json()["caveats"] == []
     assert api.get("/v1/dashboard/churn", headers=read).json()["caveats"] == []
 
@@ -117,6 +118,7 @@ def test_a_customer_carries_the_caveats_of_the_version_that_scored_them(
     body = api.get("/v1/customers/C002", headers=read).json()
     assert body["predictions"]["expected_spend"] == 201.0  # version 2 answered
     assert body["caveats"] == expected
+    assert body["factors_note"] == factors_note(2)  # the top factors' own statement
     assert api.get("/v1/dashboard/churn", headers=read).json()["caveats"] == expected
     # every payload of value predictions carries them: a page, and a batch by id
     assert api.get("/v1/customers?limit=2", headers=read).json()["caveats"] == expected

@@ -346,6 +346,9 @@ def test_customer_page_shows_segment_predictions_and_factors(
     assert factors
     if api["top_factors"]:
         assert api["top_factors"][0] in factors
+    # under the factors, which model they explain, in the scoring run's words
+    assert api["factors_note"] and "TreeSHAP values of" in api["factors_note"]
+    expect(page.locator("#customer-factors-note")).to_have_text(api["factors_note"])
     console.assert_clean()
 
 

@@ -268,15 +268,25 @@ def factor_list(text: str | None) -> list[str]:
     return [f.strip() for f in (text or "").split(";") if f.strip()]
 
 
-def caveats(version: ModelVersion | None) -> list[Caveat]:
-    """The statements of a value version's run (its summary's ``eligibility``) whose
-    column ranks customers no better than chance; none for a version without them."""
+def _statements(version: ModelVersion | None) -> list[dict[str, Any]]:
+    """A value version's "what each column rests on" (its summary's ``eligibility``)."""
     statements = (version.summary or {}).get("eligibility", []) if version else []
+    return [s for s in statements if isinstance(s, dict)]
+
+
+def caveats(version: ModelVersion | None) -> list[Caveat]:
+    """The statements of a value version's run whose column ranks customers no better
+    than chance; none for a version without them."""
     return [
         Caveat(output=s["output"], status=s["status"], note=s["note"])
-        for s in statements
-        if isinstance(s, dict) and s.get("status") == AT_CHANCE
+        for s in _statements(version)
+        if s.get("status") == AT_CHANCE
     ]
+
+
+def factors_note(version: ModelVersion | None) -> str | None:
+    """The note of a value version's ``top_factors`` statement, if it has one."""
+    return next((s["note"] for s in _statements(version) if s.get("output") == "top_factors"), None)
 
 
 def customer(session: Session, customer_id: str) -> CustomerOut:
@@ -319,6 +329,7 @@ def customer(session: Session, customer_id: str) -> CustomerOut:
         else None,
         predictions=prediction,
         top_factors=prediction.top_factors if prediction else [],
+        factors_note=factors_note(value_version) if prediction else None,
         caveats=caveats(value_version) if prediction else [],
         models=[_ref(v) for v in (seg_version, value_version) if v is not None],
     )

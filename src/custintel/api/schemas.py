@@ -310,6 +310,12 @@ class CustomerOut(BaseModel):
     segment: CustomerSegment | None
     predictions: PredictionOut | None
     top_factors: list[str]
+    factors_note: str | None = Field(
+        default=None,
+        description="which churn model the top factors explain and, when churn_probability "
+        "comes from another, how far the two rank customers alike (the scoring run's "
+        "top_factors statement); null for a version without one",
+    )
     caveats: list[Caveat] = caveats_field()
     models: list[ModelRef] = Field(description="the versions this answer was read from")
 

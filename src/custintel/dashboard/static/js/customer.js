@@ -57,6 +57,11 @@ function show(data) {
   factors.replaceChildren(...(data.top_factors.length
     ? data.top_factors.map((f) => el("li", {}, f))
     : [el("li", { class: "muted" }, "No factors recorded for this customer.")]));
+  // Which model the factors explain, and how far it ranks customers as the one behind
+  // the churn probability does (the scoring run's own words).
+  const note = document.getElementById("customer-factors-note");
+  note.textContent = data.factors_note || "";
+  note.hidden = !data.factors_note;
 }
 
 async function main() {
