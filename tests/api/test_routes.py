@@ -119,7 +119,8 @@ def test_a_customer_carries_the_caveats_of_the_version_that_scored_them(
     assert body["predictions"]["expected_spend"] == 201.0  # version 2 answered
     assert body["caveats"] == expected
     assert body["factors_note"] == factors_note(2)  # the top factors' own statement
-    assert api.get("/v1/dashboard/churn", headers=read).json()["caveats"] == expected
+    churn = api.get("/v1/dashboard/churn", headers=read).json()
+    assert churn["caveats"] == expected and churn["factors_note"] == factors_note(2)
     # every payload of value predictions carries them: a page, and a batch by id
     assert api.get("/v1/customers?limit=2", headers=read).json()["caveats"] == expected
     batch = api.post(

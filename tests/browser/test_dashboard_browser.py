@@ -305,6 +305,9 @@ def test_customers_page_charts_table_and_csv(
     assert tiers["points"] == len(api["value_tiers"])
     assert api["caveats"] == []  # the demo's churn ranking is better than chance
     expect(page.locator("#customers-caveats")).to_be_hidden()
+    # under the at-risk table, which model its "main reason" comes from
+    assert api["factors_note"] and "TreeSHAP values of" in api["factors_note"]
+    expect(page.locator("#at-risk-factors-note")).to_have_text(api["factors_note"])
 
     links = page.locator('#at-risk-table a[href*="/customer?id="]')
     expect(links.first).to_be_visible()

@@ -31,7 +31,7 @@ from custintel.api.dashboard_schemas import (
     SegmentPerformance,
     SegmentPerformanceOut,
 )
-from custintel.api.queries import TOTAL_SERIES, caveats, factor_list, served
+from custintel.api.queries import TOTAL_SERIES, caveats, factor_list, factors_note, served
 from custintel.api.schemas import HistoryPoint, ModelRef
 from custintel.appdb.schema import (
     CustomerPrediction,
@@ -419,5 +419,6 @@ def churn(session: Session, version: ModelVersion, top: int) -> ChurnOut:
             )
             for r in rows
         ],
+        factors_note=factors_note(version),
         caveats=caveats(version),
     )

@@ -12,7 +12,13 @@ import datetime as dt
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from custintel.api.schemas import Caveat, HistoryPoint, ModelRef, caveats_field
+from custintel.api.schemas import (
+    Caveat,
+    HistoryPoint,
+    ModelRef,
+    caveats_field,
+    factors_note_field,
+)
 
 __all__ = [
     "AtRiskCustomer",
@@ -224,4 +230,5 @@ class ChurnOut(BaseModel):
     churn_risk: list[CountOut] = Field(description="low, medium, high, then any other level")
     value_tiers: list[CountOut]
     at_risk: list[AtRiskCustomer]
+    factors_note: str | None = factors_note_field()
     caveats: list[Caveat] = caveats_field()

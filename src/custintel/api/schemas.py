@@ -38,6 +38,7 @@ __all__ = [
     "SegmentOut",
     "SegmentsOut",
     "caveats_field",
+    "factors_note_field",
 ]
 
 Capability = Literal["segmentation", "forecasting", "value"]
@@ -301,6 +302,16 @@ def caveats_field() -> Any:
     )
 
 
+def factors_note_field() -> Any:
+    """The ``factors_note`` field of every payload that shows top factors."""
+    return Field(
+        default=None,
+        description="which churn model the top factors explain and, when churn_probability "
+        "comes from another, how far the two rank customers alike (the scoring run's "
+        "top_factors statement); null for a version without one",
+    )
+
+
 class CustomerOut(BaseModel):
     """One customer: segment (null before segmentation is trained), predictions (null
     when the value model did not score them), the churn factors in words, and the
@@ -310,12 +321,7 @@ class CustomerOut(BaseModel):
     segment: CustomerSegment | None
     predictions: PredictionOut | None
     top_factors: list[str]
-    factors_note: str | None = Field(
-        default=None,
-        description="which churn model the top factors explain and, when churn_probability "
-        "comes from another, how far the two rank customers alike (the scoring run's "
-        "top_factors statement); null for a version without one",
-    )
+    factors_note: str | None = factors_note_field()
     caveats: list[Caveat] = caveats_field()
     models: list[ModelRef] = Field(description="the versions this answer was read from")
 

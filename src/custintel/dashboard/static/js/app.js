@@ -303,6 +303,13 @@ export function showCaveats(container, caveats) {
     el("strong", {}, `${CAVEAT_LABELS[c.output] || c.output}: ${c.status}. `), c.note)));
 }
 
+/** Show ``text`` in ``element`` (such as ``factors_note``: which churn model the top
+ * factors explain, in the scoring run's own words), or hide it when there is none. */
+export function showNote(element, text) {
+  element.textContent = text || "";
+  element.hidden = !text;
+}
+
 /** Save ``blob`` as a file named ``name`` (client side). */
 export function saveBlob(blob, name) {
   const url = URL.createObjectURL(blob);

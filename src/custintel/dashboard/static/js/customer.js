@@ -1,6 +1,6 @@
 // One customer: segment, predictions, the churn factors in words.
 // Data: GET /v1/customers/{customer_id}
-import { api, el, needModel, fmtDate, fmtDecimal, fmtNumber, fmtPercent, requireKey, showCaveats } from "./app.js";
+import { api, el, needModel, fmtDate, fmtDecimal, fmtNumber, fmtPercent, requireKey, showCaveats, showNote } from "./app.js";
 
 const status = document.getElementById("customer-status");
 
@@ -57,11 +57,7 @@ function show(data) {
   factors.replaceChildren(...(data.top_factors.length
     ? data.top_factors.map((f) => el("li", {}, f))
     : [el("li", { class: "muted" }, "No factors recorded for this customer.")]));
-  // Which model the factors explain, and how far it ranks customers as the one behind
-  // the churn probability does (the scoring run's own words).
-  const note = document.getElementById("customer-factors-note");
-  note.textContent = data.factors_note || "";
-  note.hidden = !data.factors_note;
+  showNote(document.getElementById("customer-factors-note"), data.factors_note);
 }
 
 async function main() {

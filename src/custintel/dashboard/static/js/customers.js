@@ -2,7 +2,7 @@
 // Data: GET /v1/dashboard/churn?top=50
 import {
   PALETTE, api, csvCell, draw, el, needModel, fillTable, fmtNumber, fmtPercent, requireKey, showEmpty,
-  showCaveats, showProblem, tableError,
+  showCaveats, showNote, showProblem, tableError,
 } from "./app.js";
 
 const TRAIN = "train it from the Models page (Train all) or run `custintel score`";
@@ -98,6 +98,7 @@ async function main() {
     return;
   }
   showCaveats(document.getElementById("customers-caveats"), data.caveats);
+  showNote(document.getElementById("at-risk-factors-note"), data.factors_note);
   rows = data.at_risk;
   renderTable();
   const colors = data.churn_risk.map((c) => RISK_COLORS[c.name] || PALETTE[6]);
