@@ -98,6 +98,11 @@ def test_a_failed_training_leaves_the_served_version(
 
 def test_score_ids_keeps_the_order_and_flags_unknown_ids(demo: Settings) -> None:
     frame = score_ids(demo, ["C000002", "nobody", "C000001"])
+    with _db(demo).session() as s:
+        value = active(s, "value")
+    assert value is not None and frame.attrs["model_version"] == value.version
+    assert frame.attrs["versions"]["value"] == value.id
+    assert frame.attrs["caveats"] == []  # the demo's rankings are all measured
     assert frame["customer_id"].tolist() == ["C000002", "nobody", "C000001"]
     assert frame["found"].tolist() == [True, False, True]
     assert frame.loc[0, "expected_spend"] >= 0 and frame.loc[0, "churn_risk"] in {

@@ -201,17 +201,37 @@ PREDICTION_COLUMNS = [
 ]
 
 
-def score_ids(settings: Settings, customer_ids: Sequence[str], chunk: int = 5_000) -> pd.DataFrame:
+def score_ids(
+    settings: Settings,
+    customer_ids: Sequence[str],
+    chunk: int = 5_000,
+    *,
+    versions: dict[str, int | None] | None = None,
+) -> pd.DataFrame:
     """The active predictions (and segment) for ``customer_ids``, in their order: a row
-    per id, ``found`` False for ids the active version does not know (never dropped)."""
+    per id, ``found`` False for ids the active version does not know (never dropped).
+
+    ``frame.attrs`` says what they came from: ``model_version`` (the value version's
+    number), ``versions`` (the value and segmentation version ids) and ``caveats`` (the
+    value version's columns that rank no better than chance). Passing a previous call's
+    ``versions`` scores with those versions instead of the active ones, so that a job
+    scoring in chunks reads one version throughout even if another is activated
+    meanwhile."""
+    from custintel.appdb.schema import ModelVersion
     from custintel.services import app_database
+    from custintel.value.eligibility import chance_caveats
 
     db = app_database(settings)
     ids = [str(i) for i in customer_ids]
     found: dict[str, dict[str, Any]] = {}
     with db.session() as session:
-        value = active(session, "value")
-        segments = active(session, "segmentation")
+        if versions is None:
+            value = active(session, "value")
+            segments = active(session, "segmentation")
+        else:  # versions are never deleted, so a pinned one is still there
+            value = session.get(ModelVersion, versions["value"])
+            segment_id = versions.get("segmentation")
+            segments = session.get(ModelVersion, segment_id) if segment_id else None
         if value is None:
             raise NotEnoughData(
                 "no customer predictions yet: the value models have not been trained",
@@ -242,6 +262,11 @@ def score_ids(settings: Settings, customer_ids: Sequence[str], chunk: int = 5_00
         [{"customer_id": i, "found": i in found, **empty, **found.get(i, {})} for i in ids]
     )
     frame.attrs["model_version"] = value.version
+    frame.attrs["versions"] = {
+        "value": value.id,
+        "segmentation": segments.id if segments is not None else None,
+    }
+    frame.attrs["caveats"] = chance_caveats(value.summary)
     return frame
 
 

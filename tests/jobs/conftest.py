@@ -59,14 +59,18 @@ def fake_training(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str | None
 def fake_scoring(monkeypatch: pytest.MonkeyPatch) -> None:
     """``score_ids``: ids starting with "c" are known, others are flagged unknown."""
 
-    def score_ids(settings: Settings, customer_ids: list[str]) -> pd.DataFrame:
+    def score_ids(
+        settings: Settings, customer_ids: list[str], *, versions: dict[str, int] | None = None
+    ) -> pd.DataFrame:
         found = [i.startswith("c") for i in customer_ids]
-        return pd.DataFrame(
+        frame = pd.DataFrame(
             {
                 "customer_id": customer_ids,
                 "found": found,
                 "expected_spend": [10.0 if k else None for k in found],
             }
         )
+        frame.attrs.update(model_version=7, versions={"value": 107}, caveats=[])
+        return frame
 
     monkeypatch.setattr(training, "score_ids", score_ids)

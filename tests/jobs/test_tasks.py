@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pandas as pd
 import pytest
 from jobs_helpers import fake_version, no_traceback
 
@@ -181,3 +182,44 @@ def test_bulk_scores_the_uploaded_ids_in_chunks(
     text = result_file(settings, job_id, "csv").read_text()
     assert text.splitlines()[0] == "customer_id,found,expected_spend"
     assert "x2,False," in text
+
+
+@pytest.mark.parametrize("served", [1, 2])
+def test_bulk_reads_the_version_it_started_with_and_repeats_its_caveats(
+    queue: JobQueue, settings: Settings, db: AppDB, monkeypatch: pytest.MonkeyPatch, served: int
+) -> None:
+    """Another value version activated while a bulk job runs changes none of its rows;
+    the result names the version the rows came from and carries its caveats."""
+    from api.seed import CHANCE_NOTE, seed_shop
+    from custintel.jobs import tasks
+    from custintel.jobs.bulk import result_file, write_input
+    from custintel.jobs.state import new_job_id
+
+    seed_shop(db)  # value versions 1 (measured) and 2 (churn at chance)
+    with db.session() as s:
+        activate(s, "value", served)
+    other = 3 - served
+    real = training.score_ids
+
+    def score_then_switch(*args: Any, **kwargs: Any) -> Any:
+        frame = real(*args, **kwargs)
+        with db.session() as s:
+            activate(s, "value", other)
+        return frame
+
+    monkeypatch.setattr(training, "score_ids", score_then_switch)
+    monkeypatch.setattr(tasks, "BULK_CHUNK", 2)
+    job_id = new_job_id()
+    write_input(settings, job_id, ["C001", "C002", "C003", "C004", "C005"])
+    job = queue.submit("bulk", {}, job_id=job_id)
+    assert job.status == "succeeded", job.error
+    assert job.result is not None and job.result["model_version"] == served
+    expected = (
+        [{"output": "churn_probability", "status": "no better than chance", "note": CHANCE_NOTE}]
+        if served == 2
+        else []
+    )
+    assert job.result["caveats"] == expected
+    rows = pd.read_csv(result_file(settings, job_id, "csv"))
+    # the seed's spend encodes the version: 100 * version + the customer's position
+    assert rows["expected_spend"].tolist() == [100.0 * served + i for i in range(5)]

@@ -55,7 +55,7 @@ from custintel.appdb.schema import (
     SegmentAssignment,
 )
 from custintel.registry.versions import VersionInfo, activate, active, list_versions, load_artifact
-from custintel.value.eligibility import AT_CHANCE
+from custintel.value.eligibility import chance_caveats
 
 __all__ = [
     "SORTABLE",
@@ -277,11 +277,7 @@ def _statements(version: ModelVersion | None) -> list[dict[str, Any]]:
 def caveats(version: ModelVersion | None) -> list[Caveat]:
     """The statements of a value version's run whose column ranks customers no better
     than chance; none for a version without them."""
-    return [
-        Caveat(output=s["output"], status=s["status"], note=s["note"])
-        for s in _statements(version)
-        if s.get("status") == AT_CHANCE
-    ]
+    return [Caveat(**c) for c in chance_caveats(version.summary if version else None)]
 
 
 def factors_note(version: ModelVersion | None) -> str | None:

@@ -197,25 +197,33 @@ def sync_body(queue: JobQueue, job: JobInfo, report: Reporter) -> dict[str, Any]
 
 
 def bulk_body(queue: JobQueue, job: JobInfo, report: Reporter) -> dict[str, Any]:
-    """Score the uploaded ids in chunks of :data:`BULK_CHUNK` and write the results."""
+    """Score the uploaded ids in chunks of :data:`BULK_CHUNK` and write the results.
+    Every chunk reads the versions the first one read, and the result names the value
+    version and repeats its caveats (columns that rank no better than chance), so the
+    file is never read without them."""
     import pandas as pd
 
     from custintel.jobs.bulk import read_input, write_results
 
     ids = read_input(queue.settings, job.id)
-    frames = []
+    score_ids = _service("score_ids")
+    frames: list[pd.DataFrame] = []
     for start in range(0, len(ids), BULK_CHUNK):
         chunk = ids[start : start + BULK_CHUNK]
-        frames.append(_service("score_ids")(queue.settings, chunk))
+        pinned = frames[0].attrs["versions"] if frames else None
+        frames.append(score_ids(queue.settings, chunk, versions=pinned))
         done = start + len(chunk)
         report(0.95 * done / len(ids), f"scored {done:,} of {len(ids):,} customers")
     frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     write_results(queue.settings, job.id, frame)
     base = f"/v1/jobs/{job.id}/result"
+    about = frames[0].attrs if frames else {}
     return {
         "customers": len(ids),
         "rows": len(frame),
         "columns": [str(c) for c in frame.columns],
+        "model_version": about.get("model_version"),
+        "caveats": about.get("caveats", []),
         "downloads": {"csv": f"{base}?format=csv", "xlsx": f"{base}?format=xlsx"},
     }
 

@@ -28,6 +28,7 @@ __all__ = [
     "FEW_EVENTS",
     "Statement",
     "assess",
+    "chance_caveats",
     "history_too_short",
 ]
 
@@ -308,4 +309,16 @@ def history_too_short(reason: str, clv_days: int) -> list[Statement]:
             None,
             f"the timing of orders is learnt from past windows: {reason}",
         ),
+    ]
+
+
+def chance_caveats(summary: dict[str, Any] | None) -> list[dict[str, str]]:
+    """The statements of a stored scoring run (its summary's ``eligibility``) whose
+    column ranks customers no better than chance, as ``output``, ``status`` and ``note``:
+    what the API, the dashboard and bulk results repeat wherever predictions are shown."""
+    statements = (summary or {}).get("eligibility", [])
+    return [
+        {"output": s["output"], "status": s["status"], "note": s["note"]}
+        for s in statements
+        if isinstance(s, dict) and s.get("status") == AT_CHANCE
     ]
