@@ -12,6 +12,7 @@ constants, so the tests hold for any demo seed.
 
 from __future__ import annotations
 
+import copy
 import csv
 import hashlib
 import io
@@ -404,6 +405,23 @@ def test_retailers_page_draws_demographic_clusters_by_sales_volume(
 # -- models and jobs -------------------------------------------------------------------
 
 
+def test_models_page_flags_a_choice_that_could_be_chance(
+    live: Live, page: Page, console: Console
+) -> None:
+    """The flag follows the p-value that allows for the choice among the candidates
+    (``chance_p``), not the chosen model's own, which a lucky choice makes small."""
+    models = copy.deepcopy(live.api("/v1/models"))
+    versions = models if isinstance(models, list) else models.get("items", models)
+    value = next(v for v in versions if v["capability"] == "value")
+    value["metrics"]["validation"]["churn"] |= {"roc_auc_p": 0.01, "chance_p": 0.3}
+    page.route("**/v1/models", lambda route: route.fulfill(json=models, status=200))
+    sign_in(page, live, "/models")
+    settle(page)
+    table = text(page, "#models-table")
+    assert table.count("(no better than chance)") == 1
+    console.assert_clean()
+
+
 def test_models_page_and_bulk_upload(
     live: Live, page: Page, console: Console, at_risk: list[dict[str, Any]]
 ) -> None:
@@ -421,7 +439,11 @@ def test_models_page_and_bulk_upload(
         if v["capability"] == "value"
         for m in v["metrics"]["validation"].values()
     ]
-    chance = [m for m in measured if (m.get("spearman_p") or m.get("roc_auc_p") or 0) >= 0.05]
+    chance = [
+        m
+        for m in measured
+        if (m.get("chance_p", m.get("spearman_p", m.get("roc_auc_p"))) or 0) >= 0.05
+    ]
     assert any("roc_auc_p" in m for m in measured)
     assert ("no better than chance" in table) == bool(chance)
     expect(page.locator("#jobs-table")).to_be_visible()

@@ -103,6 +103,21 @@ def test_a_ranking_that_could_be_chance_is_labelled_so() -> None:
     assert "chance" not in out["expected_orders"].note
 
 
+def test_the_chosen_models_p_value_allows_for_the_choice() -> None:
+    """A ranking that looks clear of chance on its own (p = 0.01) but not as the best of
+    the candidates compared on the same window (p = 0.21) is labelled chance; a run
+    stored before that p-value was kept is judged by the plain one."""
+    table = comparison(0.45, 0.7, 800)
+    table["orders"]["gbm"] |= {"spearman": 0.06, "spearman_p": 0.01, "chance_p": 0.21}
+    table["churn"]["gbm"] |= {"roc_auc_p": 0.001, "chance_p": 0.004}
+    out = assessed(table, 800)
+    assert out["expected_orders"].status == "no better than chance"
+    assert "Spearman 0.06, p = 0.21, as the best of 2 candidates" in out["expected_orders"].note
+    assert out["churn_probability"].status == "measured"
+    del table["orders"]["gbm"]["chance_p"]
+    assert assessed(table, 800)["expected_orders"].status == "measured"
+
+
 def test_a_window_without_spend_cannot_measure_spend() -> None:
     """A shop whose orders are free (samples, zero-priced B2B call-offs) has no spend to
     rank: the column says so instead of "the top 10 % made nan% of the spend"."""

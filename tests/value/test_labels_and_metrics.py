@@ -12,9 +12,11 @@ import pytest
 from custintel.errors import NotEnoughData
 from custintel.value.labels import labels, plan_cutoffs
 from custintel.value.metrics import (
+    chosen_ranking_p,
     churn_metrics,
     normalised_gini,
     reliability_table,
+    spearman,
     spend_metrics,
 )
 
@@ -126,6 +128,72 @@ def test_ranking_p_values_tell_signal_from_chance() -> None:
     assert spend_metrics(spend, spend + rng.normal(0, 30, 400))["spearman_p"] < 1e-6
     # a constant prediction has no ranking to test
     assert np.isnan(spend_metrics(spend, np.full(400, 3.0))["spearman_p"])
+
+
+def _noise_candidates(rng: np.random.Generator, n: int, k: int) -> dict[str, np.ndarray]:
+    return {f"m{j}": rng.gamma(2.0, 50.0, n) for j in range(k)}
+
+
+def test_the_best_of_many_unrelated_predictions_is_not_taken_for_skill() -> None:
+    """Ten predictions unrelated to the outcomes: the one with the lowest RMSE looks
+    better than chance far more often than one time in twenty by its plain p-value,
+    and about one time in twenty once the choice is allowed for."""
+    rng = np.random.default_rng(11)
+    plain, allowed = [], []
+    for _ in range(100):
+        spend = rng.gamma(2.0, 50.0, 300)
+        candidates = _noise_candidates(rng, 300, 10)
+        chosen = min(candidates, key=lambda n: np.mean((candidates[n] - spend) ** 2))
+        plain.append(spearman(spend, candidates[chosen])[1] < 0.05)
+        p = chosen_ranking_p(spend, candidates, chosen, measure="spearman", settled_below=0.05)
+        allowed.append(p < 0.05)
+    assert np.mean(plain) > 0.15  # measured here: 0.20 and 0.26 on two seeds
+    assert np.mean(allowed) <= 0.1  # 0.06 and 0.05
+
+
+def test_the_choice_costs_nothing_to_a_clear_signal() -> None:
+    rng = np.random.default_rng(3)
+    spend = rng.gamma(2.0, 50.0, 400)
+    candidates = _noise_candidates(rng, 400, 5) | {"good": spend + rng.normal(0, 30, 400)}
+    p = chosen_ranking_p(spend, candidates, "good", measure="spearman", settled_below=0.05)
+    # the Bonferroni bound: six times the plain p-value, far below any threshold
+    assert p == pytest.approx(6 * spearman(spend, candidates["good"])[1])
+    assert p < 1e-6
+
+
+def test_one_candidate_gets_its_plain_p_value_back() -> None:
+    """With nothing to choose between, the shuffles test the plain hypothesis, so they
+    agree with scipy's Spearman and Mann-Whitney p-values within their Monte Carlo error
+    (about 0.01 at p = 0.1 over 999 shuffles)."""
+    rng = np.random.default_rng(5)
+    spend = rng.gamma(2.0, 50.0, 200)
+    weak = spend + rng.normal(0, 600, 200)
+    p = chosen_ranking_p(spend, {"weak": weak}, "weak", measure="spearman", settled_below=0)
+    assert p == pytest.approx(spearman(spend, weak)[1], abs=0.03)
+    churned = rng.random(200) < 0.3
+    score = 0.1 * churned + rng.random(200)
+    p = chosen_ranking_p(churned, {"s": score}, "s", measure="roc_auc", settled_below=0)
+    assert p == pytest.approx(churn_metrics(churned, score)["roc_auc_p"], abs=0.03)
+    assert 0.02 < p < 0.5  # a weak signal, where the shuffles decide
+
+
+def test_churn_chosen_by_brier_among_unrelated_scores_is_not_taken_for_skill() -> None:
+    rng = np.random.default_rng(13)
+    plain, allowed = [], []
+    for _ in range(100):
+        churned = rng.random(300) < 0.4
+        candidates = {f"m{j}": rng.random(300) for j in range(8)}
+        chosen = min(candidates, key=lambda n: np.mean((candidates[n] - churned) ** 2))
+        plain.append(churn_metrics(churned, candidates[chosen])["roc_auc_p"] < 0.05)
+        p = chosen_ranking_p(churned, candidates, chosen, measure="roc_auc", settled_below=0.05)
+        allowed.append(p < 0.05)
+    assert np.mean(plain) > 0.2  # measured here: 0.34 and 0.35 on two seeds
+    assert np.mean(allowed) <= 0.1  # 0.03 and 0.06
+    assert np.isnan(
+        chosen_ranking_p(
+            np.zeros(50), {"a": rng.random(50)}, "a", measure="spearman", settled_below=0.05
+        )
+    )
 
 
 def test_factors_read_as_words() -> None:

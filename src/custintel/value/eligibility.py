@@ -9,9 +9,11 @@ Thresholds below which a figure is flagged as rough are rules of thumb, not test
 validation split with fewer than ``FEW_CUSTOMERS`` customers, or fewer than
 ``FEW_EVENTS`` churned (or active) customers, measures little. Whether a chosen model
 ranks customers better than chance is a test: the one-sided p-value of its Spearman
-correlation (spend, orders) or ROC-AUC (churn) on the validation window; from
-``CHANCE_P`` up the column's status is "no better than chance", so that a shop whose
-history carries no signal is told so instead of being handed confident-looking ranks.
+correlation (spend, orders) or ROC-AUC (churn) on the validation window, allowing for its
+having been chosen as the best of the candidates on that same window
+(``metrics.chosen_ranking_p``); from ``CHANCE_P`` up the column's status is "no better
+than chance", so that a shop whose history carries no signal is told so instead of being
+handed confident-looking ranks.
 """
 
 from __future__ import annotations
@@ -59,6 +61,17 @@ def _at_chance(p_value: float | None) -> bool:
     """Whether a ranking's one-sided p-value leaves it indistinguishable from chance
     (a run stored before the p-values were kept has none and is not judged)."""
     return p_value is not None and p_value == p_value and p_value >= CHANCE_P
+
+
+def _chosen_p(measured: dict[str, float], plain: str) -> float | None:
+    """The chosen model's p-value against chance, allowing for its choice among the
+    candidates (``chance_p``); a run stored before that was kept has the plain one."""
+    return measured.get("chance_p", measured.get(plain))
+
+
+def _among(candidates: dict[str, dict[str, float]], measured: dict[str, float]) -> str:
+    """Says that the p-value allows for the choice, when it does."""
+    return f", as the best of {len(candidates)} candidates" if "chance_p" in measured else ""
 
 
 def _in_all(aggregate_error: float | None, unit: str) -> str:
@@ -118,7 +131,8 @@ def assess(
             )
             continue
         base = comparison[target].get("run_rate", {}).get("rmse", float("nan"))
-        chance = _at_chance(m.get("spearman_p"))
+        p_value = _chosen_p(m, "spearman_p")
+        chance = _at_chance(p_value)
         out.append(
             Statement(
                 column,
@@ -131,8 +145,8 @@ def assess(
                 + _in_all(m.get("aggregate_error"), unit)
                 + (
                     f"; its ranking of customers could not be told from chance (Spearman "
-                    f"{m['spearman']:.2f}, p = {m['spearman_p']:.2f}): it does not tell "
-                    f"who will bring the most {unit}"
+                    f"{m['spearman']:.2f}, p = {p_value:.2f}{_among(comparison[target], m)}):"
+                    f" it does not tell who will bring the most {unit}"
                     if chance
                     else _rough(validation_customers)
                 ),
@@ -153,10 +167,12 @@ def assess(
             )
         )
     else:
-        chance = _at_chance(churn.get("roc_auc_p"))
+        p_value = _chosen_p(churn, "roc_auc_p")
+        chance = _at_chance(p_value)
         if chance:
             caveat = (
-                f"; that ranking could not be told from chance (p = {churn['roc_auc_p']:.2f}):"
+                f"; that ranking could not be told from chance (p = {p_value:.2f}"
+                f"{_among(comparison['churn'], churn)}):"
                 " the probabilities say about how many customers may leave, not which ones,"
                 " and churn_risk and the top factors do not tell which ones either"
             )
@@ -280,7 +296,7 @@ def _top_factors(
             f"{factors['customers']:,} customers): where the two disagree, a factor says "
             f"why {model} sees the risk, not why {chosen} does"
         )
-    chance = _at_chance(measured.get("roc_auc_p"))
+    chance = _at_chance(_chosen_p(measured, "roc_auc_p"))
     if chance:
         note += (
             "; its ranking could not be told from chance, so the factors do not tell who will leave"

@@ -7,19 +7,30 @@ Brier score and a reliability table (predicted against observed churn, bin by bi
 MAE is reported but never used to choose: predicting zero for everyone scores well on
 it. Each ranking measure comes with a one-sided p-value (``spearman_p``, ``roc_auc_p``):
 how likely a ranking at least this good would be if the prediction were unrelated to
-what happened, so that a small shop's lucky-looking figure is not read as skill.
+what happened, so that a small shop's lucky-looking figure is not read as skill; and
+the model chosen as the best of several on a window gets ``chosen_ranking_p``, which
+allows for that choice.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import mannwhitneyu, spearmanr
+from scipy.stats import mannwhitneyu, rankdata, spearmanr
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
-__all__ = ["churn_metrics", "normalised_gini", "reliability_table", "spearman", "spend_metrics"]
+__all__ = [
+    "chosen_ranking_p",
+    "churn_metrics",
+    "normalised_gini",
+    "reliability_table",
+    "spearman",
+    "spend_metrics",
+]
 
 # Equal-width bins of predicted probability in a reliability table.
 RELIABILITY_BINS = 10
+# Shuffles of the outcomes behind ``chosen_ranking_p`` (its smallest value is 1 / 1,000).
+PERMUTATIONS = 999
 
 
 def _gini(actual: np.ndarray, predicted: np.ndarray) -> float:
@@ -129,3 +140,70 @@ def reliability_table(
                 }
             )
     return rows
+
+
+def chosen_ranking_p(
+    actual: np.ndarray,
+    predictions: dict[str, np.ndarray],
+    chosen: str,
+    *,
+    measure: str,
+    settled_below: float,
+    permutations: int = PERMUTATIONS,
+    seed: int = 0,
+) -> float:
+    """The one-sided p-value of ``chosen``'s ranking of customers, allowing for its
+    having been chosen among ``predictions`` for the lowest squared error (RMSE, or the
+    Brier score of churn probabilities) on these same outcomes.
+
+    The plain p-values (``spearman_p``, ``roc_auc_p``) test one prediction fixed in
+    advance; the chosen one was the best of several on this very window, which flatters
+    it. If the outcomes had nothing to do with any prediction, shuffling them among the
+    customers would change nothing that matters: so the choice is made again on each of
+    ``permutations`` shuffles, and the p-value is the share of shuffles (the observed
+    outcomes counted as one) whose chosen candidate ranks at least as well as ``chosen``
+    did (``measure``: "spearman" against the outcomes' ranks, "roc_auc" against churn).
+
+    The shuffles are spent only where they can change a verdict at ``settled_below``:
+    the plain p-value times the number of candidates bounds the chosen one's
+    (Bonferroni), so when that bound is already below ``settled_below`` it is returned
+    as it is. NaN when the chosen prediction or the outcomes are constant."""
+    names = list(predictions)
+    matrix = np.column_stack([np.asarray(predictions[n], float) for n in names])
+    actual = np.asarray(actual, float)
+    plain = (
+        spearman(actual, matrix[:, names.index(chosen)])[1]
+        if measure == "spearman"
+        else churn_metrics(actual.astype(bool), matrix[:, names.index(chosen)])["roc_auc_p"]
+    )
+    if plain != plain:
+        return float("nan")
+    if plain * len(names) < settled_below:
+        return float(plain * len(names))
+    # Squared error against shuffled outcomes y: sum(p**2) - 2 p.y + sum(y**2), the last
+    # the same for every candidate, so only the first two decide the choice.
+    squares = (matrix**2).sum(axis=0)
+    ranks = rankdata(matrix, axis=0)  # average ranks, as Spearman and ROC-AUC use
+    if measure == "spearman":
+        centred = ranks - ranks.mean(axis=0)
+        norms = np.linalg.norm(centred, axis=0)
+        scores = np.divide(centred, norms, out=np.zeros_like(centred), where=norms > 0)
+        outcome = rankdata(actual)
+        outcome = (outcome - outcome.mean()) / np.linalg.norm(outcome - outcome.mean())
+        offset, scale = 0.0, 1.0
+    else:  # ROC-AUC is the rank sum of the churned, shifted and scaled
+        positives = actual.sum()
+        scores, outcome = ranks, actual
+        offset = positives * (positives + 1) / 2
+        scale = positives * (len(actual) - positives)
+    observed = (outcome @ scores[:, names.index(chosen)] - offset) / scale
+    rng = np.random.default_rng(seed)
+    batch = max(1, 20_000_000 // max(len(actual), 1))
+    at_least = 0
+    for start in range(0, permutations, batch):
+        size = min(batch, permutations - start)
+        shuffled = rng.permuted(np.tile(np.arange(len(actual)), (size, 1)), axis=1)
+        picked = np.argmin(squares - 2 * (actual[shuffled] @ matrix), axis=1)
+        ranked = (outcome[shuffled] @ scores - offset) / scale
+        at_least += int((ranked[np.arange(size), picked] >= observed - 1e-12).sum())
+    return (1 + at_least) / (1 + permutations)

@@ -57,7 +57,13 @@ import pandas as pd
 from custintel.errors import ConfigError
 from custintel.value import learners as tree_learners
 from custintel.value.calibration import CenteredIsotonic
-from custintel.value.metrics import churn_metrics, reliability_table, spend_metrics
+from custintel.value.eligibility import CHANCE_P
+from custintel.value.metrics import (
+    chosen_ranking_p,
+    churn_metrics,
+    reliability_table,
+    spend_metrics,
+)
 from custintel.value.seasons import Seasons
 
 __all__ = [
@@ -451,19 +457,27 @@ def compare(
 ) -> dict[str, dict[str, dict[str, float]]]:
     """Every candidate's metrics per target on the validation examples, and the choice
     (stored in ``models.chosen``): lowest RMSE for spend and orders, lowest Brier for
-    churn. Each churn candidate's reliability table goes to ``models.reliability``."""
+    churn; the chosen candidate's ``chance_p`` tests its ranking allowing for that
+    choice (``metrics.chosen_ranking_p``). Each churn candidate's reliability table goes
+    to ``models.reliability``."""
     table: dict[str, dict[str, dict[str, float]]] = {}
     for target in ("spend", "orders"):
         actual = validation[target].to_numpy(float)
-        table[target] = {
-            name: spend_metrics(actual, predicted)
-            for name, predicted in models.predict(validation, target, horizon_days).items()
-        }
-        models.chosen[target] = min(table[target], key=lambda n: table[target][n]["rmse"])
+        predicted = models.predict(validation, target, horizon_days)
+        table[target] = {name: spend_metrics(actual, p) for name, p in predicted.items()}
+        chosen = min(table[target], key=lambda n: table[target][n]["rmse"])
+        models.chosen[target] = chosen
+        table[target][chosen]["chance_p"] = chosen_ranking_p(
+            actual, predicted, chosen, measure="spearman", settled_below=CHANCE_P
+        )
     churned = validation["churned"].to_numpy(bool)
     churn = models.predict(validation, "churn", horizon_days)
     table["churn"] = {name: churn_metrics(churned, p) for name, p in churn.items()}
-    models.chosen["churn"] = min(table["churn"], key=lambda n: table["churn"][n]["brier"])
+    chosen = min(table["churn"], key=lambda n: table["churn"][n]["brier"])
+    models.chosen["churn"] = chosen
+    table["churn"][chosen]["chance_p"] = chosen_ranking_p(
+        churned, churn, chosen, measure="roc_auc", settled_below=CHANCE_P
+    )
     models.reliability = {name: reliability_table(churned, p) for name, p in churn.items()}
     ordered = validation[validation["days_to_next_order"].notna()]
     actual_days = ordered["days_to_next_order"].to_numpy(float)

@@ -19,7 +19,8 @@ function fixed(value, digits = 3) {
 // The measured accuracy each capability records, in a line: forecasting by split (its
 // backtest MASE next to seasonal naive's), value by target (the chosen model and its
 // validation error, flagged when its ranking of customers could be chance: the one-sided
-// p-value the run stored is 0.05 or more), anything else by its plain numbers.
+// p-value the run stored, allowing for the choice among the candidates where the run
+// kept that, is 0.05 or more), anything else by its plain numbers.
 function metricsText(metrics) {
   const entries = Object.entries(metrics || {});
   const splits = entries.filter(([, v]) => v && typeof v === "object" && "mase" in v);
@@ -35,7 +36,7 @@ function metricsText(metrics) {
       .map(([target, model]) => {
         const measure = measures[target];
         const measured = metrics.validation[target] || {};
-        const p = measured[chance[target]];
+        const p = measured.chance_p ?? measured[chance[target]];
         const flag = typeof p === "number" && p >= 0.05 ? " (no better than chance)" : "";
         return `${target.replace("_", " ")}: ${model} ${measure.replace("_", " ")} ${fixed(measured[measure], 3)}${flag}`;
       })
