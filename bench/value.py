@@ -8,6 +8,7 @@ on its validation cutoff; all candidates are then scored on the holdout, in the 
 
     python -m bench.value accuracy          # prints JSON
     python -m bench.value cdnow             # accuracy on CDNOW, prints the markdown
+    python -m bench.value cdnow_30          # 30-day horizon, six monthly origins in 1998
     python -m bench.value all               # accuracy and speed
     python -m bench.value speed --customers 1000000   # speed only
     python -m bench.value refit_check       # the final refit, checked before the holdout
@@ -79,43 +80,71 @@ def fitted_on_cdnow(as_of: date, horizon: int) -> FittedOnCdnow:
     return FittedOnCdnow(final, choice, plan, views, current, summary, model, truth, seconds)
 
 
+class Holdout(NamedTuple):
+    """Every candidate's predictions for the customers at ``as_of`` and what they did
+    over the horizon, with the issue's measures of each (``measures``: target ->
+    candidate -> measure), churn carried to the horizon as scoring does."""
+
+    measures: dict[str, dict[str, dict[str, float]]]
+    actual_spend: np.ndarray
+    spend: dict[str, np.ndarray]
+    churned: np.ndarray
+    churn: dict[str, np.ndarray]
+    orders: dict[str, np.ndarray]
+
+
+def scored_on_holdout(run: FittedOnCdnow, horizon: int) -> Holdout:
+    """``run``'s candidates scored on the customers' next ``horizon`` days."""
+    from custintel.value.metrics import churn_metrics, spend_metrics
+    from custintel.value.service import churn_inputs, churn_over_horizon
+
+    final, summary, model = run.final, run.summary, run.model
+    scoring = run.current.set_index("customer_id").join(run.truth[["spend", "orders", "churned"]])
+    current = scoring.reset_index()
+    measures: dict[str, dict[str, dict[str, float]]] = {}
+    predicted = {}
+    for target in ("spend", "orders"):
+        actual = scoring[target].to_numpy(float)
+        predicted[target] = final.predict(current, target, horizon)
+        measures[target] = {n: spend_metrics(actual, p) for n, p in predicted[target].items()}
+    churned = scoring["churned"].to_numpy(bool)
+    # Each candidate's window probabilities, on BTYD's window rates, carried to the
+    # horizon, as scoring does (value.service.churn_inputs, churn_over_horizon).
+    window = final.window_days or horizon
+    inputs = churn_inputs(current, summary, model, window, horizon)
+    churn = {
+        name: churn_over_horizon(p, current, summary, model, window, horizon)
+        for name, p in final.predict(inputs, "churn", horizon).items()
+    }
+    measures["churn"] = {n: churn_metrics(churned, p) for n, p in churn.items()}
+    return Holdout(
+        measures,
+        scoring["spend"].to_numpy(float),
+        predicted["spend"],
+        churned,
+        churn,
+        predicted["orders"],
+    )
+
+
 def accuracy() -> dict[str, object]:
     from custintel.value.metrics import churn_metrics, reliability_table
-    from custintel.value.service import churn_inputs, churn_over_horizon
 
     run = fitted_on_cdnow(AS_OF, HORIZON)
     scoring_started = time.perf_counter()
-    final, choice, plan, views, scoring, summary, model, truth, _ = run
-    scoring = scoring.set_index("customer_id").join(truth[["spend", "orders", "churned"]])
-    holdout: dict[str, dict[str, dict[str, float]]] = {}
-    from custintel.value.metrics import spend_metrics
-
-    for target in ("spend", "orders"):
-        actual = scoring[target].to_numpy(float)
-        predictions = final.predict(scoring.reset_index(), target, HORIZON)
-        holdout[target] = {n: spend_metrics(actual, p) for n, p in predictions.items()}
-    spend = final.predict(scoring.reset_index(), "spend", HORIZON)
+    final, choice, plan, views = run.final, run.choice, run.plan, run.views
+    held = scored_on_holdout(run, HORIZON)
+    holdout = held.measures
     intervals = top_decile_intervals(
-        scoring["spend"].to_numpy(float), spend[final.chosen["spend"]], spend["btyd"]
+        held.actual_spend, held.spend[final.chosen["spend"]], held.spend["btyd"]
     )
-    churned = scoring["churned"].to_numpy(bool)
-    # Each candidate's window probabilities, on BTYD's window rates, carried to the
-    # 273-day horizon, as scoring does (value.service.churn_inputs, churn_over_horizon).
-    window = final.window_days or HORIZON
-    current = scoring.reset_index()
-    inputs = churn_inputs(current, summary, model, window, HORIZON)
-    churn = {
-        name: churn_over_horizon(p, current, summary, model, window, HORIZON)
-        for name, p in final.predict(inputs, "churn", HORIZON).items()
-    }
-    holdout["churn"] = {n: churn_metrics(churned, p) for n, p in churn.items()}
     # Churn ranked by expected orders, as the reference figures are.
-    for name, predicted in final.predict(scoring.reset_index(), "orders", HORIZON).items():
+    for name, predicted in held.orders.items():
         holdout["churn"].setdefault(f"{name} (by expected orders)", {})["roc_auc"] = float(
-            churn_metrics(churned, -np.asarray(predicted))["roc_auc"]
+            churn_metrics(held.churned, -np.asarray(predicted))["roc_auc"]
         )
     return {
-        "customers": len(scoring),
+        "customers": len(held.churned),
         "fit_seconds": run.seconds + (time.perf_counter() - scoring_started),
         "chosen": final.chosen,
         "btyd_family": views.family,
@@ -131,7 +160,7 @@ def accuracy() -> dict[str, object]:
         "holdout": holdout,
         "top_decile_intervals": intervals,
         # The chosen churn model, predicted against observed on the holdout.
-        "churn_reliability": reliability_table(churned, churn[final.chosen["churn"]]),
+        "churn_reliability": reliability_table(held.churned, held.churn[final.chosen["churn"]]),
     }
 
 
@@ -161,6 +190,81 @@ def step_accuracy() -> None:
     started = time.perf_counter()
     result = accuracy()
     report(time.perf_counter() - started, **result)
+
+
+# What issue 5's "done" names: `custintel score --horizon-days 30` on CDNOW against the
+# classic BTYD models, on data it did not see. Each first of the month of the classic
+# holdout's second half is an origin: the procedure sees only the orders before it and
+# is scored on the 30 days after it.
+ROLLING_ORIGINS = tuple(date(1998, month, 1) for month in range(1, 7))
+ROLLING_HORIZON = 30
+ROLLING_MEASURES = ("rmse", "normalised_gini", "top_decile_capture", "decile_error")
+
+
+def step_rolling() -> None:
+    """custintel's procedure at each of ``ROLLING_ORIGINS`` with a 30-day horizon: every
+    candidate's measures on the next 30 days, and what was chosen."""
+    started = time.perf_counter()
+    origins = []
+    for as_of in ROLLING_ORIGINS:
+        run = fitted_on_cdnow(as_of, ROLLING_HORIZON)
+        held = scored_on_holdout(run, ROLLING_HORIZON)
+        origins.append(
+            {
+                "as_of": as_of.isoformat(),
+                "chosen": run.final.chosen,
+                "customers": len(held.churned),
+                "buyers": int((~held.churned).sum()),
+                "holdout": held.measures,
+            }
+        )
+    report(time.perf_counter() - started, origins=origins)
+
+
+def rolling_markdown(m: Measurement) -> str:
+    """Per origin, the chosen spend and churn models against BTYD, and how often the
+    chosen ones did better."""
+    import os
+
+    origins = m.result["origins"]
+    lines = [
+        f"Measured {date.today()} on {os.cpu_count()} cores, {m.seconds:.0f} s. Reproduce: "
+        "`python -m bench.value cdnow_30`. Chosen / btyd on the 30 days after each origin.",
+        "",
+        "| origin | buyers | spend chosen | RMSE | norm. Gini | top-10 % capture | "
+        "decile error | aggregate | churn chosen | churn AUC | churn Brier |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---|---:|---:|",
+    ]
+    wins = dict.fromkeys([*ROLLING_MEASURES, "aggregate_error", "roc_auc", "brier"], 0)
+    for o in origins:  # type: ignore[attr-defined]
+        spend, churn = o["holdout"]["spend"], o["holdout"]["churn"]
+        ours, btyd = spend[o["chosen"]["spend"]], spend["btyd"]
+        ours_c, btyd_c = churn[o["chosen"]["churn"]], churn["btyd"]
+        for k in ROLLING_MEASURES:
+            better = ours[k] < btyd[k] if k in ("rmse", "decile_error") else ours[k] > btyd[k]
+            wins[k] += int(better)
+        wins["aggregate_error"] += int(abs(ours["aggregate_error"]) < abs(btyd["aggregate_error"]))
+        wins["roc_auc"] += int(ours_c["roc_auc"] > btyd_c["roc_auc"])
+        wins["brier"] += int(ours_c["brier"] < btyd_c["brier"])
+        lines.append(
+            f"| {o['as_of']} | {o['buyers']:,} | {o['chosen']['spend']} | "
+            f"{ours['rmse']:.2f} / {btyd['rmse']:.2f} | "
+            f"{ours['normalised_gini']:.3f} / {btyd['normalised_gini']:.3f} | "
+            f"{ours['top_decile_capture']:.3f} / {btyd['top_decile_capture']:.3f} | "
+            f"{ours['decile_error']:.3f} / {btyd['decile_error']:.3f} | "
+            f"{ours['aggregate_error']:+.1%} / {btyd['aggregate_error']:+.1%} | "
+            f"{o['chosen']['churn']} | {ours_c['roc_auc']:.3f} / {btyd_c['roc_auc']:.3f} | "
+            f"{ours_c['brier']:.4f} / {btyd_c['brier']:.4f} |"
+        )
+    n = len(origins)  # type: ignore[arg-type]
+    lines += [
+        "",
+        "Origins where the chosen model did better than BTYD (ties count as not better; "
+        "aggregate error: closer to zero): "
+        + ", ".join(f"{k.replace('_', ' ')} {v} of {n}" for k, v in wins.items())
+        + ".",
+    ]
+    return "\n".join(lines) + "\n"
 
 
 # A check inside the calibration period: scored on 1997-07-22 to 1997-09-30, so it reads
@@ -481,6 +585,7 @@ STEPS = {
     "horizon_check": step_horizon_check,
     "reference_designs": step_reference_designs,
     "refit_check": step_refit_check,
+    "rolling": step_rolling,
     "shap": step_shap,
     "shop": step_shop,
     "train_and_score": step_train_and_score,
@@ -642,7 +747,9 @@ def _print_json_lines(results: list[Measurement]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("step", choices=["all", "cdnow", "speed", "sizes", "treeshap", *STEPS])
+    parser.add_argument(
+        "step", choices=["all", "cdnow", "cdnow_30", "speed", "sizes", "treeshap", *STEPS]
+    )
     parser.add_argument("args", nargs="*")
     parser.add_argument("--customers", type=int, default=1_000_000)
     options = parser.parse_args()
@@ -653,6 +760,11 @@ def main() -> None:
         run_step("bench.value", "shop", str(NAIVE_CUSTOMERS))
         measured = run_step("bench.value", "shap", str(NAIVE_CUSTOMERS))
         print(treeshap_markdown(measured))
+        _print_json_lines([measured])
+        return
+    if options.step == "cdnow_30":
+        measured = run_step("bench.value", "rolling")
+        print(rolling_markdown(measured))
         _print_json_lines([measured])
         return
     if options.step == "sizes":

@@ -14,6 +14,8 @@ allows for that choice.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 from scipy.stats import mannwhitneyu, rankdata, spearmanr
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
@@ -147,7 +149,7 @@ def chosen_ranking_p(
     predictions: dict[str, np.ndarray],
     chosen: str,
     *,
-    measure: str,
+    measure: Literal["spearman", "roc_auc"],
     settled_below: float,
     permutations: int = PERMUTATIONS,
     seed: int = 0,
