@@ -161,6 +161,18 @@ def test_the_choice_costs_nothing_to_a_clear_signal() -> None:
     assert p < 1e-6
 
 
+def test_shuffles_stop_once_the_verdict_is_chance() -> None:
+    """Besag and Clifford's sequential p-value: at the 50th shuffle that ranks as well
+    (50 = 0.05 x 1,000), the answer is 50 / the shuffles run, at least 0.05."""
+    rng = np.random.default_rng(2)
+    spend = rng.gamma(2.0, 50.0, 5000)
+    candidates = _noise_candidates(rng, 5000, 7)
+    p = chosen_ranking_p(spend, candidates, "m0", measure="spearman", settled_below=0.05)
+    assert p >= 0.05
+    shuffles = 50 / p
+    assert shuffles == pytest.approx(round(shuffles)) and shuffles < 999
+
+
 def test_one_candidate_gets_its_plain_p_value_back() -> None:
     """With nothing to choose between, the shuffles test the plain hypothesis, so they
     agree with scipy's Spearman and Mann-Whitney p-values within their Monte Carlo error

@@ -14,6 +14,7 @@ allows for that choice.
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 import numpy as np
@@ -201,11 +202,19 @@ def chosen_ranking_p(
     observed = (outcome @ scores[:, names.index(chosen)] - offset) / scale
     rng = np.random.default_rng(seed)
     batch = max(1, 20_000_000 // max(len(actual), 1))
+    # Besag and Clifford's sequential test: once `enough` shuffles have ranked at least
+    # as well, the p-value is at or above settled_below whatever the rest would show,
+    # so it stops there with the p-value enough / shuffles run; a ranking at chance on
+    # a million customers costs about a tenth of the shuffles.
+    enough = math.ceil(settled_below * (permutations + 1))
     at_least = 0
     for start in range(0, permutations, batch):
         size = min(batch, permutations - start)
         shuffled = rng.permuted(np.tile(np.arange(len(actual)), (size, 1)), axis=1)
         picked = np.argmin(squares - 2 * (actual[shuffled] @ matrix), axis=1)
         ranked = (outcome[shuffled] @ scores - offset) / scale
-        at_least += int((ranked[np.arange(size), picked] >= observed - 1e-12).sum())
+        hits = np.cumsum(ranked[np.arange(size), picked] >= observed - 1e-12) + at_least
+        if enough >= 1 and hits[-1] >= enough:
+            return enough / (start + int(np.argmax(hits >= enough)) + 1)
+        at_least = int(hits[-1])
     return (1 + at_least) / (1 + permutations)
