@@ -373,7 +373,12 @@ def test_customer_page_shows_caveats_only_when_the_version_has_them(
     flagged = {
         **api,
         "caveats": [
-            {"output": "churn_probability", "status": "no better than chance", "note": note}
+            {"output": "churn_probability", "status": "no better than chance", "note": note},
+            {
+                "output": "expected_spend__office_supplies",
+                "status": "no better than chance",
+                "note": "Spearman 0.04, p = 0.16",
+            },
         ],
     }
     page.route(f"**/v1/customers/{known_id}", lambda route: route.fulfill(json=flagged, status=200))
@@ -383,6 +388,7 @@ def test_customer_page_shows_caveats_only_when_the_version_has_them(
     expect(caveats).to_be_visible()
     expect(caveats).to_contain_text("Churn probability and risk: no better than chance.")
     expect(caveats).to_contain_text(note)
+    expect(caveats).to_contain_text("Expected spend on office supplies: no better than chance.")
     console.assert_clean()
 
 

@@ -118,6 +118,30 @@ def test_the_chosen_models_p_value_allows_for_the_choice() -> None:
     assert assessed(table, 800)["expected_orders"].status == "measured"
 
 
+def test_a_category_whose_ranking_could_be_chance_is_labelled_so() -> None:
+    """Superstore's case: the split by category shares ranked no category's buyers better
+    than chance (Spearman -0.04, p = 0.84, for furniture)."""
+    table = comparison(0.6, 0.8, 5000)
+    table["spend_by_category"]["home_garden"] |= {"spearman": -0.04, "spearman_p": 0.84}
+    table["spend_by_category"]["toys"] = spend(2.0) | {"spearman": 0.2, "spearman_p": 0.0001}
+    out = by_output(
+        assess(
+            table,
+            CHOSEN,
+            CUTOFFS,
+            validation_customers=5000,
+            clv_days=365,
+            categories=["Home & Garden", "Toys"],
+        )
+    )
+    home = out["expected_spend__home_garden"]
+    assert home.status == "no better than chance"
+    assert "Spearman -0.04, p = 0.84" in home.note
+    assert "spend the most on Home & Garden" in home.note
+    assert out["expected_spend__toys"].status == "measured"
+    assert out["expected_spend"].status == "measured"
+
+
 def test_a_window_without_spend_cannot_measure_spend() -> None:
     """A shop whose orders are free (samples, zero-priced B2B call-offs) has no spend to
     rank: the column says so instead of "the top 10 % made nan% of the spend"."""

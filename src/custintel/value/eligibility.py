@@ -237,16 +237,18 @@ def assess(
         slug = category_slug(category)
         slug_metrics = by_category.get(slug)
         note = "the total split by each customer's own category shares so far"
+        status: Status = "measured" if slug_metrics else "not measured"
         if slug_metrics:
             note += f"; RMSE {slug_metrics['rmse']:,.2f} on {window}"
-        out.append(
-            Statement(
-                f"expected_spend__{slug}",
-                "measured" if slug_metrics else "not measured",
-                chosen["spend"],
-                note,
-            )
-        )
+            # The split is a fixed rule, not chosen on this window: its plain p-value.
+            if _at_chance(slug_metrics.get("spearman_p")):
+                status = AT_CHANCE
+                note += (
+                    f"; its ranking of customers could not be told from chance (Spearman "
+                    f"{slug_metrics['spearman']:.2f}, p = {slug_metrics['spearman_p']:.2f}): "
+                    f"it does not tell who will spend the most on {category}"
+                )
+        out.append(Statement(f"expected_spend__{slug}", status, chosen["spend"], note))
     if cutoffs.get("seasons"):
         applied = bool(cutoffs.get("seasons_applied"))
         out.append(

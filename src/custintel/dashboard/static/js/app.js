@@ -291,7 +291,15 @@ const CAVEAT_LABELS = {
   expected_spend: "Expected spend",
   expected_orders: "Expected orders",
   churn_probability: "Churn probability and risk",
+  top_factors: "Top factors",
 };
+
+/** A caveat's column in words; ``expected_spend__<category>`` names its category. */
+function caveatLabel(output) {
+  if (output in CAVEAT_LABELS) return CAVEAT_LABELS[output];
+  const category = output.match(/^expected_spend__(.+)$/);
+  return category ? `Expected spend on ${category[1].replaceAll("_", " ")}` : output;
+}
 
 /** Fill ``container`` with the value version's caveats (``caveats`` of
  * /v1/customers/{id} and /v1/dashboard/churn: predictions whose ranking of customers
@@ -300,7 +308,7 @@ export function showCaveats(container, caveats) {
   const list = caveats || [];
   container.hidden = !list.length;
   container.replaceChildren(...list.map((c) => el("p", {},
-    el("strong", {}, `${CAVEAT_LABELS[c.output] || c.output}: ${c.status}. `), c.note)));
+    el("strong", {}, `${caveatLabel(c.output)}: ${c.status}. `), c.note)));
 }
 
 /** Show ``text`` in ``element`` (such as ``factors_note``: which churn model the top
