@@ -87,6 +87,20 @@ def test_compare_chooses_the_candidate_built_to_be_better(learner: str, btyd_kno
         assert models.chosen["churn"] == learner
 
 
+def test_order_days_nothing_foretells_are_timed_by_the_middle_of_the_window() -> None:
+    """In the synthetic examples the day of the next order is drawn evenly over the
+    window whatever the features: the trees cannot beat the midpoint baseline, which is
+    off by about a quarter of the window, and the choice says so by choosing it."""
+    train, calibration, validation = splits(3, 3000)
+    models = fit_candidates(train, calibration, candidates=["btyd", "gbm"], n_jobs=1)
+    table = compare(models, validation, WINDOW)
+    assert set(table["next_order"]) == {"gbm", "usual_gap", "midpoint"}
+    days = models.next_order_days(validation, WINDOW)["midpoint"]
+    assert (days == (WINDOW - 1) / 2).all()
+    assert table["next_order"]["midpoint"]["mae_days"] == pytest.approx(WINDOW / 4, abs=0.5)
+    assert models.chosen["next_order"] == "midpoint"
+
+
 def test_the_run_rate_is_last_years_spend_scaled_whatever_the_tenure() -> None:
     """A customer whose first order was yesterday is not handed that order as a daily
     rate: the baseline divides the last 365 days' spend by 365 for everyone."""

@@ -28,7 +28,10 @@ def comparison(churn_rate: float, auc: float, customers: float) -> dict:
         "churn": {
             "gbm": {"roc_auc": auc, "brier": 0.1, "churn_rate": churn_rate, "customers": customers}
         },
-        "next_order": {"gbm": {"mae_days": 6.0, "customers": customers * (1 - churn_rate)}},
+        "next_order": {
+            name: {"mae_days": days, "customers": customers * (1 - churn_rate)}
+            for name, days in (("gbm", 6.0), ("usual_gap", 10.6), ("midpoint", 7.4))
+        },
         "spend_by_category": {"home_garden": spend(3.0)},
     }
 
@@ -64,6 +67,24 @@ def test_measured_columns_name_model_error_and_baseline() -> None:
     assert "rough" not in note
     assert "ROC-AUC 0.800" in out["churn_probability"].note
     assert out["next_order_date"].status == "measured"
+    assert (
+        "off by 6.0 days on average for the 2,000 customers who ordered in 2025-12-02 to "
+        "2026-01-01, against 10.6 for their usual gap, 7.4 for the middle of the window"
+    ) in out["next_order_date"].note
+    # when no model times orders better than the middle of the window, the note says so
+    table = comparison(0.6, 0.8, 5000)
+    midpoint = by_output(
+        assess(
+            table,
+            CHOSEN | {"next_order": "midpoint"},
+            CUTOFFS,
+            validation_customers=5000,
+            clv_days=365,
+            categories=[],
+        )
+    )["next_order_date"]
+    assert midpoint.note.startswith("midpoint (the middle of the window for every customer")
+    assert "against 6.0 for gbm, 10.6 for their usual gap" in midpoint.note
     assert out["clv"].status == "not measured"
     assert out["p_active"].status == "not measured" and "churn_probability" in out["p_active"].note
     # categories by their column slug; one without a measured figure says so

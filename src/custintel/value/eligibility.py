@@ -201,16 +201,31 @@ def assess(
             "chance of no order within the horizon, is the measured figure to act on",
         )
     )
-    nxt = comparison.get("next_order", {}).get(chosen.get("next_order", ""), {})
+    timing = comparison.get("next_order", {})
+    nxt = timing.get(chosen.get("next_order", ""), {})
     if nxt and nxt.get("customers", 0) > 0:
+        words = {"midpoint": "the middle of the window", "usual_gap": "their usual gap"}
+        others = [
+            f"{measured['mae_days']:.1f} for {words.get(name, name)}"
+            for name, measured in timing.items()
+            if name != chosen["next_order"]
+        ]
+        what = chosen["next_order"]
+        if what == "midpoint":
+            what += (
+                " (the middle of the window for every customer: nothing in their history "
+                "timed their orders better)"
+            )
         out.append(
             Statement(
                 "next_order_date",
                 "measured",
                 chosen["next_order"],
-                f"{chosen['next_order']}: off by {nxt['mae_days']:.1f} days on average for "
-                f"the {nxt['customers']:,.0f} customers who ordered in {window}; given only "
-                "where churn probability is below 0.5" + _rough(nxt["customers"]),
+                f"{what}: off by {nxt['mae_days']:.1f} days on average for "
+                f"the {nxt['customers']:,.0f} customers who ordered in {window}"
+                + (f", against {', '.join(others)}" if others else "")
+                + "; given only where churn probability is below 0.5"
+                + _rough(nxt["customers"]),
             )
         )
     else:

@@ -307,13 +307,17 @@ class ValueModels:
 
     def next_order_days(self, frame: pd.DataFrame, horizon_days: int) -> dict[str, np.ndarray]:
         """Days from as_of to the next order, for a customer who orders within the
-        horizon: the trees' estimate, and the usual-gap baseline (mean gap minus days
-        since the last order, at least 0; half the horizon without a gap yet)."""
+        horizon: the trees' estimate, and two baselines: the usual gap (mean gap minus
+        days since the last order, at least 0; half the horizon without a gap yet) and
+        the middle of the horizon for everyone, which is what knowing only that the
+        customer orders within it is worth (an order day spread evenly over the horizon
+        is off by a quarter of it on average)."""
         share = self.regressors["next_order"]["gbm"].predict(frame[self.features])
         gbm = np.clip(share, 0, 1) * (horizon_days - 1)
         gap = frame["ipi_mean_days"].to_numpy(float) - frame["recency_days"].to_numpy(float)
         usual = np.where(np.isnan(gap), horizon_days / 2, np.clip(gap, 0, horizon_days - 1))
-        return {"gbm": gbm, "usual_gap": usual}
+        middle = np.full(len(frame), (horizon_days - 1) / 2)
+        return {"gbm": gbm, "usual_gap": usual, "midpoint": middle}
 
     def _wanted(self, only: str | None) -> set[str]:
         if only is None:
