@@ -88,7 +88,9 @@ def test_measured_columns_name_model_error_and_baseline() -> None:
     assert out["clv"].status == "not measured"
     assert out["p_active"].status == "not measured" and "churn_probability" in out["p_active"].note
     # categories by their column slug; one without a measured figure says so
-    assert out["expected_spend__home_garden"].status == "measured"
+    home = out["expected_spend__home_garden"]
+    assert home.status == "measured"
+    assert "RMSE 3.00" in home.note and "the top 10 % predicted made 40% of its spend" in home.note
     assert out["expected_spend__toys"].status == "not measured"
 
 

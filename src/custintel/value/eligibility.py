@@ -255,6 +255,9 @@ def assess(
         status: Status = "measured" if slug_metrics else "not measured"
         if slug_metrics:
             note += f"; RMSE {slug_metrics['rmse']:,.2f} on {window}"
+            capture = slug_metrics.get("top_decile_capture", float("nan"))
+            if capture == capture:  # NaN when nobody bought in the category
+                note += f"; the top 10 % predicted made {capture:.0%} of its spend"
             # The split is a fixed rule, not chosen on this window: its plain p-value.
             if _at_chance(slug_metrics.get("spearman_p")):
                 status = AT_CHANCE
