@@ -128,6 +128,11 @@ def test_a_customer_carries_the_caveats_of_the_version_that_scored_them(
     )
     assert batch.status_code == 200, batch.text
     assert batch.json()["caveats"] == expected
+    # and the model registry lists them per version, whichever serves
+    listed = api.get("/v1/models?capability=value", headers=read).json()
+    assert {v["version"]: v["caveats"] for v in listed} == {1: [], 2: expected}
+    forecasting = api.get("/v1/models?capability=forecasting", headers=read).json()
+    assert all(v["caveats"] == [] for v in forecasting)
 
 
 def test_an_unknown_customer_is_404(api: TestClient, api_keys: dict[str, str]) -> None:

@@ -481,6 +481,7 @@ class ModelVersionOut(BaseModel):
     metrics: dict[str, Any]
     sha256: str
     job_id: str | None = None
+    caveats: list[Caveat] = caveats_field()
 
     @field_validator("created_at")
     @classmethod

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from custintel.appdb.schema import ActiveModel, ModelVersion, utcnow
 from custintel.errors import ConfigError, NotEnoughData, StoreError
 from custintel.registry.artifacts import ArtifactRef
+from custintel.value.eligibility import chance_caveats
 
 __all__ = [
     "CAPABILITIES",
@@ -52,6 +53,8 @@ class VersionInfo:
     metrics: dict[str, Any]
     sha256: str
     job_id: str | None
+    # A value version's columns that rank no better than chance (its run's statements).
+    caveats: list[dict[str, str]] = field(default_factory=list)
 
 
 def _info(row: ModelVersion, active_id: int | None) -> VersionInfo:
@@ -67,6 +70,7 @@ def _info(row: ModelVersion, active_id: int | None) -> VersionInfo:
         row.metrics or {},
         row.sha256,
         row.job_id,
+        chance_caveats(row.summary),
     )
 
 

@@ -18,10 +18,9 @@ function fixed(value, digits = 3) {
 
 // The measured accuracy each capability records, in a line: forecasting by split (its
 // backtest MASE next to seasonal naive's), value by target (the chosen model and its
-// validation error, flagged when its ranking of customers could be chance: the one-sided
-// p-value the run stored, allowing for the choice among the candidates where the run
-// kept that, is 0.05 or more), anything else by its plain numbers.
-function metricsText(metrics) {
+// validation error, flagged when the version lists the target's column among its
+// caveats: its ranking of customers could be chance), anything else by its plain numbers.
+function metricsText(metrics, caveats) {
   const entries = Object.entries(metrics || {});
   const splits = entries.filter(([, v]) => v && typeof v === "object" && "mase" in v);
   if (splits.length) {
@@ -31,13 +30,13 @@ function metricsText(metrics) {
   }
   if (metrics && metrics.chosen && metrics.validation) {
     const measures = { spend: "rmse", orders: "rmse", churn: "roc_auc", next_order: "mae_days" };
-    const chance = { spend: "spearman_p", orders: "spearman_p", churn: "roc_auc_p" };
+    const columns = { spend: "expected_spend", orders: "expected_orders", churn: "churn_probability" };
+    const atChance = new Set((caveats || []).map((c) => c.output));
     return Object.entries(metrics.chosen)
       .map(([target, model]) => {
         const measure = measures[target];
         const measured = metrics.validation[target] || {};
-        const p = measured.chance_p ?? measured[chance[target]];
-        const flag = typeof p === "number" && p >= 0.05 ? " (no better than chance)" : "";
+        const flag = atChance.has(columns[target]) ? " (no better than chance)" : "";
         return `${target.replace("_", " ")}: ${model} ${measure.replace("_", " ")} ${fixed(measured[measure], 3)}${flag}`;
       })
       .join("; ");
@@ -71,7 +70,7 @@ async function loadModels() {
       el("td", {}, v.active ? el("strong", { class: "badge" }, "active") : "–"),
       el("td", { class: "date" }, fmtDate(v.as_of)),
       el("td", { class: "date" }, fmtDate(v.created_at)),
-      el("td", {}, metricsText(v.metrics)),
+      el("td", {}, metricsText(v.metrics, v.caveats)),
       el("td", {}, v.active ? "" : el("button", {
         type: "button",
         class: "activate",
