@@ -16,13 +16,14 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import select
 
-from custintel.appdb.schema import CustomerPrediction, SegmentAssignment
+from custintel.appdb.schema import CustomerPrediction, ModelVersion, SegmentAssignment
 from custintel.config import Settings
 from custintel.data.ingest import Progress, SyncReport
 from custintel.data.mapping import load_mapping
 from custintel.data.store import Store
 from custintel.errors import ConfigError, NotEnoughData
 from custintel.registry.versions import CAPABILITIES, VersionInfo, active, list_versions
+from custintel.value.eligibility import chance_caveats
 
 __all__ = [
     "DEFAULT_TIMEFRAMES",
@@ -217,9 +218,7 @@ def score_ids(
     ``versions`` scores with those versions instead of the active ones, so that a job
     scoring in chunks reads one version throughout even if another is activated
     meanwhile."""
-    from custintel.appdb.schema import ModelVersion
     from custintel.services import app_database
-    from custintel.value.eligibility import chance_caveats
 
     db = app_database(settings)
     ids = [str(i) for i in customer_ids]

@@ -151,6 +151,7 @@ def chosen_ranking_p(
     chosen: str,
     *,
     measure: Literal["spearman", "roc_auc"],
+    plain_p: float,
     settled_below: float,
     permutations: int = PERMUTATIONS,
     seed: int = 0,
@@ -159,10 +160,11 @@ def chosen_ranking_p(
     having been chosen among ``predictions`` for the lowest squared error (RMSE, or the
     Brier score of churn probabilities) on these same outcomes.
 
-    The plain p-values (``spearman_p``, ``roc_auc_p``) test one prediction fixed in
-    advance; the chosen one was the best of several on this very window, which flatters
-    it. If the outcomes had nothing to do with any prediction, shuffling them among the
-    customers would change nothing that matters: so the choice is made again on each of
+    The plain p-values (``spearman_p``, ``roc_auc_p``; the chosen one's is given as
+    ``plain_p``) test one prediction fixed in advance; the chosen one was the best of
+    several on this very window, which flatters it. If the outcomes had nothing to do
+    with any prediction, shuffling them among the customers would change nothing that
+    matters: so the choice is made again on each of
     ``permutations`` shuffles, and the p-value is the share of shuffles (the observed
     outcomes counted as one) whose chosen candidate ranks at least as well as ``chosen``
     did (``measure``: "spearman" against the outcomes' ranks, "roc_auc" against churn).
@@ -170,19 +172,15 @@ def chosen_ranking_p(
     The shuffles are spent only where they can change a verdict at ``settled_below``:
     the plain p-value times the number of candidates bounds the chosen one's
     (Bonferroni), so when that bound is already below ``settled_below`` it is returned
-    as it is. NaN when the chosen prediction or the outcomes are constant."""
+    as it is. NaN when the plain p-value is (the chosen prediction or the outcomes are
+    constant)."""
+    if plain_p != plain_p:
+        return float("nan")
     names = list(predictions)
+    if plain_p * len(names) < settled_below:
+        return float(plain_p * len(names))
     matrix = np.column_stack([np.asarray(predictions[n], float) for n in names])
     actual = np.asarray(actual, float)
-    plain = (
-        spearman(actual, matrix[:, names.index(chosen)])[1]
-        if measure == "spearman"
-        else churn_metrics(actual.astype(bool), matrix[:, names.index(chosen)])["roc_auc_p"]
-    )
-    if plain != plain:
-        return float("nan")
-    if plain * len(names) < settled_below:
-        return float(plain * len(names))
     # Squared error against shuffled outcomes y: sum(p**2) - 2 p.y + sum(y**2), the last
     # the same for every candidate, so only the first two decide the choice.
     squares = (matrix**2).sum(axis=0)

@@ -472,7 +472,12 @@ def compare(
         chosen = min(table[target], key=lambda n: table[target][n]["rmse"])
         models.chosen[target] = chosen
         table[target][chosen]["chance_p"] = chosen_ranking_p(
-            actual, predicted, chosen, measure="spearman", settled_below=CHANCE_P
+            actual,
+            predicted,
+            chosen,
+            measure="spearman",
+            plain_p=table[target][chosen]["spearman_p"],
+            settled_below=CHANCE_P,
         )
     churned = validation["churned"].to_numpy(bool)
     churn = models.predict(validation, "churn", horizon_days)
@@ -480,7 +485,12 @@ def compare(
     chosen = min(table["churn"], key=lambda n: table["churn"][n]["brier"])
     models.chosen["churn"] = chosen
     table["churn"][chosen]["chance_p"] = chosen_ranking_p(
-        churned, churn, chosen, measure="roc_auc", settled_below=CHANCE_P
+        churned,
+        churn,
+        chosen,
+        measure="roc_auc",
+        plain_p=table["churn"][chosen]["roc_auc_p"],
+        settled_below=CHANCE_P,
     )
     models.reliability = {name: reliability_table(churned, p) for name, p in churn.items()}
     ordered = validation[validation["days_to_next_order"].notna()]
