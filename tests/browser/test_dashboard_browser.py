@@ -321,6 +321,7 @@ def test_customers_page_charts_table_and_csv(
     rows = list(csv.DictReader(io.StringIO(download.value.path().read_text(encoding="utf-8"))))
     assert rows and "customer_id" in rows[0]
     assert {r["customer_id"] for r in rows} >= set(shown)
+    assert {r["caveats"] for r in rows} == {""}
 
     first = shown[0]
     links.first.click()
@@ -389,6 +390,31 @@ def test_customer_page_shows_caveats_only_when_the_version_has_them(
     expect(caveats).to_contain_text("Churn probability and risk: no better than chance.")
     expect(caveats).to_contain_text(note)
     expect(caveats).to_contain_text("Expected spend on office supplies: no better than chance.")
+    console.assert_clean()
+
+
+def test_customers_csv_carries_the_caveats(live: Live, page: Page, console: Console) -> None:
+    """A churn ranking at chance is stated above the at-risk table and on every row of
+    its download, which leaves the page behind, in the form bulk results use."""
+    churn = copy.deepcopy(live.api("/v1/dashboard/churn"))
+    assert churn["at_risk"], "the demo shop has customers at risk"
+    churn["caveats"] = [
+        {"output": "churn_probability", "status": "no better than chance", "note": "p = 0.3"},
+        {"output": "top_factors", "status": "no better than chance", "note": "p = 0.3"},
+    ]
+    page.route("**/v1/dashboard/churn*", lambda route: route.fulfill(json=churn, status=200))
+    sign_in(page, live, "/customers")
+    expect(page.locator("#customers-caveats")).to_contain_text(
+        "Churn probability and risk: no better than chance."
+    )
+    expect(page.locator("#at-risk-download")).not_to_have_attribute("aria-disabled", "true")
+    with page.expect_download() as download:
+        page.locator("#at-risk-download").click()
+    rows = list(csv.DictReader(io.StringIO(download.value.path().read_text(encoding="utf-8"))))
+    assert len(rows) == len(churn["at_risk"])
+    assert {r["caveats"] for r in rows} == {
+        "churn_probability: no better than chance; top_factors: no better than chance"
+    }
     console.assert_clean()
 
 

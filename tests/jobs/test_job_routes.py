@@ -138,9 +138,9 @@ def test_bulk_upload_to_download(
     csv = client.get(url + "?format=csv", headers=keys["read"])
     assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
     assert csv.text.splitlines() == [
-        "customer_id,found,expected_spend",
-        "c1,True,10.0",
-        "zz,False,",
+        "customer_id,found,expected_spend,caveats",
+        "c1,True,10.0,",
+        "zz,False,,",
     ]
     xlsx = client.get(url + "?format=xlsx", headers=keys["read"])
     assert xlsx.status_code == 200

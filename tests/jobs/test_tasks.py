@@ -180,7 +180,7 @@ def test_bulk_scores_the_uploaded_ids_in_chunks(
     assert job.status == "succeeded", job.error
     assert job.result is not None and job.result["customers"] == 3 and job.result["rows"] == 3
     text = result_file(settings, job_id, "csv").read_text()
-    assert text.splitlines()[0] == "customer_id,found,expected_spend"
+    assert text.splitlines()[0] == "customer_id,found,expected_spend,caveats"
     assert "x2,False," in text
 
 
@@ -220,6 +220,9 @@ def test_bulk_reads_the_version_it_started_with_and_repeats_its_caveats(
         else []
     )
     assert job.result["caveats"] == expected
-    rows = pd.read_csv(result_file(settings, job_id, "csv"))
+    rows = pd.read_csv(result_file(settings, job_id, "csv"), keep_default_na=False)
     # the seed's spend encodes the version: 100 * version + the customer's position
     assert rows["expected_spend"].tolist() == [100.0 * served + i for i in range(5)]
+    # the file says it too, on every row, for whoever opens it without the job's result
+    cell = "churn_probability: no better than chance" if served == 2 else ""
+    assert rows["caveats"].tolist() == [cell] * 5

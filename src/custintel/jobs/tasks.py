@@ -199,11 +199,12 @@ def sync_body(queue: JobQueue, job: JobInfo, report: Reporter) -> dict[str, Any]
 def bulk_body(queue: JobQueue, job: JobInfo, report: Reporter) -> dict[str, Any]:
     """Score the uploaded ids in chunks of :data:`BULK_CHUNK` and write the results.
     Every chunk reads the versions the first one read, and the result names the value
-    version and repeats its caveats (columns that rank no better than chance), so the
-    file is never read without them."""
+    version and repeats its caveats (columns that rank no better than chance), in the
+    result and in a ``caveats`` column of the file, so neither is read without them."""
     import pandas as pd
 
     from custintel.jobs.bulk import read_input, write_results
+    from custintel.value.eligibility import caveats_cell
 
     ids = read_input(queue.settings, job.id)
     score_ids = _service("score_ids")
@@ -215,15 +216,18 @@ def bulk_body(queue: JobQueue, job: JobInfo, report: Reporter) -> dict[str, Any]
         done = start + len(chunk)
         report(0.95 * done / len(ids), f"scored {done:,} of {len(ids):,} customers")
     frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    about = frames[0].attrs if frames else {}
+    caveats = about.get("caveats", [])
+    if frames:
+        frame["caveats"] = caveats_cell(caveats)
     write_results(queue.settings, job.id, frame)
     base = f"/v1/jobs/{job.id}/result"
-    about = frames[0].attrs if frames else {}
     return {
         "customers": len(ids),
         "rows": len(frame),
         "columns": [str(c) for c in frame.columns],
         "model_version": about.get("model_version"),
-        "caveats": about.get("caveats", []),
+        "caveats": caveats,
         "downloads": {"csv": f"{base}?format=csv", "xlsx": f"{base}?format=xlsx"},
     }
 

@@ -30,6 +30,7 @@ __all__ = [
     "FEW_EVENTS",
     "Statement",
     "assess",
+    "caveats_cell",
     "chance_caveats",
     "history_too_short",
 ]
@@ -358,3 +359,12 @@ def chance_caveats(summary: dict[str, Any] | None) -> list[dict[str, str]]:
         for s in statements
         if isinstance(s, dict) and s.get("status") == AT_CHANCE
     ]
+
+
+def caveats_cell(caveats: list[dict[str, str]]) -> str:
+    """The caveats as one cell of a downloaded file, which leaves the notes behind:
+    ``"churn_probability: no better than chance; top_factors: no better than chance"``,
+    or ``""`` when every column is measured. Bulk results repeat it on every row, so that
+    a spreadsheet or mailing list made from the file still says which columns not to
+    rank by (the dashboard's at-risk download, customers.js, writes the same form)."""
+    return "; ".join(f"{c['output']}: {c['status']}" for c in caveats)

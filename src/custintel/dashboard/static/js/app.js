@@ -311,6 +311,12 @@ export function showCaveats(container, caveats) {
     el("strong", {}, `${caveatLabel(c.output)}: ${c.status}. `), c.note)));
 }
 
+/** The caveats as one cell of a downloaded file, the form bulk results use
+ * (eligibility.caveats_cell): "churn_probability: no better than chance; ...", or "". */
+export function caveatsCell(caveats) {
+  return (caveats || []).map((c) => `${c.output}: ${c.status}`).join("; ");
+}
+
 /** Show ``text`` in ``element`` (such as ``factors_note``: which churn model the top
  * factors explain, in the scoring run's own words), or hide it when there is none. */
 export function showNote(element, text) {

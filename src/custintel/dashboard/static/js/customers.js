@@ -1,7 +1,7 @@
 // Customers: churn-risk and value-tier bars, the at-risk table (sortable, CSV download).
 // Data: GET /v1/dashboard/churn?top=50
 import {
-  PALETTE, api, csvCell, draw, el, needModel, fillTable, fmtNumber, fmtPercent, requireKey, showEmpty,
+  PALETTE, api, caveatsCell, csvCell, draw, el, needModel, fillTable, fmtNumber, fmtPercent, requireKey, showEmpty,
   showCaveats, showNote, showProblem, tableError,
 } from "./app.js";
 
@@ -10,6 +10,7 @@ const RISK_COLORS = { low: "#009E73", medium: "#E69F00", high: "#D55E00" };
 const table = document.getElementById("at-risk-table");
 const download = document.getElementById("at-risk-download");
 let rows = [];
+let caveats = "";
 let sort = { key: "clv", dir: -1 };
 
 async function bars(container, counts, what, colors) {
@@ -58,10 +59,11 @@ function renderTable() {
 }
 
 function setDownload(sorted) {
-  const header = ["customer_id", "churn_risk", "churn_probability", "clv", "expected_spend", "value_tier", "rfm_segment", "top_factors"];
+  // The caveats go on every row: the file leaves the page's notes behind.
+  const header = ["customer_id", "churn_risk", "churn_probability", "clv", "expected_spend", "value_tier", "rfm_segment", "top_factors", "caveats"];
   const lines = [header.join(",")].concat(sorted.map((r) => [
     r.customer_id, r.churn_risk, r.churn_probability, r.clv, r.expected_spend, r.value_tier,
-    r.rfm_segment, r.top_factors.join("; "),
+    r.rfm_segment, r.top_factors.join("; "), caveats,
   ].map(csvCell).join(",")));
   if (download.href.startsWith("blob:")) URL.revokeObjectURL(download.href);
   const blob = new Blob([`${lines.join("\r\n")}\r\n`], { type: "text/csv" });
@@ -98,6 +100,7 @@ async function main() {
     return;
   }
   showCaveats(document.getElementById("customers-caveats"), data.caveats);
+  caveats = caveatsCell(data.caveats);
   showNote(document.getElementById("at-risk-factors-note"), data.factors_note);
   rows = data.at_risk;
   renderTable();
