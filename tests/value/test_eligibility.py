@@ -98,7 +98,12 @@ def test_few_customers_or_events_are_flagged_as_rough() -> None:
     out = assessed(comparison(0.97, 0.7, 500), 500)
     # 3 % of 500 customers ordered: 15 on the rarer side
     assert "15 customers on the rarer side" in out["churn_probability"].note
-    assert "rough" in out["next_order_date"].note
+    assert "the 15 customers who ordered" in out["next_order_date"].note
+    assert "only 15 customers were there to check it on" in out["next_order_date"].note
+    # one customer is one, not "1 customers"
+    single = assessed(comparison(0.995, 0.7, 200), 200)["next_order_date"].note
+    assert "the 1 customer who ordered" in single
+    assert "only 1 customer was there to check it on, so treat it as rough" in single
 
 
 def test_one_class_validation_cannot_measure_churn_ranking() -> None:

@@ -83,9 +83,15 @@ def _in_all(aggregate_error: float | None, unit: str) -> str:
     return f"; in all {abs(aggregate_error):.0%} {side} the actual {unit}"
 
 
+def _customers(count: float) -> str:
+    """``"1 customer"``, ``"1,234 customers"``."""
+    return f"{count:,.0f} customer" + ("" if round(count) == 1 else "s")
+
+
 def _rough(customers: float) -> str:
     if customers < FEW_CUSTOMERS:
-        return f"; only {customers:,.0f} customers were there to check it on, so treat it as rough"
+        were = "was" if round(customers) == 1 else "were"
+        return f"; only {_customers(customers)} {were} there to check it on, so treat it as rough"
     return ""
 
 
@@ -178,7 +184,7 @@ def assess(
                 " and churn_risk and the top factors do not tell which ones either"
             )
         elif events < FEW_EVENTS:
-            caveat = f"; only {events:,.0f} customers on the rarer side, so treat it as rough"
+            caveat = f"; only {_customers(events)} on the rarer side, so treat it as rough"
         else:
             caveat = _rough(validation_customers)
         out.append(
@@ -223,7 +229,7 @@ def assess(
                 "measured",
                 chosen["next_order"],
                 f"{what}: off by {nxt['mae_days']:.1f} days on average for "
-                f"the {nxt['customers']:,.0f} customers who ordered in {window}"
+                f"the {_customers(nxt['customers'])} who ordered in {window}"
                 + (f", against {', '.join(others)}" if others else "")
                 + "; given only where churn probability is below 0.5"
                 + _rough(nxt["customers"]),
