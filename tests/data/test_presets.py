@@ -155,6 +155,8 @@ def _proposed_mapping(url: str, preset: str, tmp_path: Path) -> Mapping:
     """What `custintel init` writes for the database at ``url``, read back from the file."""
     proposal = propose_mapping(url)
     assert proposal.preset == preset
+    # the fixtures declare foreign keys, which MariaDB indexes: nothing to add
+    assert not [n for n in proposal.notes if "has no index" in n]
     path = tmp_path / "custintel.toml"
     path.write_text(proposal.toml, encoding="utf-8")
     return load_mapping(path)
@@ -290,3 +292,48 @@ def test_propose_mapping_guesses_a_custom_schema(server: str, url: str, tmp_path
     spend = {c.id: float(sum(o.amount for o in ORDERS if o.customer == c.id)) for c in CUSTOMERS}
     assert totals == [(str(c), pytest.approx(total)) for c, total in spend.items()]
     assert cities == [(c.city,) for c in CUSTOMERS]
+
+
+# Laravel's tables as a migration with plain `unsignedBigInteger` columns makes them:
+# primary keys, no index on the columns the preset joins on.
+_LARAVEL_WITHOUT_INDEXES = (
+    "CREATE TABLE users (id INTEGER PRIMARY KEY, created_at TIMESTAMP NULL, "
+    "updated_at TIMESTAMP NULL)",
+    "CREATE TABLE categories (id INTEGER PRIMARY KEY, name VARCHAR(50))",
+    "CREATE TABLE products (id INTEGER PRIMARY KEY, name VARCHAR(50), category_id INTEGER, "
+    "price DECIMAL(10, 2))",
+    "CREATE TABLE orders (id INTEGER PRIMARY KEY, user_id INTEGER, total_amount DECIMAL(10, 2), "
+    "status VARCHAR(20), created_at TIMESTAMP NULL, updated_at TIMESTAMP NULL)",
+    "CREATE TABLE order_items (id INTEGER PRIMARY KEY, order_id INTEGER, product_id INTEGER, "
+    "quantity INTEGER, price DECIMAL(10, 2), updated_at TIMESTAMP NULL)",
+)
+
+
+@pytest.mark.parametrize("server", [*SERVERS, pytest.param("sqlite", id="sqlite")])
+def test_init_names_the_join_index_a_row_by_row_server_needs(server: str, url: str) -> None:
+    """MariaDB joins order_items without an index on order_id row by row, on every
+    sync: init says so and gives the statement; with the index, or on a server that
+    hash-joins (PostgreSQL) or indexes on the fly (SQLite), it says nothing."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            for statement in _LARAVEL_WITHOUT_INDEXES:
+                conn.execute(sa.text(statement))
+        proposal = propose_mapping(url)
+        assert proposal.preset == "laravel"
+        index_notes = [n for n in proposal.notes if "has no index" in n]
+        if server == "mariadb":
+            assert index_notes == [
+                "order_items.order_id has no index: MySQL and MariaDB join order_items row by row "
+                "without one, and every sync can take minutes; add it with "
+                "CREATE INDEX order_items_order_id_index ON order_items (order_id)"
+            ]
+        else:
+            assert index_notes == []
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text("CREATE INDEX order_items_order_id_index ON order_items (order_id)")
+            )
+        assert not [n for n in propose_mapping(url).notes if "has no index" in n]
+    finally:
+        engine.dispose()

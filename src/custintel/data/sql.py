@@ -30,6 +30,14 @@ __all__ = ["Database", "SelectSpec"]
 
 BATCH_ROWS = 100_000
 _PASSWORD = re.compile(r"(://[^:/@]*:)[^/]*@")  # the password of a URL, to hide it
+# "JOIN order_items oi ON oi.order_id = o.id", as the presets write their joins.
+_JOIN = re.compile(
+    r"\bJOIN\s+(\w+)\s+(?:AS\s+)?(\w+)\s+ON\s+(\w+)\.(\w+)\s*=\s*(\w+)\.(\w+)", re.IGNORECASE
+)
+# Dialects that join a table without an index on the join column row by row (block
+# nested loop): MariaDB by default, MySQL before 8.0.18. PostgreSQL hash-joins and
+# SQLite builds a temporary index, so neither needs one for a whole-table read.
+ROW_BY_ROW_JOINS = frozenset({"mysql", "mariadb"})
 
 
 class SelectSpec:
@@ -115,6 +123,30 @@ class Database:
             inspector = sa.inspect(conn)
             names = inspector.get_table_names() + inspector.get_view_names()
             return {n: [c["name"] for c in inspector.get_columns(n)] for n in sorted(names)}
+
+    def unindexed_joins(self, query: str) -> list[tuple[str, str]]:
+        """``(table, column)`` for each ``JOIN table alias ON alias.column = ...`` of
+        ``query`` whose column starts no index (nor the primary key) of its table: the
+        joins a MySQL or MariaDB server runs row by row. Tables it cannot see are left
+        out (the sync names them)."""
+        wanted: list[tuple[str, str]] = []
+        for table, alias, left, left_column, right, right_column in _JOIN.findall(query):
+            if left == alias:
+                wanted.append((table, left_column))
+            elif right == alias:
+                wanted.append((table, right_column))
+        missing: list[tuple[str, str]] = []
+        with self.connect() as conn:
+            inspector = sa.inspect(conn)
+            known = set(inspector.get_table_names())
+            for table, column in dict.fromkeys(wanted):
+                if table not in known:
+                    continue
+                leading = [i["column_names"][0] for i in inspector.get_indexes(table)]
+                primary = inspector.get_pk_constraint(table).get("constrained_columns") or []
+                if column not in leading and primary[:1] != [column]:
+                    missing.append((table, column))
+        return missing
 
     def check_table(self, table: str) -> None:
         """Raise SourceNotFound, with the closest names, if ``table`` does not exist."""
