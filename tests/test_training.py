@@ -12,7 +12,7 @@ from custintel.appdb.schema import CustomerPrediction, ForecastBacktest, Segment
 from custintel.config import Settings
 from custintel.errors import NotEnoughData
 from custintel.registry.versions import active, list_versions
-from custintel.services import run_forecast
+from custintel.services import app_database, run_forecast
 from custintel.training import score_ids, train_capability
 
 pytestmark = pytest.mark.slow
@@ -144,9 +144,24 @@ def test_the_active_versions_are_written_back_to_the_shop_database(
             r[0]
             for r in c.execute(sa.text("SELECT DISTINCT timeframe FROM custintel_sales_forecasts"))
         }
+        notes = c.execute(
+            sa.text(
+                "SELECT column_name, status, model, note, value_version FROM custintel_value_notes"
+            )
+        ).fetchall()
     engine.dispose()
     assert segments == written["segments"] > 500 and spend == segments
     assert timeframes == {"daily", "weekly", "monthly"}
+    # what the spend, churn and CLV columns rest on: the active value version's statements
+    with app_database(demo).session() as session:
+        value = active(session, "value")
+        assert value is not None
+        statements = value.summary["eligibility"]
+    assert written["value notes"] == len(notes) == len(statements)
+    assert sorted(tuple(n[:4]) for n in notes) == sorted(
+        (s["output"], s["status"], s["model"], s["note"]) for s in statements
+    )
+    assert {n[4] for n in notes} == {value.version}
 
 
 def test_without_a_writeback_table_nothing_is_written(demo: Settings) -> None:

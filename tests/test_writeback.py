@@ -18,7 +18,9 @@ from custintel import writeback
 from custintel.errors import ConfigError, InputError, SourceConnectionError
 from custintel.writeback import (
     DEFAULT_FORECASTS_TABLE,
+    DEFAULT_NOTES_TABLE,
     DEFAULT_SEGMENTS_TABLE,
+    ValueNotes,
     WritebackSettings,
     load_writeback_settings,
     write_forecasts,
@@ -145,6 +147,80 @@ def test_forecasts_read_back_equal(url: str) -> None:
     assert back["upper_bound"].tolist() == expected["upper_95"].tolist()
     assert back["upper_80"].tolist() == expected["upper_80"].tolist()
     assert set(back["timeframe"]) == {"daily"}
+
+
+def _notes(version: int, churn_status: str = "measured") -> ValueNotes:
+    """A value version's statements, one with a note longer than an id column holds."""
+    return ValueNotes(
+        version=version,
+        as_of=AS_OF,
+        statements=[
+            {
+                "output": "expected_spend",
+                "status": "measured",
+                "model": "blend",
+                "note": "RMSE 110",
+            },
+            {
+                "output": "churn_probability",
+                "status": churn_status,
+                "model": "btyd",
+                "note": "ROC-AUC 0.51; " + "that ranking could not be told from chance " * 10,
+            },
+            {"output": "clv", "status": "not measured", "model": None, "note": "over 365 days"},
+        ],
+    )
+
+
+def test_value_notes_are_written_with_the_segments(url: str) -> None:
+    """The notes table says what the value columns rest on, for the value version they
+    came from, and a refresh replaces it with the segments."""
+    settings = _settings(url)
+    write_segments(settings, _segments(20), model_version=4, as_of=AS_OF, notes=_notes(7))
+    notes = sorted(_read(url, DEFAULT_NOTES_TABLE), key=lambda r: r["column_name"])
+    expected = sorted(_notes(7).statements, key=lambda s: s["output"])
+    assert [(n["column_name"], n["status"], n["model"], n["note"]) for n in notes] == [
+        (s["output"], s["status"], s["model"], s["note"]) for s in expected
+    ]
+    assert {(n["value_version"], n["as_of"]) for n in notes} == {(7, AS_OF)}
+    segments = _read(url, DEFAULT_SEGMENTS_TABLE)
+    assert {n["written_at"] for n in notes} == {r["written_at"] for r in segments}
+
+    write_segments(
+        settings,
+        _segments(20),
+        model_version=5,
+        as_of=AS_OF,
+        notes=_notes(8, churn_status="no better than chance"),
+    )
+    notes = _read(url, DEFAULT_NOTES_TABLE)
+    assert len(notes) == 3 and {n["value_version"] for n in notes} == {8}
+    flagged = [n["column_name"] for n in notes if n["status"] == "no better than chance"]
+    assert flagged == ["churn_probability"]
+
+
+def test_a_refused_note_keeps_the_previous_segments_and_notes(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Segments and notes change in one transaction: a note the database refuses,
+    written after every segment row, leaves both tables as they were."""
+    settings = _settings(url)
+    write_segments(settings, _segments(30, seed=1), model_version=1, as_of=AS_OF, notes=_notes(1))
+    before = (_read(url, DEFAULT_SEGMENTS_TABLE), _read(url, DEFAULT_NOTES_TABLE))
+    checked = writeback._rows
+
+    def with_bad_note(frame: pd.DataFrame, spec: Any, **kwargs: Any) -> list[dict[str, Any]]:
+        rows = checked(frame, spec, **kwargs)
+        if spec is writeback._NOTE_COLUMNS:
+            rows[-1]["status"] = None  # NOT NULL in the table
+        return rows
+
+    monkeypatch.setattr(writeback, "_rows", with_bad_note)
+    with pytest.raises(InputError, match="previous content is kept"):
+        write_segments(
+            settings, _segments(40, seed=2), model_version=2, as_of=AS_OF, notes=_notes(2)
+        )
+    assert (_read(url, DEFAULT_SEGMENTS_TABLE), _read(url, DEFAULT_NOTES_TABLE)) == before
 
 
 def test_a_second_refresh_replaces_the_content(url: str) -> None:
@@ -410,9 +486,15 @@ def test_url_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         ),
         pytest.param(
             {"url": "postgresql://db/x", "segments_table": "t", "forecasts_table": "T"},
-            "both 't'",
-            "different names",
+            "segments_table and forecasts_table are both 't'",
+            "its own name",
             id="same-table",
+        ),
+        pytest.param(
+            {"url": "postgresql://db/x", "forecasts_table": "f", "notes_table": "F"},
+            "forecasts_table and notes_table are both 'f'",
+            "its own name",
+            id="same-notes-table",
         ),
     ],
 )

@@ -271,13 +271,14 @@ def score_ids(
 
 def write_back_active(settings: Settings) -> dict[str, int] | None:
     """Write the active segments (with each customer's spend, churn and CLV when the
-    value models are trained) and forecasts to the shop's own database, when
+    value models are trained, and then the value version's statements on those columns
+    in the notes table) and forecasts to the shop's own database, when
     custintel.toml has a ``[writeback]`` table; None when it has not. Returns the rows
     written per table. Customers without a cluster (segmentation by RFM only) get
     cluster -1."""
     from custintel.appdb.schema import ForecastPoint
     from custintel.services import app_database, capability_options
-    from custintel.writeback import WritebackSettings, write_forecasts, write_segments
+    from custintel.writeback import ValueNotes, WritebackSettings, write_forecasts, write_segments
 
     config = WritebackSettings.from_options(capability_options(settings, None, "writeback"))
     if config is None:
@@ -305,12 +306,24 @@ def write_back_active(settings: Settings) -> dict[str, int] | None:
                 frame = frame.merge(spend, on="customer_id", how="left")
             frame["cluster"] = frame["cluster"].fillna(-1)
             frame["cluster_name"] = frame["cluster_name"].fillna("(no cluster)")
+            notes = (
+                ValueNotes(
+                    version=value.version,
+                    as_of=value.as_of or value.created_at.date(),
+                    statements=(value.summary or {}).get("eligibility", []),
+                )
+                if value is not None
+                else None
+            )
             written["segments"] = write_segments(
                 config,
                 frame,
                 model_version=segments.version,
                 as_of=segments.as_of or segments.created_at.date(),
+                notes=notes,
             )
+            if notes is not None:
+                written["value notes"] = len(notes.statements)
         if forecasting is not None:
             points = pd.read_sql(
                 select(ForecastPoint).where(

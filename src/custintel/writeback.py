@@ -1,15 +1,21 @@
 """Write-back tables: custintel's results in the shop's own database.
 
 A shop's web app (Laravel on MySQL/MariaDB, Django or Rails on PostgreSQL...) reads
-customer segments and sales forecasts straight from two tables that custintel keeps in
-the shop's database, configured by the ``[writeback]`` table of custintel.toml::
+customer segments and sales forecasts straight from tables that custintel keeps in the
+shop's database, configured by the ``[writeback]`` table of custintel.toml::
 
     [writeback]
     url_env = "SHOP_DB_URL"        # or url = "mysql://custintel@db/shop"
     schema = "analytics"           # optional
     segments_table = "custintel_customer_segments"
     forecasts_table = "custintel_sales_forecasts"
+    notes_table = "custintel_value_notes"
     enabled = true
+
+The notes table says what each value column of the segments table rests on (the value
+version's statements: measured, rough, no better than chance...), so that a shop page
+can tell whether ranking customers by ``churn_probability`` means anything; it is
+replaced in the same transaction as the segments.
 
 Each refresh replaces a table's content (for forecasts: the rows of one timeframe) in
 one transaction: a ``DELETE`` then chunked bulk inserts inside one ``engine.begin()``,
@@ -41,11 +47,14 @@ from custintel.errors import ConfigError, InputError, SourceConnectionError
 
 __all__ = [
     "DEFAULT_FORECASTS_TABLE",
+    "DEFAULT_NOTES_TABLE",
     "DEFAULT_SEGMENTS_TABLE",
     "TIMEFRAMES",
+    "ValueNotes",
     "WritebackSettings",
     "forecasts_table",
     "load_writeback_settings",
+    "notes_table",
     "segments_table",
     "write_forecasts",
     "write_segments",
@@ -53,6 +62,7 @@ __all__ = [
 
 DEFAULT_SEGMENTS_TABLE = "custintel_customer_segments"
 DEFAULT_FORECASTS_TABLE = "custintel_sales_forecasts"
+DEFAULT_NOTES_TABLE = "custintel_value_notes"
 TIMEFRAMES = ("daily", "weekly", "monthly")
 _TIMEFRAME_ALIASES = {"d": "daily", "w": "weekly", "m": "monthly"}
 # Rows per INSERT executemany: large enough for the drivers' multi-row VALUES batching
@@ -61,7 +71,13 @@ _TIMEFRAME_ALIASES = {"d": "daily", "w": "weekly", "m": "monthly"}
 CHUNK_ROWS = 10_000
 ID_LENGTH = 255  # customer ids, series and names: VARCHAR(255), indexable on utf8mb4
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,49}$")  # room for index name prefixes
-_KEYS = ("url", "url_env", "schema", "segments_table", "forecasts_table", "enabled")
+_KEYS = ("url", "url_env", "schema", "segments_table", "forecasts_table", "notes_table", "enabled")
+# The [writeback] keys naming a table, with their defaults.
+_TABLE_KEYS = (
+    ("segments_table", DEFAULT_SEGMENTS_TABLE),
+    ("forecasts_table", DEFAULT_FORECASTS_TABLE),
+    ("notes_table", DEFAULT_NOTES_TABLE),
+)
 _WHERE = "custintel.toml [writeback]"
 _DRIVERS = (
     ("postgresql://", "postgresql+psycopg://"),
@@ -80,6 +96,7 @@ class WritebackSettings:
     schema: str | None = None
     segments_table: str = DEFAULT_SEGMENTS_TABLE
     forecasts_table: str = DEFAULT_FORECASTS_TABLE
+    notes_table: str = DEFAULT_NOTES_TABLE
     url_env: str | None = None  # the environment variable the URL came from, if any
 
     @classmethod
@@ -111,22 +128,19 @@ class WritebackSettings:
         schema = options.get("schema")
         if schema is not None:
             _check_name("schema", schema)
-        tables = {
-            key: options.get(key, default)
-            for key, default in (
-                ("segments_table", DEFAULT_SEGMENTS_TABLE),
-                ("forecasts_table", DEFAULT_FORECASTS_TABLE),
-            )
-        }
+        tables = {key: options.get(key, default) for key, default in _TABLE_KEYS}
         for key, value in tables.items():
             _check_name(key, value)
-        if tables["segments_table"].lower() == tables["forecasts_table"].lower():
-            raise ConfigError(
-                f"[writeback] segments_table and forecasts_table are both "
-                f"{tables['segments_table']!r}",
-                where=_WHERE,
-                hint="give the two tables different names",
-            )
+        for i, (first, name) in enumerate(tables.items()):
+            same = [
+                key for key, other in list(tables.items())[i + 1 :] if other.lower() == name.lower()
+            ]
+            if same:
+                raise ConfigError(
+                    f"[writeback] {first} and {same[0]} are both {name!r}",
+                    where=_WHERE,
+                    hint="give each table its own name",
+                )
         if not enabled:
             return None
         url, url_env = _url_from(options)
@@ -135,6 +149,7 @@ class WritebackSettings:
             schema=schema,
             segments_table=tables["segments_table"],
             forecasts_table=tables["forecasts_table"],
+            notes_table=tables["notes_table"],
             url_env=url_env,
         )
 
@@ -203,7 +218,36 @@ def forecasts_table(name: str = DEFAULT_FORECASTS_TABLE, schema: str | None = No
     )
 
 
-# Frame column -> (table column, kind, required). Kinds: str, int, float, date.
+def notes_table(name: str = DEFAULT_NOTES_TABLE, schema: str | None = None) -> sa.Table:
+    """The value notes table: one row per value column of the segments table, saying
+    what it rests on (``custintel score``'s "what each column rests on")."""
+    return sa.Table(
+        name,
+        sa.MetaData(),
+        sa.Column("column_name", sa.String(ID_LENGTH), nullable=False),
+        sa.Column("status", sa.String(64), nullable=False),
+        sa.Column("model", sa.String(ID_LENGTH), nullable=True),
+        sa.Column("note", sa.Text, nullable=False),
+        sa.Column("value_version", sa.Integer, nullable=False),
+        sa.Column("as_of", sa.Date, nullable=False),
+        sa.Column("written_at", sa.DateTime, nullable=False),  # UTC
+        sa.Index(f"ux_{name}_column_name", "column_name", unique=True),
+        schema=schema,
+    )
+
+
+@dataclass(frozen=True)
+class ValueNotes:
+    """The value version behind a segments table's spend, churn and CLV columns, and
+    its statements (``eligibility`` of its summary: output, status, model, note)."""
+
+    version: int
+    as_of: date
+    statements: Sequence[dict[str, Any]]
+
+
+# Frame column -> (table column, kind, required). Kinds: str (at most ID_LENGTH
+# characters), text, int, float, date.
 _SEGMENT_COLUMNS: tuple[tuple[str, str, str, bool], ...] = (
     ("customer_id", "customer_id", "str", True),
     ("segment", "segment", "str", True),
@@ -215,6 +259,12 @@ _SEGMENT_COLUMNS: tuple[tuple[str, str, str, bool], ...] = (
     ("expected_spend", "expected_spend", "float", False),
     ("churn_probability", "churn_probability", "float", False),
     ("clv", "clv", "float", False),
+)
+_NOTE_COLUMNS: tuple[tuple[str, str, str, bool], ...] = (
+    ("output", "column_name", "str", True),
+    ("status", "status", "str", True),
+    ("model", "model", "str", False),
+    ("note", "note", "text", True),
 )
 _FORECAST_COLUMNS: tuple[tuple[str, str, str, bool], ...] = (
     ("date", "date", "date", True),
@@ -235,20 +285,41 @@ _ALIASES = {
 
 
 def write_segments(
-    settings: WritebackSettings, frame: pd.DataFrame, *, model_version: int, as_of: date
+    settings: WritebackSettings,
+    frame: pd.DataFrame,
+    *,
+    model_version: int,
+    as_of: date,
+    notes: ValueNotes | None = None,
 ) -> int:
     """Replace the segments table's content with ``frame`` (one row per customer:
     customer_id, segment or rfm_segment, cluster, cluster_name, r_score, f_score,
-    m_score, and expected_spend, churn_probability, clv when present). Returns the rows
-    written."""
+    m_score, and expected_spend, churn_probability, clv when present). With ``notes``
+    (the value version those three columns come from), the notes table is replaced in
+    the same transaction. Returns the segment rows written."""
     table = segments_table(settings.segments_table, settings.schema)
     rows = _rows(
         frame, _SEGMENT_COLUMNS, key=("customer_id",), where=settings.qualified(table.name)
     )
-    stamp = {"model_version": model_version, "as_of": as_of, "written_at": _now()}
+    written_at = _now()
+    stamp = {"model_version": model_version, "as_of": as_of, "written_at": written_at}
     for row in rows:
         row.update(stamp)
-    return _replace(settings, table, rows, key="segments_table")
+    contents = [_Content(table, rows, "segments_table")]
+    if notes is not None:
+        noted = notes_table(settings.notes_table, settings.schema)
+        note_rows = _rows(
+            pd.DataFrame(list(notes.statements), columns=["output", "status", "model", "note"]),
+            _NOTE_COLUMNS,
+            key=("output",),
+            where=settings.qualified(noted.name),
+        )
+        about = {"value_version": notes.version, "as_of": notes.as_of, "written_at": written_at}
+        for row in note_rows:
+            row.update(about)
+        contents.append(_Content(noted, note_rows, "notes_table"))
+    _replace(settings, *contents)
+    return len(rows)
 
 
 def write_forecasts(
@@ -274,33 +345,42 @@ def write_forecasts(
     stamp = {"model_version": model_version, "timeframe": name, "written_at": _now()}
     for row in rows:
         row.update(stamp)
-    return _replace(settings, table, rows, key="forecasts_table", only=table.c.timeframe == name)
+    _replace(settings, _Content(table, rows, "forecasts_table", table.c.timeframe == name))
+    return len(rows)
 
 
 # --- writing ---------------------------------------------------------------------------
 
 
-def _replace(
-    settings: WritebackSettings,
-    table: sa.Table,
-    rows: list[dict[str, Any]],
-    *,
-    key: str,
-    only: sa.ColumnElement[bool] | None = None,
-) -> int:
-    """Create ``table`` if missing, then delete (``only`` its matching rows) and insert
-    ``rows`` in one transaction."""
-    where = f"{settings.where} table {settings.qualified(table.name)}"
+@dataclass(frozen=True)
+class _Content:
+    """New rows for ``table`` (named by the [writeback] key ``key``), replacing all its
+    rows or, with ``only``, those that match it."""
+
+    table: sa.Table
+    rows: list[dict[str, Any]]
+    key: str
+    only: sa.ColumnElement[bool] | None = None
+
+
+def _replace(settings: WritebackSettings, *contents: _Content) -> None:
+    """Create each table if missing, then delete and insert every table's rows in one
+    transaction: the shop's app reads all the old contents or all the new ones."""
+    names = ", ".join(settings.qualified(c.table.name) for c in contents)
+    where = f"{settings.where} table {names}"
     with _engine(settings) as engine, _connect(engine, settings) as conn:
         with _translated(settings, where, "prepare"), conn.begin():
-            _ensure_table(conn, settings, table, key)
-        delete = table.delete() if only is None else table.delete().where(only)
-        insert = table.insert()
+            for content in contents:
+                _ensure_table(conn, settings, content.table, content.key)
         with _translated(settings, where, "write"), conn.begin():
-            conn.execute(delete)
-            for start in range(0, len(rows), CHUNK_ROWS):
-                conn.execute(insert, rows[start : start + CHUNK_ROWS])
-    return len(rows)
+            for content in contents:
+                table, rows = content.table, content.rows
+                delete = (
+                    table.delete() if content.only is None else table.delete().where(content.only)
+                )
+                conn.execute(delete)
+                for start in range(0, len(rows), CHUNK_ROWS):
+                    conn.execute(table.insert(), rows[start : start + CHUNK_ROWS])
 
 
 def _ensure_table(conn: Connection, settings: WritebackSettings, table: sa.Table, key: str) -> None:
@@ -480,16 +560,17 @@ def _convert(series: pd.Series, name: str, kind: str, required: bool, where: str
             where=place,
             hint=f"every row needs a {name}",
         )
-    if kind == "str":
+    if kind in ("str", "text"):
         text = series.astype(str)
-        too_long = text.str.len() > ID_LENGTH
-        if too_long.any():
+        too_long = (text.str.len() > ID_LENGTH) & ~nulls
+        if kind == "str" and too_long.any():
             raise InputError(
                 f"{int(too_long.sum())} value(s) longer than {ID_LENGTH} characters "
                 f"(rows {_positions(too_long)})",
                 where=place,
             )
-        return list(text.where(~nulls, None))
+        # None, not NaN, where a value is missing: a driver would write NaN as 'NaN'.
+        return [None if null else value for value, null in zip(text, nulls, strict=True)]
     if kind == "int":
         return series.astype("int64").tolist() if not nulls.any() else _nullable(series, int)
     if kind == "float":
