@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from custintel.errors import ConfigError
-from custintel.value.eligibility import Statement, assess, history_too_short
+from custintel.value.eligibility import Statement, assess, chance_caveats, history_too_short
 from custintel.value.service import ValueSettings, crowded_risk_note
 
 CUTOFFS = {
@@ -273,3 +273,20 @@ def test_a_crowded_risk_level_gets_a_note_saying_what_to_change() -> None:
     # Spread over the levels, or no churn probability at all (a young shop): no note.
     assert crowded_risk_note(pd.Series(["high"] * 70 + ["low"] * 30), 30) is None
     assert crowded_risk_note(pd.Series([None, None], dtype=object), 30) is None
+
+
+def test_a_next_order_date_no_better_than_the_middle_of_the_window_is_labelled_so() -> None:
+    table = comparison(0.5, 0.8, 1000)
+    table["next_order"]["gbm"]["chance_p"] = 0.4
+    statement = assessed(table, 1000)["next_order_date"]
+    assert statement.status == "no better than chance"
+    assert "off by 6.0 days on average" in statement.note
+    assert "7.4 for the middle of the window" in statement.note
+    assert "could not be told from chance (p = 0.40, as the best of 2 models)" in statement.note
+    assert "not as a day to plan for" in statement.note
+    # and the API's caveats carry it, as they carry a ranking at chance
+    summary = {"eligibility": [statement.to_dict()]}
+    assert [c["output"] for c in chance_caveats(summary)] == ["next_order_date"]
+    # a lead that is clear of chance stays measured
+    table["next_order"]["gbm"]["chance_p"] = 0.001
+    assert assessed(table, 1000)["next_order_date"].status == "measured"

@@ -20,6 +20,7 @@ from custintel.value.metrics import (
     reliability_table,
     spearman,
     spend_metrics,
+    timing_p,
 )
 
 
@@ -298,3 +299,40 @@ def test_a_reliability_table_bins_every_customer_and_compares_the_means() -> Non
         (0.0, 2.0, 0.5),
         (0.9, 1.0, 1.0),
     ]
+
+
+def _middle_and_two_guesses(
+    rng: np.random.Generator, days: np.ndarray, horizon: int
+) -> dict[str, np.ndarray]:
+    """The middle of the window, and two guesses near it that know nothing of ``days``."""
+    middle = np.full(len(days), (horizon - 1) / 2)
+    noise = {name: middle + rng.normal(0, 1.5, len(days)) for name in ("gbm", "usual_gap")}
+    return {"midpoint": middle, **noise}
+
+
+def test_a_next_order_guess_that_knows_nothing_is_not_taken_for_skill() -> None:
+    """Order days drawn evenly over a 30-day window and two guesses that know nothing of
+    them: the better of the three is often not the middle, beating it by a little on the
+    window; timing_p lets that pass as skill about one time in twenty at most."""
+    rng = np.random.default_rng(5)
+    chosen_guess, passed = 0, 0
+    for _ in range(200):
+        days = rng.integers(0, 30, 150).astype(float)
+        timing = _middle_and_two_guesses(rng, days, 30)
+        chosen = min(timing, key=lambda n: np.mean(np.abs(timing[n] - days)))
+        if chosen != "midpoint":
+            chosen_guess += 1
+            passed += timing_p(days, timing, chosen) < 0.05
+    assert chosen_guess > 50  # measured here: 93 and 70 of 200 on two seeds
+    assert passed / 200 <= 0.05  # 0 and 2 of 200
+
+
+def test_a_next_order_model_that_knows_the_timing_passes() -> None:
+    rng = np.random.default_rng(6)
+    days = rng.integers(0, 30, 150).astype(float)
+    timing = _middle_and_two_guesses(rng, days, 30)
+    timing["gbm"] = np.clip(days + rng.normal(0, 3, 150), 0, 29)
+    assert timing_p(days, timing, "gbm") < 1e-6
+    # the middle itself is not tested, and one customer cannot be
+    assert np.isnan(timing_p(days, timing, "midpoint"))
+    assert timing_p(days[:1], {n: v[:1] for n, v in timing.items()}, "gbm") == 1.0

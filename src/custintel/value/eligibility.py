@@ -13,7 +13,9 @@ correlation (spend, orders) or ROC-AUC (churn) on the validation window, allowin
 having been chosen as the best of the candidates on that same window
 (``metrics.chosen_ranking_p``); from ``CHANCE_P`` up the column's status is "no better
 than chance", so that a shop whose history carries no signal is told so instead of being
-handed confident-looking ranks.
+handed confident-looking ranks. The next order date is tested the same way against the
+middle of the window for everyone, which knows nothing of the customers' timing
+(``metrics.timing_p``).
 """
 
 from __future__ import annotations
@@ -223,18 +225,36 @@ def assess(
                 " (the middle of the window for every customer: nothing in their history "
                 "timed their orders better)"
             )
-        out.append(
-            Statement(
-                "next_order_date",
-                "measured",
-                chosen["next_order"],
-                f"{what}: off by {nxt['mae_days']:.1f} days on average for "
-                f"the {_customers(nxt['customers'])} who ordered in {window}"
-                + (f", against {', '.join(others)}" if others else "")
-                + "; given only where churn probability is below 0.5"
-                + _rough(nxt["customers"]),
-            )
+        measured = (
+            f"{what}: off by {nxt['mae_days']:.1f} days on average for "
+            f"the {_customers(nxt['customers'])} who ordered in {window}"
+            + (f", against {', '.join(others)}" if others else "")
         )
+        timing_p = nxt.get("chance_p")
+        if _at_chance(timing_p):
+            rivals = sum(1 for name in timing if name != "midpoint")
+            out.append(
+                Statement(
+                    "next_order_date",
+                    AT_CHANCE,
+                    chosen["next_order"],
+                    f"{measured}; that lead over the middle of the window, which knows "
+                    f"nothing of their timing, could not be told from chance (p = "
+                    f"{timing_p:.2f}, as the best of {rivals} models): read the date as "
+                    "somewhere within the horizon, not as a day to plan for",
+                )
+            )
+        else:
+            out.append(
+                Statement(
+                    "next_order_date",
+                    "measured",
+                    chosen["next_order"],
+                    measured
+                    + "; given only where churn probability is below 0.5"
+                    + _rough(nxt["customers"]),
+                )
+            )
     else:
         out.append(
             Statement(

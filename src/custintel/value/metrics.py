@@ -9,7 +9,8 @@ it. Each ranking measure comes with a one-sided p-value (``spearman_p``, ``roc_a
 how likely a ranking at least this good would be if the prediction were unrelated to
 what happened, so that a small shop's lucky-looking figure is not read as skill; and
 the model chosen as the best of several on a window gets ``chosen_ranking_p``, which
-allows for that choice.
+allows for that choice. A next-order date is judged against knowing nothing of the
+timing (``timing_p``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import math
 from typing import Literal
 
 import numpy as np
-from scipy.stats import mannwhitneyu, rankdata, spearmanr
+from scipy.stats import mannwhitneyu, rankdata, spearmanr, ttest_1samp
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "reliability_table",
     "spearman",
     "spend_metrics",
+    "timing_p",
 ]
 
 # Equal-width bins of predicted probability in a reliability table.
@@ -216,3 +218,37 @@ def chosen_ranking_p(
             return enough / (start + int(np.argmax(hits >= enough)) + 1)
         at_least = int(hits[-1])
     return (1 + at_least) / (1 + permutations)
+
+
+def timing_p(
+    actual_days: np.ndarray,
+    predictions: dict[str, np.ndarray],
+    chosen: str,
+    *,
+    baseline: str = "midpoint",
+) -> float:
+    """The one-sided p-value that ``chosen``'s days to the next order are nearer what
+    happened than ``baseline``'s (the middle of the window for everyone, which knows
+    nothing of the customers' timing), allowing for its having been chosen among the
+    other candidates for the lowest mean absolute error.
+
+    Each customer's absolute error under the baseline minus under ``chosen`` is one
+    loss differential; the test is the one-sided t-test of their mean (Diebold and
+    Mariano's comparison of forecast accuracy, with customers in place of periods, so
+    without its autocorrelation term), and its p-value is multiplied by the number of
+    candidates other than the baseline (Bonferroni: the chosen one was the best of
+    them), capped at 1. NaN when ``chosen`` is the baseline; 1 when the differentials
+    cannot be tested (fewer than two customers, or all alike and not in its favour).
+    A t-test, not a permutation test like :func:`chosen_ranking_p`: the candidates are
+    few and the differential's mean is the very quantity the choice compared."""
+    if chosen == baseline:
+        return float("nan")
+    actual = np.asarray(actual_days, float)
+    differential = np.abs(predictions[baseline] - actual) - np.abs(predictions[chosen] - actual)
+    if len(differential) < 2:
+        return 1.0
+    if np.ptp(differential) == 0:  # no spread: the t statistic is undefined
+        return 0.0 if differential[0] > 0 else 1.0
+    p = float(ttest_1samp(differential, 0.0, alternative="greater").pvalue)
+    rivals = sum(1 for name in predictions if name != baseline)
+    return min(1.0, p * rivals)

@@ -63,6 +63,7 @@ from custintel.value.metrics import (
     churn_metrics,
     reliability_table,
     spend_metrics,
+    timing_p,
 )
 from custintel.value.seasons import Seasons
 
@@ -461,8 +462,10 @@ def compare(
 ) -> dict[str, dict[str, dict[str, float]]]:
     """Every candidate's metrics per target on the validation examples, and the choice
     (stored in ``models.chosen``): lowest RMSE for spend and orders, lowest Brier for
-    churn; the chosen candidate's ``chance_p`` tests its ranking allowing for that
-    choice (``metrics.chosen_ranking_p``). Each churn candidate's reliability table goes
+    churn, lowest mean absolute error in days for the next order; the chosen candidate's
+    ``chance_p`` tests its ranking allowing for that choice (``metrics.chosen_ranking_p``),
+    or for the next order its timing against the middle of the window
+    (``metrics.timing_p``). Each churn candidate's reliability table goes
     to ``models.reliability``."""
     table: dict[str, dict[str, dict[str, float]]] = {}
     for target in ("spend", "orders"):
@@ -495,17 +498,19 @@ def compare(
     models.reliability = {name: reliability_table(churned, p) for name, p in churn.items()}
     ordered = validation[validation["days_to_next_order"].notna()]
     actual_days = ordered["days_to_next_order"].to_numpy(float)
+    timing = models.next_order_days(ordered, horizon_days)
     table["next_order"] = {
         name: {
             "mae_days": float(np.mean(np.abs(days - actual_days))),
             "median_abs_days": float(np.median(np.abs(days - actual_days))),
             "customers": float(len(ordered)),
         }
-        for name, days in models.next_order_days(ordered, horizon_days).items()
+        for name, days in timing.items()
     }
-    models.chosen["next_order"] = min(
-        table["next_order"], key=lambda n: table["next_order"][n]["mae_days"]
-    )
+    chosen = min(table["next_order"], key=lambda n: table["next_order"][n]["mae_days"])
+    models.chosen["next_order"] = chosen
+    if chosen != "midpoint" and len(ordered):
+        table["next_order"][chosen]["chance_p"] = timing_p(actual_days, timing, chosen)
     spend = models.predict(validation, "spend", horizon_days)[models.chosen["spend"]]
     allocated = category_spend(validation, spend)
     table["spend_by_category"] = {

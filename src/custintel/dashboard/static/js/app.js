@@ -292,6 +292,7 @@ const CAVEAT_LABELS = {
   expected_orders: "Expected orders",
   churn_probability: "Churn probability and risk",
   top_factors: "Top factors",
+  next_order_date: "Next order date",
 };
 
 /** A caveat's column in words; ``expected_spend__<category>`` names its category. */
