@@ -236,6 +236,19 @@ def test_smote_fit_churn_predicts_from_rows_with_missing_values() -> None:
     assert scores["gbm"][churned].mean() > scores["gbm"][~churned].mean()
 
 
+@pytest.mark.parametrize("churned", [False, True])
+def test_training_rows_of_one_class_fit_no_churn_learner(churned: bool) -> None:
+    """Nobody churned in training (or everybody did): the learners would fail or
+    mislead (LightGBM gives the one class seen a probability of 1e-15), so none is
+    fitted, churn rests on BTYD, and there is no blend of learners to make."""
+    train, calibration, validation = splits(7, 600)
+    train = train.assign(churned=churned)
+    assert fit_churn(train, value_models.feature_columns(train), n_jobs=1).models == {}
+    models = fit_candidates(train, calibration, n_jobs=1)
+    assert set(models.predict(validation, "churn", WINDOW)) == {"btyd"}
+    assert models.classifier is None
+
+
 def test_the_regressors_learn_from_regression_rows_and_churn_from_train() -> None:
     train, calibration, validation = splits(7, 1500)
     later = train.assign(spend_rate=train["spend_rate"] * 3, orders_rate=train["orders_rate"] * 3)

@@ -224,8 +224,27 @@ def test_the_top_factors_say_which_model_they_explain_and_how_it_agrees() -> Non
     assert "nan" not in flat.note and "the same probability" in flat.note
     chance = factors("gbm", 1.0, p=0.4)
     assert chance.status == "no better than chance" and "do not tell who will leave" in chance.note
-    # a run without churn learners has no factors to explain
-    assert "top_factors" not in assessed(comparison(0.6, 0.8, 5000), 5000)
+    # a run without churn learners has no factors to explain, and says so
+    missing = assessed(comparison(0.6, 0.8, 5000), 5000)["top_factors"]
+    assert missing.status == "not available" and missing.model is None
+    assert "no churn tree model was fitted" in missing.note
+
+
+def test_a_chosen_run_rate_is_not_measured_against_itself() -> None:
+    table = comparison(0.6, 0.8, 5000)
+    table["spend"]["run_rate"] = spend(9.0)
+    statement = assess(
+        table,
+        CHOSEN | {"spend": "run_rate"},
+        CUTOFFS,
+        validation_customers=5000,
+        clv_days=365,
+        categories=[],
+    )[0]
+    assert statement.output == "expected_spend"
+    assert "run_rate: RMSE 9.00 spend per customer" in statement.note
+    assert "last year's run rate itself: no model did better" in statement.note
+    assert "against" not in statement.note
 
 
 def test_a_short_history_gets_btyd_only_and_says_what_is_missing() -> None:

@@ -105,6 +105,9 @@ def test_spend_metrics_by_hand() -> None:
     assert normalised_gini(actual, actual) == pytest.approx(1.0)
     assert normalised_gini(actual, predicted) == pytest.approx(1.0)  # same ordering
     assert normalised_gini(actual, -actual) < 0
+    # every customer spent the same: nothing to rank (until 2026-11-30, a ZeroDivisionError)
+    assert np.isnan(normalised_gini(np.full(5, 4.0), np.arange(5.0)))
+    assert np.isnan(spend_metrics(np.full(5, 4.0), np.arange(5.0))["normalised_gini"])
 
 
 def test_churn_metrics_by_hand() -> None:

@@ -181,6 +181,40 @@ def test_a_young_shop_gets_btyd_scores_labelled_not_measured(home: Path, tmp_pat
     assert "not measured" in result.output
 
 
+@pytest.mark.slow
+def test_stores_that_all_order_every_week_are_scored_without_churn_learners(
+    home: Path, tmp_path: Path
+) -> None:
+    """A chain's stores as customers (as an analyst maps Walmart's weekly store sales):
+    nobody ever goes a window without ordering, so no churn learner has two classes to
+    learn from. Scoring goes on with BTYD alone for churn and says what is missing;
+    until 2026-11-30 it stopped with an IndexError."""
+    rng = np.random.default_rng(4)
+    rows = ["customer_id,ordered_at,amount"]
+    for store in range(25):
+        level = rng.uniform(500, 2000)
+        for week in range(45):
+            day = date(2024, 1, 1).toordinal() + 7 * week
+            amount = level * rng.uniform(0.8, 1.2)
+            rows.append(f"S{store},{date.fromordinal(day)},{amount:.2f}")
+    orders = tmp_path / "stores.csv"
+    orders.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    out = tmp_path / "s.csv"
+    result = run("score", "--orders", str(orders), "--horizon-days", "30", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output
+    scores = pacsv.read_csv(out).to_pandas()
+    assert len(scores) == 25 and scores["churn_probability"].between(0, 1).all()
+    summary = json.loads(out.with_name("s.summary.json").read_text())
+    assert summary["chosen"]["churn"] == "btyd"
+    assert set(summary["validation"]["churn"]) == {"btyd"}
+    statements = {s["output"]: s for s in summary["eligibility"]}
+    assert statements["churn_probability"]["status"] == "not measured"
+    assert "no customer churned" in statements["churn_probability"]["note"]
+    assert statements["top_factors"]["status"] == "not available"
+    assert scores["top_factors"].isna().all()
+
+
 def test_score_without_repeat_buyers_and_history_says_what_is_missing(
     home: Path, tmp_path: Path
 ) -> None:

@@ -148,8 +148,13 @@ def assess(
                 AT_CHANCE if chance else "measured",
                 model,
                 f"{model}: RMSE {m['rmse']:,.2f} {unit} per customer over "
-                f"{cutoffs['window_days']} days ({window}), against {base:,.2f} for last "
-                f"year's run rate; the top 10 % predicted made "
+                f"{cutoffs['window_days']} days ({window}), "
+                + (
+                    "last year's run rate itself: no model did better; "
+                    if model == "run_rate"
+                    else f"against {base:,.2f} for last year's run rate; "
+                )
+                + "the top 10 % predicted made "
                 f"{m['top_decile_capture']:.0%} of the {unit}"
                 + _in_all(m.get("aggregate_error"), unit)
                 + (
@@ -200,6 +205,17 @@ def assess(
         )
     if factors:
         out.append(_top_factors(factors, comparison["churn"], window))
+    else:
+        out.append(
+            Statement(
+                "top_factors",
+                "not available",
+                None,
+                "no churn tree model was fitted, so there is nothing to explain: the "
+                "candidates leave them out, or in every training window every customer "
+                "ordered (or none did), so nothing told churners apart",
+            )
+        )
     out.append(
         Statement(
             "p_active",

@@ -207,7 +207,8 @@ def explain_churn(
     seed: int = 0,
 ) -> tuple[list[str | None], dict[str, float]]:
     """Per row of ``frame``, its ``top`` churn factors in words; and the global
-    importance (mean |SHAP| per feature, largest first).
+    importance (mean |SHAP| per feature, largest first). Without a ``classifier``, None
+    for every row and no importance.
 
     TreeSHAP costs about 0.045 ms a row for a 300-tree model on 2 cores by split pattern
     (0.29 ms row by row; docs/performance.md), so with more rows than ``limit`` only
@@ -216,8 +217,10 @@ def explain_churn(
     importance comes from a uniform sample of ``importance_rows`` rows, so that it
     describes every customer, not only the chosen.
     """
-    data = frame[features]
     rows = len(frame)
+    if classifier is None:  # no churn learner was fitted (models.fit_churn): no factors
+        return [None] * rows, {}
+    data = frame[features]
     if limit is None or rows <= limit:
         values = _shap_values(classifier, data)
         texts: list[str | None] = list(_in_words(values, data.to_numpy(float), features, top))

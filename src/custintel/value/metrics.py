@@ -46,9 +46,10 @@ def _gini(actual: np.ndarray, predicted: np.ndarray) -> float:
 
 def normalised_gini(actual: np.ndarray, predicted: np.ndarray) -> float:
     """Gini of the prediction's ordering over the Gini of the perfect ordering (1 =
-    ranks customers exactly by what they spent, 0 = no better than chance)."""
+    ranks customers exactly by what they spent, 0 = no better than chance). NaN when
+    there is nothing to rank: no spend, or every customer spent the same."""
     actual, predicted = np.asarray(actual, float), np.asarray(predicted, float)
-    if actual.sum() <= 0:
+    if actual.sum() <= 0 or np.ptp(actual) == 0:
         return float("nan")
     return _gini(actual, predicted) / _gini(actual, actual)
 

@@ -166,7 +166,11 @@ def fit_churn(
         )
     churned = train["churned"].to_numpy(bool)
     fitted = ChurnClassifiers(features=list(features))
-    if not learners:
+    if not learners or churned.all() or not churned.any():
+        # Rows of one class only (every customer ordered in every training window, as
+        # the stores of a chain do, or none did): there is nothing to tell apart, and
+        # the learners fail or mislead (LightGBM gives the one class seen a probability
+        # of 1e-15). BTYD's probability, which needs no labels, is left to churn.
         return fitted
     inputs = train[fitted.features]
     labels = churned.astype(int)
@@ -333,7 +337,8 @@ class ValueModels:
         churn = self.churn or ChurnClassifiers(features=self.features)
         raw = churn.scores(frame, btyd="btyd" in wanted, learners=wanted)
         calibrated = {name: self.calibrators[name].predict(score) for name, score in raw.items()}
-        if "blend" in wanted:
+        if "blend" in wanted and any(learner in calibrated for learner in LEARNERS):
+            # no learner without two classes to learn from (fit_churn): then no blend
             calibrated["blend"] = _blend(calibrated["btyd"], calibrated)
         return {name: calibrated[name] for name in CHURN_CANDIDATES if name in calibrated}
 
