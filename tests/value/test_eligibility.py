@@ -43,10 +43,18 @@ def by_output(statements: list) -> dict:
     return {s.output: s for s in statements}
 
 
-def assessed(table: dict, customers: int, cutoffs: dict = CUTOFFS) -> dict:
-    """The statements of a run without categories, by output column."""
+def assessed(table: dict, customers: int, cutoffs: dict = CUTOFFS, **chosen: str) -> dict:
+    """The statements of a run without categories, by output column; ``chosen``
+    overrides the model chosen for a target."""
     return by_output(
-        assess(table, CHOSEN, cutoffs, validation_customers=customers, clv_days=365, categories=[])
+        assess(
+            table,
+            CHOSEN | chosen,
+            cutoffs,
+            validation_customers=customers,
+            clv_days=365,
+            categories=[],
+        )
     )
 
 
@@ -73,16 +81,7 @@ def test_measured_columns_name_model_error_and_baseline() -> None:
     ) in out["next_order_date"].note
     # when no model times orders better than the middle of the window, the note says so
     table = comparison(0.6, 0.8, 5000)
-    midpoint = by_output(
-        assess(
-            table,
-            CHOSEN | {"next_order": "midpoint"},
-            CUTOFFS,
-            validation_customers=5000,
-            clv_days=365,
-            categories=[],
-        )
-    )["next_order_date"]
+    midpoint = assessed(table, 5000, next_order="midpoint")["next_order_date"]
     assert midpoint.note.startswith("midpoint (the middle of the window for every customer")
     assert "against 6.0 for gbm, 10.6 for their usual gap" in midpoint.note
     assert out["clv"].status == "not measured"
@@ -233,15 +232,7 @@ def test_the_top_factors_say_which_model_they_explain_and_how_it_agrees() -> Non
 def test_a_chosen_run_rate_is_not_measured_against_itself() -> None:
     table = comparison(0.6, 0.8, 5000)
     table["spend"]["run_rate"] = spend(9.0)
-    statement = assess(
-        table,
-        CHOSEN | {"spend": "run_rate"},
-        CUTOFFS,
-        validation_customers=5000,
-        clv_days=365,
-        categories=[],
-    )[0]
-    assert statement.output == "expected_spend"
+    statement = assessed(table, 5000, spend="run_rate")["expected_spend"]
     assert "run_rate: RMSE 9.00 spend per customer" in statement.note
     assert "last year's run rate itself: no model did better" in statement.note
     assert "against" not in statement.note
