@@ -240,13 +240,20 @@ def test_smote_fit_churn_predicts_from_rows_with_missing_values() -> None:
 def test_training_rows_of_one_class_fit_no_churn_learner(churned: bool) -> None:
     """Nobody churned in training (or everybody did): the learners would fail or
     mislead (LightGBM gives the one class seen a probability of 1e-15), so none is
-    fitted, churn rests on BTYD, and there is no blend of learners to make."""
+    fitted, churn rests on BTYD, and there is no blend of learners to make. Where
+    everybody churned nobody ordered, and the next order is timed by the baselines."""
     train, calibration, validation = splits(7, 600)
     train = train.assign(churned=churned)
+    if churned:  # and so nobody ordered: no timing to learn either
+        train = train.assign(days_to_next_order=np.nan)
     assert fit_churn(train, value_models.feature_columns(train), n_jobs=1).models == {}
     models = fit_candidates(train, calibration, n_jobs=1)
     assert set(models.predict(validation, "churn", WINDOW)) == {"btyd"}
     assert models.classifier is None
+    timing = {"usual_gap", "midpoint"} | (set() if churned else {"gbm"})
+    assert set(models.next_order_days(validation, WINDOW)) == timing
+    compare(models, validation, WINDOW)  # the choice is made among what was fitted
+    assert models.chosen["next_order"] in timing and models.chosen["churn"] == "btyd"
 
 
 def test_the_regressors_learn_from_regression_rows_and_churn_from_train() -> None:

@@ -317,12 +317,15 @@ class ValueModels:
         the middle of the horizon for everyone, which is what knowing only that the
         customer orders within it is worth (an order day spread evenly over the horizon
         is off by a quarter of it on average)."""
-        share = self.regressors["next_order"]["gbm"].predict(frame[self.features])
-        gbm = np.clip(share, 0, 1) * (horizon_days - 1)
         gap = frame["ipi_mean_days"].to_numpy(float) - frame["recency_days"].to_numpy(float)
         usual = np.where(np.isnan(gap), horizon_days / 2, np.clip(gap, 0, horizon_days - 1))
         middle = np.full(len(frame), (horizon_days - 1) / 2)
-        return {"gbm": gbm, "usual_gap": usual, "midpoint": middle}
+        out = {"usual_gap": usual, "midpoint": middle}
+        learnt = self.regressors["next_order"].get("gbm")
+        if learnt is None:  # nobody ordered in a training window (fit_candidates)
+            return out
+        share = learnt.predict(frame[self.features])
+        return {"gbm": np.clip(share, 0, 1) * (horizon_days - 1), **out}
 
     def _wanted(self, only: str | None) -> set[str]:
         if only is None:
@@ -412,13 +415,19 @@ def fit_candidates(
         }
     # Next order: among customers who ordered within the window, when (as a share of
     # the window, so that windows of different lengths train together).
+    # Nobody ordered in any training window (every customer churned): nothing to learn
+    # the timing from, and only the baselines time the next order.
     ordered = rows[rows["days_to_next_order"].notna()]
     share = ordered["days_to_next_order"] / ordered["window_days"]
-    models.regressors["next_order"] = {
-        "gbm": tree_learners.regressor("gbm", len(ordered), seed, n_jobs).fit(
-            ordered[models.features], share
-        )
-    }
+    models.regressors["next_order"] = (
+        {
+            "gbm": tree_learners.regressor("gbm", len(ordered), seed, n_jobs).fit(
+                ordered[models.features], share
+            )
+        }
+        if len(ordered)
+        else {}
+    )
     if "rfm_cell" in chosen:
         quantiles = np.linspace(0, 1, 6)[1:-1]
         models.cell_edges = {
