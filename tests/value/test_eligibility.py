@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from custintel.errors import ConfigError
 from custintel.value.eligibility import Statement, assess, chance_caveats, history_too_short
-from custintel.value.service import ValueSettings, crowded_risk_note
+from custintel.value.service import ValueSettings, _tier, crowded_risk_note, spend_percentile
 
 CUTOFFS = {
     "validation": "2025-12-02",
@@ -300,3 +301,42 @@ def test_a_next_order_date_no_better_than_the_middle_of_the_window_is_labelled_s
     # a lead that is clear of chance stays measured
     table["next_order"]["gbm"]["chance_p"] = 0.001
     assert assessed(table, 1000)["next_order_date"].status == "measured"
+
+
+def test_a_ranking_that_cannot_be_tested_says_so() -> None:
+    """A NaN p-value (every customer got the same prediction, or brought the same) is
+    not a ranking that passed: the amounts are measured, the ranking is not; a category
+    nobody bought from in the window is not measured."""
+    table = comparison(0.5, 0.8, 1000)
+    table["spend"]["gbm"] |= {"spearman": float("nan"), "spearman_p": float("nan")}
+    table["spend_by_category"]["home_garden"] |= {"top_decile_capture": float("nan")}
+    statements = by_output(
+        assess(
+            table,
+            CHOSEN,
+            CUTOFFS,
+            validation_customers=1000,
+            clv_days=365,
+            categories=["Home & Garden"],
+        )
+    )
+    spend_note = statements["expected_spend"].note
+    assert statements["expected_spend"].status == "measured"
+    assert "its ranking could not be tested" in spend_note and "nan" not in spend_note
+    home = statements["expected_spend__home_garden"]
+    assert home.status == "not measured"
+    assert "nobody bought from Home & Garden in the window" in home.note
+    # a testable ranking gets no such words
+    assert "could not be tested" not in statements["expected_orders"].note
+
+
+def test_customers_expected_to_spend_nothing_are_the_low_tier_however_many() -> None:
+    """Ties rank at the bottom of their group: 60 of 100 customers expected to spend
+    nothing are "low", not "medium" as the middle rank of their tie (0.3) made them."""
+    spend = np.concatenate([np.zeros(60), np.linspace(10, 400, 40)])
+    percentile = spend_percentile(spend)
+    assert np.all(percentile[:60] == pytest.approx(0.01))
+    assert percentile[-1] == 1.0 and np.all(np.diff(percentile[60:]) > 0)
+    tiers = _tier(percentile)
+    assert set(tiers[:60]) == {"low"}
+    assert list(tiers[-10:]) == ["top"] * 10

@@ -94,6 +94,15 @@ def test_plan_shortens_windows_on_a_short_history_and_says_so() -> None:
         plan_cutoffs(date(2023, 11, 1), date(2024, 1, 1), 30)
 
 
+def test_a_horizon_shorter_than_two_weeks_is_checked_on_windows_of_its_length() -> None:
+    """`score --horizon-days 7` (the CLI's least) on a year of history: 7-day windows,
+    not the refusal "history too short" it got until 2026-11-30."""
+    plan = plan_cutoffs(date(2023, 1, 1), date(2024, 1, 1), 7)
+    assert plan.window_days == 7 and plan.note is None
+    assert plan.validation == (date(2023, 12, 25), 7)
+    assert len(plan.train) == 4
+
+
 def test_spend_metrics_by_hand() -> None:
     actual = np.array([0.0, 0.0, 10.0, 30.0] + [0.0] * 6)
     predicted = np.array([1.0, 0.0, 8.0, 20.0] + [0.0] * 6)

@@ -70,7 +70,11 @@ def score(
             table.add_column(column, justify="right")
         for name, metrics in run.comparison[target].items():
             mark = " *" if name == run.chosen[target] else ""
-            table.add_row(name + mark, *(f"{metrics[c]:.3f}" for c in columns))
+            # NaN: no ranking to measure (one class of churn, one amount for everyone)
+            table.add_row(
+                name + mark,
+                *(f"{metrics[c]:.3f}" if metrics[c] == metrics[c] else "–" for c in columns),
+            )
         out_console.print(table)
     for name, cv in (info.get("churn_crossval") or {}).get("summary", {}).items():
         if cv.get("roc_auc_mean") is not None:
@@ -113,10 +117,8 @@ def score(
     out_console.print(statements)
     tiers = run.scores["value_tier"].value_counts().to_dict()
     risks = run.scores["churn_risk"].value_counts().to_dict()
-    console.print(
-        f"{len(run.scores):,} customers; value tiers {tiers}; churn risk {risks}",
-        highlight=False,
-    )
+    counted = f"{len(run.scores):,} customer" + ("" if len(run.scores) == 1 else "s")
+    console.print(f"{counted}; value tiers {tiers}; churn risk {risks}", highlight=False)
     from custintel.value.service import crowded_risk_note
 
     crowded = crowded_risk_note(run.scores["churn_risk"], run.horizon_days)

@@ -66,6 +66,18 @@ def _at_chance(p_value: float | None) -> bool:
     return p_value is not None and p_value == p_value and p_value >= CHANCE_P
 
 
+def _untested(p_value: float | None, unit: str) -> str:
+    """What a NaN p-value means: no ranking to test (every customer got the same
+    prediction, or brought the same in the window), so the amounts are measured but
+    not who brings the most."""
+    if p_value is None or p_value == p_value:
+        return ""
+    return (
+        f"; its ranking could not be tested (every customer got the same prediction, or "
+        f"brought the same {unit} in the window), so it does not tell who will bring the most"
+    )
+
+
 def _chosen_p(measured: dict[str, float], plain: str) -> float | None:
     """The chosen model's p-value against chance, allowing for its choice among the
     candidates (``chance_p``); a run stored before that was kept has the plain one."""
@@ -162,7 +174,7 @@ def assess(
                     f"{m['spearman']:.2f}, p = {p_value:.2f}{_among(comparison[target], m)}):"
                     f" it does not tell who will bring the most {unit}"
                     if chance
-                    else _rough(validation_customers)
+                    else _untested(p_value, unit) + _rough(validation_customers)
                 ),
             )
         )
@@ -299,8 +311,14 @@ def assess(
         if slug_metrics:
             note += f"; RMSE {slug_metrics['rmse']:,.2f} on {window}"
             capture = slug_metrics.get("top_decile_capture", float("nan"))
-            if capture == capture:  # NaN when nobody bought in the category
+            if capture == capture:
                 note += f"; the top 10 % predicted made {capture:.0%} of its spend"
+            else:  # nobody bought in the category in the window
+                status = "not measured"
+                note += (
+                    f"; nobody bought from {category} in the window, so who spends most "
+                    "on it could not be checked"
+                )
             # The split is a fixed rule, not chosen on this window: its plain p-value.
             if _at_chance(slug_metrics.get("spearman_p")):
                 status = AT_CHANCE

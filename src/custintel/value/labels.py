@@ -127,11 +127,13 @@ class ValuePlan:
 def plan_cutoffs(first_order: date, as_of: date, horizon_days: int, *, count: int = 4) -> ValuePlan:
     """Windows of the full horizon where the history allows three of them after a
     first ``MIN_HISTORY_DAYS`` of history; shorter windows (down to ``MIN_WINDOW_DAYS``,
-    with a note) where it does not. Training cutoffs are spaced half a window apart, at
-    most ``count`` of them, each window ending before the calibration cutoff."""
+    or the horizon when that is shorter, with a note) where it does not. Training
+    cutoffs are spaced half a window apart, at most ``count`` of them, each window
+    ending before the calibration cutoff."""
     usable = (as_of - first_order).days - MIN_HISTORY_DAYS
     window = min(horizon_days, usable // 3)
-    if window < MIN_WINDOW_DAYS:
+    # A horizon shorter than MIN_WINDOW_DAYS is checked on windows of its own length.
+    if window < min(MIN_WINDOW_DAYS, horizon_days):
         raise NotEnoughData(
             f"the history from {first_order} to {as_of} is too short to train and check "
             f"value models: it needs {REQUIRED_HISTORY_DAYS} days, "

@@ -109,12 +109,10 @@ class ServedValue:
         )
 
     def percentile(self, spend: np.ndarray) -> np.ndarray:
-        """Each spend's percentile rank among the population's expected spends (ties
-        take the middle rank, as ``rank(pct=True, method="average")`` does)."""
-        cents = to_the_cent(spend)
-        below = np.searchsorted(self.spend_ranks, cents, side="left")
-        reached = np.searchsorted(self.spend_ranks, cents, side="right")
-        return (below + reached + 1) / (2 * len(self.spend_ranks))
+        """Each spend's percentile rank among the population's expected spends, ties
+        at the lowest rank of their group, as ``service.spend_percentile`` ranks them."""
+        below = np.searchsorted(self.spend_ranks, to_the_cent(spend), side="left")
+        return (below + 1) / len(self.spend_ranks)
 
 
 def _forests_on_one_thread(models: ValueModels) -> None:

@@ -212,6 +212,15 @@ def crowded_risk_note(churn_risk: pd.Series, horizon_days: int) -> str | None:
     return f"{share:.0%} of the customers are at {level} churn risk: {advice}"
 
 
+def spend_percentile(spend: np.ndarray) -> np.ndarray:
+    """Each expected spend's percentile rank among ``spend`` (to the cent), ties at the
+    lowest rank of their group: the customers expected to spend nothing rank at the
+    bottom and are "low", however many they are (with the middle rank, used until
+    2026-11-30, a shop where 40 % expect nothing put them all at 0.2 or more, and
+    where most did, "medium")."""
+    return pd.Series(to_the_cent(spend)).rank(pct=True, method="min").to_numpy()
+
+
 def _tier(percentile: np.ndarray) -> np.ndarray:
     out = np.full(len(percentile), "low", dtype=object)
     for threshold, name in reversed(TIERS):
@@ -465,7 +474,7 @@ def _btyd_only(
         ) from error
     summary, model = views.at(as_of)
     spend = np.nan_to_num(current["btyd_spend_rate"].to_numpy(float)) * horizon_days
-    percentile = pd.Series(to_the_cent(spend)).rank(pct=True, method="average").to_numpy()
+    percentile = spend_percentile(spend)
     scores = pd.DataFrame(
         {
             "customer_id": current["customer_id"].to_numpy(),
@@ -607,9 +616,7 @@ def apply_models(
         horizon_days,
         settings,
         rfm_segment=segments,
-        percentile=lambda spend: (
-            pd.Series(to_the_cent(spend)).rank(pct=True, method="average").to_numpy()
-        ),
+        percentile=spend_percentile,
     )
     agreement = factor_agreement(
         final, current, summary, model, horizon_days, scores["churn_probability"].to_numpy(float)
