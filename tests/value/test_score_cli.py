@@ -215,6 +215,21 @@ def test_stores_that_all_order_every_week_are_scored_without_churn_learners(
     assert scores["top_factors"].isna().all()
 
 
+def test_a_log_of_refunds_only_is_told_it_has_no_sale(home: Path, tmp_path: Path) -> None:
+    """Every amount negative (an export of refunds, or a sign flipped): the message says
+    there is no sale, not that customers should come back."""
+    orders = tmp_path / "orders.csv"
+    rows = ["order_id,customer_id,ordered_at,amount"]
+    rows += [f"o{i},c{i % 30},2025-{1 + i % 12:02d}-{1 + i % 28:02d},-{10 + i}" for i in range(300)]
+    orders.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    result = run("score", "--orders", str(orders), "--horizon-days", "30", "--out", "s.csv")
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    said = " ".join(result.output.split())
+    assert "no customer has a sale" in said
+    assert "sales positive, refunds negative" in said
+    assert "ordered on a second day" not in said
+
+
 def test_score_without_repeat_buyers_and_history_says_what_is_missing(
     home: Path, tmp_path: Path
 ) -> None:

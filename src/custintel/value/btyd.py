@@ -226,9 +226,11 @@ def _order_data(summary: pd.DataFrame) -> pd.DataFrame:
     data = checked_summary(summary, ("customer_id", "frequency", "recency", "T"))
     if data.empty:
         raise NotEnoughData(
-            "the BTYD summary has no customers, so there is nothing to fit",
+            "no customer has a sale in the BTYD summary (a positive amount, not cancelled "
+            "or refunded), so there is nothing to fit",
             where="BTYD summary",
-            hint="choose an as_of after the first sale, or load orders first",
+            hint="check that amount holds what customers paid (sales positive, refunds "
+            "negative), or choose an as_of after the first sale",
         )
     repeat = int((data["frequency"] > 0).sum())
     if repeat == 0:
@@ -236,7 +238,9 @@ def _order_data(summary: pd.DataFrame) -> pd.DataFrame:
             f"none of the {len(data)} customers has a repeat purchase day; BG/NBD needs "
             "repeat purchases to tell how often customers buy from how soon they leave",
             where="BTYD summary",
-            hint="use a later as_of (a longer history)",
+            hint="the value models learn from customers who come back: score again once "
+            "more customers have ordered on a second day (custintel segment describes "
+            "one-order customers now)",
         )
     return data.reset_index(drop=True)
 

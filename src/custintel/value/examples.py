@@ -80,7 +80,8 @@ class BTYDViews:
 
     def _fit(self, summary: pd.DataFrame, family: str, cutoff: date) -> BTYDModel:
         """``fit_btyd`` on ``summary`` (a sample of it above ``BTYD_FIT_SAMPLE``); a shop
-        that cannot support the fit is told which cutoff's customers fell short."""
+        that cannot support the fit is told which cutoff's customers fell short, with the
+        fit's own hint where it has one."""
         fit_on = summary
         if len(summary) > BTYD_FIT_SAMPLE:
             fit_on = summary.sample(n=BTYD_FIT_SAMPLE, random_state=self._seed)
@@ -90,9 +91,10 @@ class BTYDViews:
             raise NotEnoughData(
                 error.message,
                 where=f"{error.where or 'BTYD fit'} of the orders before {cutoff}",
-                hint="the value models learn from customers who come back: score again "
-                "once more customers have ordered on a second day (custintel segment "
-                "describes one-order customers now)",
+                hint=error.hint
+                or "the value models need customers who come back and some who are seen to "
+                "leave: check the order dates for a long stretch without orders, or score "
+                "again with a later as_of",
             ) from error
 
     def choose(self, cutoff: date, window_days: int) -> str:
