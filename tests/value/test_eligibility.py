@@ -281,6 +281,12 @@ def test_a_crowded_risk_level_gets_a_note_saying_what_to_change() -> None:
     assert "30 days" in note and "--horizon-days" in note and "risk_thresholds" in note
     low = crowded_risk_note(pd.Series(["low"] * 9 + ["high"]), 90)
     assert low is not None and "lower [value] risk_thresholds" in low
+    # a churn ranking at chance is not helped by any threshold, and the note says so
+    chance = crowded_risk_note(
+        pd.Series(["low"] * 9 + ["high"]), 90, churn_status="no better than chance"
+    )
+    assert chance is not None and "risk_thresholds" not in chance
+    assert "the churn ranking is no better than chance" in chance
     # Spread over the levels, or no churn probability at all (a young shop): no note.
     assert crowded_risk_note(pd.Series(["high"] * 70 + ["low"] * 30), 30) is None
     assert crowded_risk_note(pd.Series([None, None], dtype=object), 30) is None

@@ -121,7 +121,12 @@ def score(
     console.print(f"{counted}; value tiers {tiers}; churn risk {risks}", highlight=False)
     from custintel.value.service import crowded_risk_note
 
-    crowded = crowded_risk_note(run.scores["churn_risk"], run.horizon_days)
+    churn = next((s for s in run.eligibility if s.output == "churn_probability"), None)
+    crowded = crowded_risk_note(
+        run.scores["churn_risk"],
+        run.horizon_days,
+        churn_status=churn.status if churn is not None else "measured",
+    )
     if crowded:
         console.print(f"[yellow]note:[/yellow] {escape(crowded)}", highlight=False)
     version = info["model_version"]

@@ -190,16 +190,25 @@ def _risk(probability: np.ndarray, thresholds: tuple[float, float]) -> np.ndarra
 CROWDED_RISK_SHARE = 0.75
 
 
-def crowded_risk_note(churn_risk: pd.Series, horizon_days: int) -> str | None:
+def crowded_risk_note(
+    churn_risk: pd.Series, horizon_days: int, *, churn_status: str = "measured"
+) -> str | None:
     """A plain note when one churn risk level holds most of the customers, with what to
     change; None otherwise. Churn is "no order in the next ``horizon_days`` days", so a
     horizon shorter than the shop's usual gap between orders puts nearly everyone at high
-    risk: true, and no help in choosing whom to win back."""
+    risk: true, and no help in choosing whom to win back. Where the churn ranking was
+    not measured or is no better than chance (``churn_status``, its eligibility), no
+    threshold would set the likelier churners apart, and the note says that instead."""
     shares = churn_risk.dropna().value_counts(normalize=True)
     if shares.empty or shares.iloc[0] <= CROWDED_RISK_SHARE:
         return None
     level, share = str(shares.index[0]), float(shares.iloc[0])
-    if level == "high":
+    if churn_status != "measured":
+        advice = (
+            f"the churn ranking is {churn_status} (the table above says why), so no "
+            "threshold would set the likelier churners apart"
+        )
+    elif level == "high":
         advice = (
             f"most of them place no order within {horizon_days} days, which is what churn "
             "means here; a longer --horizon-days, or higher [value] risk_thresholds, sets "
