@@ -10,6 +10,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.stats import spearmanr
 
 from custintel.errors import NotEnoughData
 from custintel.value.labels import labels, plan_cutoffs
@@ -348,3 +349,18 @@ def test_a_next_order_model_that_knows_the_timing_passes() -> None:
     # the middle itself is not tested, and one customer cannot be
     assert np.isnan(timing_p(days, timing, "midpoint"))
     assert timing_p(days[:1], {n: v[:1] for n, v in timing.items()}, "gbm") == 1.0
+
+
+def test_a_few_customers_get_the_exact_spearman_p_value() -> None:
+    """Three customers predicted in the right order: one ordering of six does that by
+    chance, so p = 1/6, not the t approximation's 0 that let such a column pass."""
+    rho, p = spearman(np.array([1.0, 5.0, 9.0]), np.array([0.1, 0.2, 0.3]))
+    assert rho == pytest.approx(1.0) and p == pytest.approx(1 / 6)
+    # five in order: 1 of 120; reversed: every ordering is at least as good
+    assert spearman(np.arange(5.0), np.arange(5.0))[1] == pytest.approx(1 / 120)
+    assert spearman(np.arange(5.0), -np.arange(5.0))[1] == pytest.approx(1.0)
+    # from nine customers on, scipy's t approximation
+    rng = np.random.default_rng(0)
+    actual, predicted = rng.normal(size=12), rng.normal(size=12)
+    expected = spearmanr(actual, predicted, alternative="greater").pvalue
+    assert spearman(actual, predicted)[1] == pytest.approx(expected)
