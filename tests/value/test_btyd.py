@@ -297,7 +297,7 @@ def test_bad_arguments_are_named(call, error: type[Exception], message: str) -> 
 
 def test_an_empty_summary_is_not_enough_data() -> None:
     empty = btyd_summary(orders_con([]), date(2024, 1, 1))
-    with pytest.raises(NotEnoughData, match="no customers"):
+    with pytest.raises(NotEnoughData, match="no customer has a sale"):
         fit_btyd(empty)
 
 

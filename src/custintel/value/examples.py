@@ -94,7 +94,7 @@ class BTYDViews:
                 hint=error.hint
                 or "the value models need customers who come back and some who are seen to "
                 "leave: check the order dates for a long stretch without orders, or score "
-                "again with a later as_of",
+                "again once more orders have come in",
             ) from error
 
     def choose(self, cutoff: date, window_days: int) -> str:
