@@ -179,6 +179,10 @@ def test_a_young_shop_gets_btyd_scores_labelled_not_measured(home: Path, tmp_pat
     assert statements["churn_probability"]["status"] == "not available"
     assert "102" in statements["churn_probability"]["note"]  # the days it needs
     assert "not measured" in result.output
+    # the summary line in words, levels in order, not Python dicts
+    said = " ".join(result.output.split())
+    assert re.search(r"value tiers: top [\d,]+, high [\d,]+, medium [\d,]+, low [\d,]+;", said)
+    assert "churn risk: not given" in said and "{" not in said
 
 
 @pytest.mark.slow

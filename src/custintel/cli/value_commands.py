@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -24,6 +24,9 @@ from custintel.cli.common import (
     sync_progress,
 )
 from custintel.services import mapping_from_options, run_scoring
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @app.command()
@@ -115,10 +118,10 @@ def score(
     for statement in run.eligibility:
         statements.add_row(statement.output, statement.status, statement.note)
     out_console.print(statements)
-    tiers = run.scores["value_tier"].value_counts().to_dict()
-    risks = run.scores["churn_risk"].value_counts().to_dict()
     counted = f"{len(run.scores):,} customer" + ("" if len(run.scores) == 1 else "s")
-    console.print(f"{counted}; value tiers {tiers}; churn risk {risks}", highlight=False)
+    tiers = _levels(run.scores["value_tier"], ("top", "high", "medium", "low"))
+    risks = _levels(run.scores["churn_risk"], ("high", "medium", "low"))
+    console.print(f"{counted}; value tiers: {tiers}; churn risk: {risks}", highlight=False)
     from custintel.value.service import crowded_risk_note
 
     churn = next((s for s in run.eligibility if s.output == "churn_probability"), None)
@@ -135,3 +138,11 @@ def score(
         + (f" (model version {version})" if version else ""),
         highlight=False,
     )
+
+
+def _levels(column: pd.Series, order: tuple[str, ...]) -> str:
+    """``"high 5, medium 12, low 40"``: customers per level, in ``order``; "not given"
+    when no customer has one (churn of a shop too young to check it)."""
+    counts = column.value_counts()
+    shown = [f"{level} {int(counts[level]):,}" for level in order if level in counts]
+    return ", ".join(shown) or "not given"
