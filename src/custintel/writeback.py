@@ -131,13 +131,12 @@ class WritebackSettings:
         tables = {key: options.get(key, default) for key, default in _TABLE_KEYS}
         for key, value in tables.items():
             _check_name(key, value)
-        for i, (first, name) in enumerate(tables.items()):
-            same = [
-                key for key, other in list(tables.items())[i + 1 :] if other.lower() == name.lower()
-            ]
-            if same:
+        named: dict[str, str] = {}  # lower-cased name -> the first key giving it
+        for key, name in tables.items():
+            first = named.setdefault(name.lower(), key)
+            if first != key:
                 raise ConfigError(
-                    f"[writeback] {first} and {same[0]} are both {name!r}",
+                    f"[writeback] {first} and {key} are both {tables[first]!r}",
                     where=_WHERE,
                     hint="give each table its own name",
                 )
