@@ -24,7 +24,8 @@ from custintel.data.store import Store
 from custintel.demo import generate_shop, write_shop
 from custintel.features import customer_features
 from custintel.services import mapping_from_options, run_scoring, sync_with_settings
-from custintel.value.rows import ServedValue, score_rows
+from custintel.value.examples import outlier_spend
+from custintel.value.rows import ServedValue, _summary, score_rows
 from custintel.value.seasons import Seasons
 
 pytestmark = pytest.mark.slow
@@ -176,3 +177,23 @@ def test_batch_shape_problems_are_422(client, feature_rows) -> None:
     for payload, words in cases:
         response = test_client.post("/v1/predictions", json=payload, headers=headers)
         assert response.status_code == 422 and words in response.json()["detail"], payload
+
+
+def test_a_row_past_the_versions_outlier_spend_gets_btyds_spend(feature_rows, trained) -> None:
+    """The version keeps the spend past which a customer is outlying at its as_of (1,000
+    times the median customer's); a row past it is given BTYD's spend, as the outlying
+    customers of the population were, whatever model was chosen for the others."""
+    (artifact,) = sorted(Path(trained.home).rglob("value/v*.json"))
+    served = ServedValue.from_dict(json.loads(artifact.read_text())["served"])
+    assert served.outlier_spend == pytest.approx(outlier_spend(feature_rows["monetary"]))
+    row = feature_rows.sort_values("monetary").iloc[-1:].assign(customer_id="trade-1")
+    assert row["monetary"].iloc[0] < served.outlier_spend  # the top customer is ordinary
+    ordinary, _ = score_rows(served, row)
+    served.outlier_spend = float(row["monetary"].iloc[0]) - 1.0
+    marked, _ = score_rows(served, row)
+    summary = _summary(row.reset_index(drop=True))
+    btyd = float(np.asarray(served.btyd.expected_spend(summary, HORIZON))[0])
+    season = served.models.season(row.assign(as_of=served.as_of), "spend", HORIZON)[0]
+    assert marked["expected_spend"].iloc[0] == pytest.approx(btyd * season, rel=1e-9)
+    if served.models.chosen["spend"] != "btyd":
+        assert ordinary["expected_spend"].iloc[0] != pytest.approx(btyd * season, rel=1e-6)

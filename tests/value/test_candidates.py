@@ -321,3 +321,55 @@ def test_predicting_the_chosen_candidate_asks_only_the_learners_it_rests_on() ->
     )
     with pytest.raises(ConfigError, match="catboost"):
         models.predict(validation, "spend", WINDOW, only="catboost")
+
+
+def with_outliers(frame: pd.DataFrame, rows: int, *, marked: bool = True) -> pd.DataFrame:
+    """``frame`` whose first ``rows`` customers each spent a million in the window (a
+    wholesale account in a retail shop), marked ``outlying`` as examples() marks
+    customers past 1,000 times the median's spend (or not, with ``marked=False``)."""
+    out = frame.copy()
+    out["outlying"] = False
+    whales = out.index[:rows]
+    out.loc[whales, "spend"] = 1e6
+    out.loc[whales, "spend_rate"] = 1e6 / WINDOW
+    out.loc[whales, "btyd_spend_rate"] = 0.9e6 / WINDOW
+    out.loc[whales, "spend_365d"] = 1e7
+    out.loc[whales, "outlying"] = marked
+    return out
+
+
+def test_outlying_customers_are_left_to_btyd_and_out_of_the_spend_choice() -> None:
+    """A few customers spending a million among customers spending tens: the spend
+    learners do not learn from them, every candidate gives them BTYD's spend, and the
+    spend comparison (and so the choice) is the one made without them. Unmarked, the
+    same rows pull the learners' predictions for everyone else."""
+    train, calibration, validation = splits(5, 3000)
+    ordinary = validation.iloc[5:]
+    candidates = ["btyd", "gbm", "blend", "run_rate", "rfm_cell"]
+    plain = fit_candidates(train.iloc[20:], calibration, candidates=candidates, n_jobs=1)
+    marked = fit_candidates(with_outliers(train, 20), calibration, candidates=candidates, n_jobs=1)
+    unmarked = fit_candidates(
+        with_outliers(train, 20, marked=False), calibration, candidates=candidates, n_jobs=1
+    )
+    assert "outlying" not in marked.features
+    learnt = marked.predict(ordinary, "spend", WINDOW)
+    np.testing.assert_allclose(learnt["gbm"], plain.predict(ordinary, "spend", WINDOW)["gbm"])
+    pulled = unmarked.predict(ordinary, "spend", WINDOW)
+    assert np.abs(pulled["gbm"] - learnt["gbm"]).max() > 1.0
+    # The cells' edges still count every customer; their spend rates leave the outliers out.
+    assert learnt["rfm_cell"].max() < 100 < pulled["rfm_cell"].max()
+    # The orders models still learn from every row: an outlier's orders are ordinary.
+    np.testing.assert_allclose(
+        marked.predict(ordinary, "orders", WINDOW)["gbm"],
+        unmarked.predict(ordinary, "orders", WINDOW)["gbm"],
+    )
+    checked = with_outliers(validation, 5)
+    spend = marked.predict(checked, "spend", WINDOW)
+    for name in candidates:
+        np.testing.assert_allclose(spend[name][:5], spend["btyd"][:5])
+    assert spend["btyd"][:5] == pytest.approx(0.9e6)
+    table = compare(marked, checked, WINDOW)
+    alone = compare(marked, ordinary, WINDOW)
+    assert table["spend"] == alone["spend"]
+    assert table["spend"]["gbm"]["rmse"] < 100  # the million-spenders' errors are not in it
+    assert marked.chosen["spend"] == "gbm"

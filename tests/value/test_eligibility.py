@@ -8,6 +8,7 @@ import pytest
 
 from custintel.errors import ConfigError
 from custintel.value.eligibility import Statement, assess, chance_caveats, history_too_short
+from custintel.value.examples import outlier_spend
 from custintel.value.service import ValueSettings, _tier, crowded_risk_note, spend_percentile
 
 CUTOFFS = {
@@ -44,9 +45,15 @@ def by_output(statements: list) -> dict:
     return {s.output: s for s in statements}
 
 
-def assessed(table: dict, customers: int, cutoffs: dict = CUTOFFS, **chosen: str) -> dict:
+def assessed(
+    table: dict,
+    customers: int,
+    cutoffs: dict = CUTOFFS,
+    outlying: tuple[str, ...] = (),
+    **chosen: str,
+) -> dict:
     """The statements of a run without categories, by output column; ``chosen``
-    overrides the model chosen for a target."""
+    overrides the model chosen for a target; ``outlying`` customers are past 52,000."""
     return by_output(
         assess(
             table,
@@ -55,6 +62,8 @@ def assessed(table: dict, customers: int, cutoffs: dict = CUTOFFS, **chosen: str
             validation_customers=customers,
             clv_days=365,
             categories=[],
+            outlying=outlying,
+            outlier_spend=52_000.0,
         )
     )
 
@@ -346,3 +355,23 @@ def test_customers_expected_to_spend_nothing_are_the_low_tier_however_many() -> 
     tiers = _tier(percentile)
     assert set(tiers[:60]) == {"low"}
     assert list(tiers[-10:]) == ["top"] * 10
+
+
+def test_outlying_customers_are_named_in_the_spend_note_and_nowhere_else() -> None:
+    def notes(outlying: tuple[str, ...]) -> dict:
+        return assessed(comparison(0.6, 0.8, 5000), 5000, outlying=outlying)
+
+    assert "median customer" not in notes(())["expected_spend"].note
+    one = notes(("TRADE-1",))
+    note = one["expected_spend"].note
+    assert "RMSE 10.00" in note  # the measure is still given, for the others
+    assert "1 customer (TRADE-1) has spent over 52,000.00" in note
+    assert "1,000 times the median customer" in note and "BTYD's" in note
+    assert "median customer" not in one["expected_orders"].note
+    many = notes(tuple(f"T{i}" for i in range(5)))["expected_spend"].note
+    assert "5 customers (T0, T1, T2 and 2 more) have spent over" in many
+
+
+def test_the_outlier_spend_is_a_thousand_medians_of_those_who_spent() -> None:
+    assert outlier_spend(np.array([0.0, -5.0, 10.0, 20.0, 30.0])) == 20_000.0
+    assert outlier_spend(np.array([0.0, -5.0])) == float("inf")

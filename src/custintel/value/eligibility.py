@@ -20,10 +20,12 @@ middle of the window for everyone, which knows nothing of the customers' timing
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from custintel.features.customer import category_slug
+from custintel.value.examples import OUTLIER_FACTOR
 
 __all__ = [
     "AT_CHANCE",
@@ -109,6 +111,22 @@ def _rough(customers: float) -> str:
     return ""
 
 
+def _outlying(outlying: Sequence[str], outlier_spend: float) -> str:
+    """Who is outlying at as_of (``examples.outlier_spend``), and what that changes."""
+    if not outlying:
+        return ""
+    named = ", ".join(outlying[:3]) + (
+        f" and {len(outlying) - 3:,} more" if len(outlying) > 3 else ""
+    )
+    has = "has" if len(outlying) == 1 else "have"
+    return (
+        f"; {_customers(len(outlying))} ({named}) {has} spent over {outlier_spend:,.2f}, "
+        f"more than {OUTLIER_FACTOR:,.0f} times the median customer: their expected spend "
+        "is BTYD's, from their own orders, and they are left out of this measure and of "
+        "what the other candidates learn"
+    )
+
+
 def assess(
     comparison: dict[str, dict[str, dict[str, float]]],
     chosen: dict[str, str],
@@ -119,11 +137,14 @@ def assess(
     categories: list[str],
     horizon_days: int | None = None,
     factors: dict[str, Any] | None = None,
+    outlying: Sequence[str] = (),
+    outlier_spend: float = float("inf"),
 ) -> list[Statement]:
     """Statements for a run whose models were chosen on a validation split (over
     ``horizon_days``, when longer than the label windows, churn says how it is carried
     there; ``factors``, ``service.factor_agreement``'s, says which model the top factors
-    explain)."""
+    explain; ``outlying``, the customers past ``outlier_spend`` at as_of, whose spend is
+    BTYD's)."""
     window = f"{cutoffs['validation']} to {cutoffs['validation_ends']}"
     carried = (
         f"; measured over {cutoffs['window_days']}-day windows and carried to the "
@@ -147,7 +168,8 @@ def assess(
                     model,
                     f"the customers' {unit} in {window} added up to nothing, so neither the "
                     f"amounts nor who brings the most {unit} could be checked; the "
-                    "predictions rest on the earlier windows the models learnt from",
+                    "predictions rest on the earlier windows the models learnt from"
+                    + (_outlying(outlying, outlier_spend) if target == "spend" else ""),
                 )
             )
             continue
@@ -175,7 +197,8 @@ def assess(
                     f" it does not tell who will bring the most {unit}"
                     if chance
                     else _untested(p_value, unit) + _rough(validation_customers)
-                ),
+                )
+                + (_outlying(outlying, outlier_spend) if target == "spend" else ""),
             )
         )
     churn = comparison["churn"][chosen["churn"]]

@@ -37,9 +37,11 @@ __all__ = [
     "AUTO_FAMILIES",
     "BTYD_FEATURES",
     "BTYD_FIT_SAMPLE",
+    "OUTLIER_FACTOR",
     "BTYDViews",
     "btyd_rates",
     "examples",
+    "outlier_spend",
 ]
 
 BTYD_FEATURES = ("btyd_orders_rate", "btyd_spend_rate", "btyd_p_alive")
@@ -47,6 +49,12 @@ BTYD_FEATURES = ("btyd_orders_rate", "btyd_spend_rate", "btyd_p_alive")
 AUTO_FAMILIES = ("bgnbd", "mbgnbd")
 # Population parameters are pinned down long before this many customers.
 BTYD_FIT_SAMPLE = 200_000
+# A customer who has spent more than this many times the median customer is of another
+# kind (a wholesale or trade account in a retail shop): squared-error trees fitted with
+# them learn little else, and the RMSE every spend candidate is chosen on becomes their
+# error alone. CDNOW's largest customer stays under 330 times the median at every
+# cutoff, the demo shop's under 90; docs/value.md, "Outlying customers".
+OUTLIER_FACTOR = 1000.0
 
 
 class BTYDViews:
@@ -153,6 +161,14 @@ def btyd_rates(summary: pd.DataFrame, model: BTYDModel, window_days: int) -> pd.
     )
 
 
+def outlier_spend(monetary: pd.Series | np.ndarray) -> float:
+    """The net spend above which a customer is outlying: ``OUTLIER_FACTOR`` times the
+    median net spend of the customers who have spent anything (infinite when none has)."""
+    spent = np.asarray(monetary, float)
+    spent = spent[spent > 0]
+    return OUTLIER_FACTOR * float(np.median(spent)) if len(spent) else float("inf")
+
+
 def examples(
     con: duckdb.DuckDBPyConnection,
     windows: Sequence[tuple[date, int]],
@@ -164,7 +180,9 @@ def examples(
     """Examples at each ``(cutoff, window_days)``: features, BTYD rates over the window,
     and (``labelled``) the realised spend, orders and churn in the window, as totals and
     as per-day rates (``spend_rate``, ``orders_rate``). ``btyd`` shares fitted BTYD
-    models between calls."""
+    models between calls. ``outlying`` marks the customers whose net spend before the
+    cutoff is past :func:`outlier_spend` of that cutoff's customers: the spend models
+    leave them to BTYD (``models.ValueModels``)."""
     views = btyd or BTYDViews(con)
     parts = []
     for cutoff, window in windows:
@@ -172,6 +190,7 @@ def examples(
         part["as_of"] = pd.to_datetime(part["as_of"]).dt.date
         part = part.merge(views.rates(cutoff, window), on="customer_id", how="left")
         part["window_days"] = window
+        part["outlying"] = part["monetary"] > outlier_spend(part["monetary"])
         if labelled:
             part = part.merge(
                 labels(con, [cutoff], window, categories=categories),

@@ -79,6 +79,7 @@ __all__ = [
     "fit_calibrated_churn",
     "fit_candidates",
     "fit_churn",
+    "ordinary",
 ]
 
 LEARNERS = ("gbm", "xgboost", "random_forest")
@@ -95,6 +96,7 @@ NOT_FEATURES = {
     "days_to_next_order",
     "spend_rate",
     "orders_rate",
+    "outlying",
     # In feature rows so that BTYD's summary can be rebuilt from them (value/rows.py);
     # the trees see it through the BTYD rates, and leaving it out keeps the models as
     # measured in docs/accuracy.md.
@@ -308,6 +310,11 @@ class ValueModels:
             fallback = float(self.cell_rates[target].mean())
             rfm = cells.map(self.cell_rates[target]).fillna(fallback).to_numpy(float)
             out["rfm_cell"] = rfm * horizon_days
+        outlying = ~ordinary(frame)
+        if target == "spend" and outlying.any():
+            # Of another order than the customers every other candidate learnt from:
+            # BTYD's Gamma-Gamma weighs their own orders (examples.OUTLIER_FACTOR).
+            out = {name: np.where(outlying, btyd, spend) for name, spend in out.items()}
         return out
 
     def next_order_days(self, frame: pd.DataFrame, horizon_days: int) -> dict[str, np.ndarray]:
@@ -344,6 +351,14 @@ class ValueModels:
             # no learner without two classes to learn from (fit_churn): then no blend
             calibrated["blend"] = _blend(calibrated["btyd"], calibrated)
         return {name: calibrated[name] for name in CHURN_CANDIDATES if name in calibrated}
+
+
+def ordinary(frame: pd.DataFrame) -> np.ndarray:
+    """Which rows of ``frame`` are not marked ``outlying`` (``examples.outlier_spend``);
+    every row of a frame without the mark."""
+    if "outlying" not in frame:
+        return np.ones(len(frame), bool)
+    return ~frame["outlying"].to_numpy(bool)
 
 
 def _blend(btyd: np.ndarray, predictions: dict[str, np.ndarray]) -> np.ndarray:
@@ -406,10 +421,14 @@ def fit_candidates(
         target: rows[rate] / models.season(rows, target, rows["window_days"])
         for target, rate in RATE.items()
     }
+    # Outlying customers' spend is left to BTYD (``_rates``): the spend learners and
+    # cell rates learn from the others, whose spend a squared error then weighs.
+    learns = {"spend": ordinary(rows), "orders": np.ones(len(rows), bool)}
     for target in RATE:
+        keep = learns[target]
         models.regressors[target] = {
-            learner: tree_learners.regressor(learner, len(rows), seed, n_jobs).fit(
-                rows[models.features], rates[target]
+            learner: tree_learners.regressor(learner, int(keep.sum()), seed, n_jobs).fit(
+                rows.loc[keep, models.features], rates[target][keep]
             )
             for learner in learners
         }
@@ -435,7 +454,7 @@ def fit_candidates(
             for c in ("recency_days", "frequency")
         }
         cells = _cells(rows, models.cell_edges)
-        models.cell_rates = {t: rates[t].groupby(cells).mean() for t in RATE}
+        models.cell_rates = {t: rates[t][learns[t]].groupby(cells[learns[t]]).mean() for t in RATE}
     models.churn, models.calibrators = fit_calibrated_churn(
         train,
         calibration,
@@ -482,9 +501,12 @@ def compare(
     (``metrics.timing_p``). Each churn candidate's reliability table goes
     to ``models.reliability``."""
     table: dict[str, dict[str, dict[str, float]]] = {}
+    # Outlying customers get BTYD's spend from every candidate: spend is measured, and
+    # chosen, on the others (their error alone would be the RMSE).
+    measured = {"spend": validation[ordinary(validation)], "orders": validation}
     for target in ("spend", "orders"):
-        actual = validation[target].to_numpy(float)
-        predicted = models.predict(validation, target, horizon_days)
+        actual = measured[target][target].to_numpy(float)
+        predicted = models.predict(measured[target], target, horizon_days)
         table[target] = {name: spend_metrics(actual, p) for name, p in predicted.items()}
         chosen = min(table[target], key=lambda n: table[target][n]["rmse"])
         models.chosen[target] = chosen
@@ -525,15 +547,16 @@ def compare(
     models.chosen["next_order"] = chosen
     if chosen != "midpoint" and len(ordered):
         table["next_order"][chosen]["chance_p"] = timing_p(actual_days, timing, chosen)
-    spend = models.predict(validation, "spend", horizon_days)[models.chosen["spend"]]
-    allocated = category_spend(validation, spend)
+    rows = measured["spend"]
+    spend = models.predict(rows, "spend", horizon_days)[models.chosen["spend"]]
+    allocated = category_spend(rows, spend)
     table["spend_by_category"] = {
         column.removeprefix("expected_spend__"): spend_metrics(
-            validation[column.replace("expected_spend__", "next_spend__")].to_numpy(float),
+            rows[column.replace("expected_spend__", "next_spend__")].to_numpy(float),
             allocated[column].to_numpy(float),
         )
         for column in allocated.columns
-        if column.replace("expected_spend__", "next_spend__") in validation
+        if column.replace("expected_spend__", "next_spend__") in rows
     }
     return table
 

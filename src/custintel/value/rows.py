@@ -71,6 +71,8 @@ def served_model(
         "rfm_thresholds": applied.rfm_thresholds,
         "rfm_scheme": {"name": scheme, "schemes": dict(schemes or {})},
         "spend_ranks": spend.tolist(),
+        # None when nobody can be outlying (no customer has spent anything).
+        "outlier_spend": applied.outlier_spend if np.isfinite(applied.outlier_spend) else None,
     }
 
 
@@ -86,6 +88,9 @@ class ServedValue:
     rfm_thresholds: dict[str, dict[str, float]]
     rfm_scheme: dict[str, Any]
     spend_ranks: np.ndarray
+    # A row whose net spend is past this is outlying (examples.outlier_spend): its
+    # expected spend is BTYD's, as for the population's outlying customers.
+    outlier_spend: float = float("inf")
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ServedValue:
@@ -106,6 +111,8 @@ class ServedValue:
             rfm_thresholds=data["rfm_thresholds"],
             rfm_scheme=dict(data["rfm_scheme"]),
             spend_ranks=np.asarray(data["spend_ranks"], float),
+            # Versions served before outlying customers were marked have no threshold.
+            outlier_spend=float(data.get("outlier_spend") or float("inf")),
         )
 
     def percentile(self, spend: np.ndarray) -> np.ndarray:
@@ -270,6 +277,7 @@ def score_rows(served: ServedValue, rows: pd.DataFrame) -> tuple[pd.DataFrame, l
     horizon = served.horizon_days
     rates = btyd_rates(summary, served.btyd, horizon)
     current = current.merge(rates, on="customer_id", how="left")
+    current["outlying"] = current["monetary"].to_numpy(float) > served.outlier_spend
     scheme = get_scheme(served.rfm_scheme["name"], served.rfm_scheme.get("schemes") or None)
     segments = assign_segments(score_by_thresholds(current, served.rfm_thresholds), scheme)
     settings = dataclasses.replace(served.settings, explain_limit=len(current))

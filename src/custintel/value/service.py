@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, NamedTuple
 
@@ -27,7 +27,13 @@ from custintel.segmentation.schemes import Scheme, assign_segments
 from custintel.value.btyd_model import BTYDModel
 from custintel.value.crossval import CV_CANDIDATES, churn_crossval
 from custintel.value.eligibility import Statement, assess, history_too_short
-from custintel.value.examples import BTYD_FEATURES, BTYDViews, btyd_rates, examples
+from custintel.value.examples import (
+    BTYD_FEATURES,
+    BTYDViews,
+    btyd_rates,
+    examples,
+    outlier_spend,
+)
 from custintel.value.explain import explain_churn
 from custintel.value.labels import REQUIRED_HISTORY_DAYS, ValuePlan, plan_cutoffs
 from custintel.value.metrics import spearman
@@ -444,6 +450,8 @@ def score_customers(
             categories=final.categories,
             horizon_days=horizon_days,
             factors=applied.factors,
+            outlying=applied.outlying,
+            outlier_spend=applied.outlier_spend,
         ),
         applied=applied,
     )
@@ -593,6 +601,10 @@ class Applied:
     # Which churn model the top factors explain, and how its ranking of the customers
     # agrees with churn_probability's (factor_agreement); None without churn learners.
     factors: dict[str, Any] | None = None
+    # The net spend past which a customer is outlying at as_of (examples.outlier_spend),
+    # and the customers who are: their expected spend is BTYD's.
+    outlier_spend: float = float("inf")
+    outlying: list[str] = field(default_factory=list)
 
 
 def apply_models(
@@ -630,7 +642,17 @@ def apply_models(
     agreement = factor_agreement(
         final, current, summary, model, horizon_days, scores["churn_probability"].to_numpy(float)
     )
-    return Applied(scores, importance, final, model, thresholds, agreement)
+    outlying = current.loc[current["outlying"], "customer_id"].astype(str).tolist()
+    return Applied(
+        scores,
+        importance,
+        final,
+        model,
+        thresholds,
+        agreement,
+        outlier_spend=outlier_spend(current["monetary"]),
+        outlying=outlying,
+    )
 
 
 # Customers sampled to measure how the explained churn model's ranking agrees with the
