@@ -149,6 +149,71 @@ def test_day_first_dates_are_detected_from_unambiguous_values(store, tmp_path: P
     assert first == datetime(2019, 1, 3)
 
 
+def write_semicolons(path: Path, rows: list[str]) -> Path:
+    """A Spanish or German spreadsheet's CSV: ';' between fields, decimal commas."""
+    path.write_text("customer_id;ordered_at;amount\n" + "\n".join(rows) + "\n", "utf-8")
+    return path
+
+
+def amounts(store: Store) -> list[float]:
+    return [r[0] for r in store.con.execute("SELECT amount FROM orders ORDER BY 1").fetchall()]
+
+
+def test_decimal_commas_are_detected_and_read(store: Store, tmp_path: Path) -> None:
+    """Until 2026-12-01 every such row was rejected as "amount: not a number"."""
+    rows = [
+        "c1;2024-01-05;49,69",
+        "c2;2024-01-06;1.234,50",
+        "c3;2024-01-07;-3,5",
+        "c4;2024-01-08;12",
+    ]
+    report = sync_orders(store, write_semicolons(tmp_path / "o.csv", rows), tmp_path)
+    t = report.table("orders")
+    assert (t.inserted, t.rejected) == (4, 0)
+    assert t.decimal_commas == ["amount"]
+    assert amounts(store) == [-3.5, 12.0, 49.69, 1234.5]
+
+
+def test_currency_signs_and_thousands_separators_are_read(store: Store, tmp_path: Path) -> None:
+    rows = [
+        ["c1", "2024-01-05", "$50.33"],
+        ["c2", "2024-01-06", "1,234.50"],
+        ["c3", "2024-01-07", "€ 7.10"],
+        ["c4", "2024-01-08", "2,000,000"],
+    ]
+    path = write_csv(tmp_path / "orders.csv", ["customer_id", "ordered_at", "amount"], rows)
+    report = sync_orders(store, path, tmp_path)
+    assert report.table("orders").decimal_commas == []
+    assert amounts(store) == [7.1, 50.33, 1234.5, 2_000_000.0]
+
+
+def test_a_misplaced_separator_is_not_read_as_thousands(store: Store, tmp_path: Path) -> None:
+    """With a decimal point, "49,6" is not 496: the row is rejected, with its value."""
+    rows = [["c1", "2024-01-05", "10.50"], ["c2", "2024-01-06", "20.00"]]
+    rows += [["c3", "2024-01-07", "49,6"]]
+    path = write_csv(tmp_path / "orders.csv", ["customer_id", "ordered_at", "amount"], rows)
+    report = sync_orders(store, path, tmp_path)
+    t = report.table("orders")
+    assert (t.inserted, t.rejected) == (2, 1)
+    assert t.reasons == [("amount: not a number", 1)]
+    assert amounts(store) == [10.5, 20.0]
+
+
+def test_numbers_both_marks_read_differently_ask_for_the_mark(store, tmp_path: Path) -> None:
+    rows = ["c1;2024-01-05;1.250", "c2;2024-01-06;2.500"]
+    path = write_semicolons(tmp_path / "o.csv", rows)
+    with pytest.raises(ConfigError, match="decimal point and a decimal comma") as info:
+        sync_orders(store, path, tmp_path)
+    assert "'1.250'" in str(info.value) or "'2.500'" in str(info.value)
+    assert 'decimal = ","' in (info.value.hint or "")
+    assert not store.has_table("orders")
+    sync_orders(store, path, tmp_path, decimal=",")
+    assert amounts(store) == [1250.0, 2500.0]
+    pointed = Store(None)
+    sync_orders(pointed, path, tmp_path, decimal=".")  # and the other way, when it is so
+    assert amounts(pointed) == [1.25, 2.5]
+
+
 def test_too_many_rejects_load_nothing_and_point_at_the_rejects(store, tmp_path: Path) -> None:
     rows = [["c1", "not a date", "1"]] * 3 + [["c2", "2024-01-01", "1"]]
     path = write_csv(tmp_path / "orders.csv", ["customer_id", "ordered_at", "amount"], rows)

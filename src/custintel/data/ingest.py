@@ -46,6 +46,7 @@ class TableReport:
     rejects_file: Path | None = None
     guessed: dict[str, str] = field(default_factory=dict)
     date_formats: dict[str, str] = field(default_factory=dict)
+    decimal_commas: list[str] = field(default_factory=list)
     reasons: list[tuple[str, int]] = field(default_factory=list)
     encoding: str | None = None
 
@@ -111,6 +112,7 @@ def sync(
                 target=f"_stage_{name}",
                 key=table_mapping.key,
                 date_format=table_mapping.date_format,
+                decimal=table_mapping.decimal,
                 statuses=mapping.statuses,
                 known_customers=_known_customers(store) if name == "orders" else None,
                 updated_at=table_mapping.updated_at if database else None,
@@ -119,6 +121,7 @@ def sync(
             )
             table_report.rejected += staged.rejected
             table_report.date_formats = staged.date_formats
+            table_report.decimal_commas = staged.decimal_commas
             table_report.reasons = staged.reasons + table_report.reasons
             if table_report.rejected and rejects_dir is not None:
                 table_report.rejects_file = _write_rejects(

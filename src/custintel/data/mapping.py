@@ -72,6 +72,7 @@ class TableMapping(BaseModel):
     delimiter: str | None = None
     encoding: str | None = None
     date_format: str | None = None
+    decimal: Literal[".", ","] | None = None  # of numbers held as text (None: detected)
     sheet: str | None = None
     attributes: list[str] | None = None  # customers: extra columns to keep (None: all)
     duplicates: Literal["reject", "keep"] = "reject"  # rows repeating an earlier row's key

@@ -72,6 +72,8 @@ class Staged:
     columns: dict[str, str]  # canonical -> source column used
     extra_columns: list[str] = field(default_factory=list)
     date_formats: dict[str, str] = field(default_factory=dict)
+    # Number columns held as text and read with a decimal comma (detected or mapped).
+    decimal_commas: list[str] = field(default_factory=list)
     reasons: list[tuple[str, int]] = field(default_factory=list)  # reason kind, count
 
 
@@ -118,6 +120,60 @@ def _date_expr(text: str, fmt: str) -> str:
             f"CAST(TRY_CAST({text} AS TIMESTAMPTZ) AS TIMESTAMP)) END"
         )
     return f"TRY_STRPTIME({text}, {_lit(fmt)})"
+
+
+# Dropped from numbers held as text: currency signs and spaces (also the no-break and
+# narrow no-break spaces that French exports group thousands with).
+_NUMBER_NOISE = "[\\s\u00a0\u202f$€£¥]"
+
+
+def _number_expr(text: str, decimal: str) -> str:
+    """The number a text value holds with ``decimal`` ("." or ",") as its decimal mark:
+    currency signs and spaces dropped; the other mark is read as a thousands separator
+    only in groups of three before the decimal part ("1.234,50" with ","), and anywhere
+    else it makes the value unreadable (NULL), so that "49,69" is never read as 4969."""
+    other = "," if decimal == "." else "."
+    bare = f"regexp_replace({text}, '{_NUMBER_NOISE}', '', 'g')"
+    grouped = f"'^[-+]?\\d{{1,3}}(\\{other}\\d{{3}})+(\\{decimal}\\d*)?$'"
+    return (
+        f"CASE WHEN regexp_matches({bare}, {grouped}) THEN "
+        f"TRY_CAST(replace(replace({bare}, '{other}', ''), '{decimal}', '.') AS DOUBLE) "
+        f"WHEN contains({bare}, '{other}') THEN NULL "
+        f"ELSE TRY_CAST(replace({bare}, '{decimal}', '.') AS DOUBLE) END"
+    )
+
+
+def _detect_decimal(
+    con: duckdb.DuckDBPyConnection, raw: str, col: str, where: str, column: str
+) -> str:
+    """The decimal mark ("." or ",") that reads the most values of a text number column
+    ("." when neither reads any: the rows are then rejected one by one as not numbers).
+
+    Marks that read every value equally well but to different numbers ("1.250" is 1.25
+    or 1250) make the column ambiguous: an error asking for ``decimal``, never a guess."""
+    text = _text(_q(col), "VARCHAR")
+    sample = (
+        f"(SELECT DISTINCT {text} AS v FROM {_q(raw)} WHERE {text} IS NOT NULL "
+        f"LIMIT {_DATE_SAMPLE})"
+    )
+    point, comma = _number_expr("v", "."), _number_expr("v", ",")
+    by_point, by_comma, differ = con.execute(
+        f"SELECT count({point}), count({comma}), "
+        f"count(CASE WHEN {point} <> {comma} THEN 1 END) FROM {sample}"
+    ).fetchall()[0]
+    if by_comma > by_point:
+        return ","
+    if by_comma == by_point and differ:
+        example = con.execute(
+            f"SELECT v FROM {sample} WHERE {point} <> {comma} LIMIT 1"
+        ).fetchall()[0][0]
+        raise ConfigError(
+            f"numbers in column {col!r} ({column}) read equally well with a decimal point "
+            f"and a decimal comma, e.g. {example!r}",
+            where=where,
+            hint='say which with `decimal = "."` or `decimal = ","` in the mapping',
+        )
+    return "."
 
 
 def _detect_date_format(
@@ -174,6 +230,7 @@ def stage_table(
     target: str,
     key: list[str] | None = None,
     date_format: str | None = None,
+    decimal: str | None = None,
     statuses: StatusRules | None = None,
     known_customers: str | None = None,
     updated_at: str | None = None,
@@ -187,6 +244,8 @@ def stage_table(
     rejected). ``updated_at`` names a raw column kept as ``_updated_at`` (the sync
     watermark). ``keep_duplicates`` loads rows that repeat an earlier row's key
     instead of rejecting them (for keyless logs where identical lines are real).
+    ``decimal`` ("." or ",") is the decimal mark of numbers held as text; None detects
+    it per column (:func:`_detect_decimal`).
     Raises MissingColumns when a required column is not mapped.
     """
     types = _types(con, raw)
@@ -207,6 +266,7 @@ def stage_table(
     selects = ["_row"]
     reasons: list[tuple[str, str]] = []  # (condition, message expression)
     formats: dict[str, str] = {}
+    commas: list[str] = []
     for column in table.columns:
         name = column.name
         if name not in columns:
@@ -226,7 +286,10 @@ def stage_table(
                 value = f"CAST({src} AS DOUBLE)"
                 bad = f"NOT isfinite({value})"
             else:
-                value = f"TRY_CAST({text} AS DOUBLE)"
+                mark = decimal or _detect_decimal(con, raw, columns[name], where, name)
+                if mark == ",":
+                    commas.append(name)
+                value = _number_expr(text, mark)
                 bad = f"{text} IS NOT NULL AND ({value} IS NULL OR NOT isfinite({value}))"
             reasons.append((bad, f"{_lit(label + ': not a number: ')} || {text}"))
         else:
@@ -362,6 +425,7 @@ def stage_table(
         columns=dict(columns),
         extra_columns=extras,
         date_formats=formats,
+        decimal_commas=commas,
         reasons=[(k, n) for k, n in counts if k != "ok"],
     )
 
