@@ -44,7 +44,7 @@ DATE_FORMATS = (
     "%m/%d/%Y %H:%M:%S",
     "%d.%m.%Y %H:%M",
 )
-_DATE_SAMPLE = 50_000
+_DETECT_SAMPLE = 50_000
 _SENSITIVE = re.compile(r"pass(word)?|token|secret|hash|salt|api_?key", re.I)
 _NUMERIC_TYPES = (
     "TINYINT",
@@ -161,7 +161,7 @@ def _detect_decimal(
     text = _text(_q(col), "VARCHAR")
     # The first values, not distinct ones as for dates: a number column has nearly as
     # many distinct values as rows, and finding them costs a second per million.
-    sample = f"(SELECT {text} AS v FROM {_q(raw)} WHERE {text} IS NOT NULL LIMIT {_DATE_SAMPLE})"
+    sample = f"(SELECT {text} AS v FROM {_q(raw)} WHERE {text} IS NOT NULL LIMIT {_DETECT_SAMPLE})"
     point, comma = _number_expr("v", "."), _number_expr("v", ",")
     by_point, by_comma, differ = con.execute(
         f"SELECT count({point}), count({comma}), "
@@ -193,7 +193,7 @@ def _detect_date_format(
     text = _text(_q(col), "VARCHAR")
     sample = (
         f"(SELECT DISTINCT {text} AS v FROM {_q(raw)} WHERE {text} IS NOT NULL "
-        f"LIMIT {_DATE_SAMPLE})"
+        f"LIMIT {_DETECT_SAMPLE})"
     )
     counts = ", ".join(
         f"count(CASE WHEN year({_date_expr('v', f)}) BETWEEN 1900 AND 2200 THEN 1 END)"

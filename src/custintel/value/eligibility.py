@@ -159,6 +159,8 @@ def assess(
     ):
         model = chosen[target]
         m = comparison[target][model]
+        # Customers whose spend is BTYD's whatever the model (examples.outlier_spend).
+        apart = _outlying(outlying, outlier_spend) if target == "spend" else ""
         capture = m.get("top_decile_capture", float("nan"))
         if capture != capture:  # NaN: nothing to capture, the window's total is not positive
             out.append(
@@ -168,8 +170,7 @@ def assess(
                     model,
                     f"the customers' {unit} in {window} added up to nothing, so neither the "
                     f"amounts nor who brings the most {unit} could be checked; the "
-                    "predictions rest on the earlier windows the models learnt from"
-                    + (_outlying(outlying, outlier_spend) if target == "spend" else ""),
+                    "predictions rest on the earlier windows the models learnt from" + apart,
                 )
             )
             continue
@@ -198,7 +199,7 @@ def assess(
                     if chance
                     else _untested(p_value, unit) + _rough(validation_customers)
                 )
-                + (_outlying(outlying, outlier_spend) if target == "spend" else ""),
+                + apart,
             )
         )
     churn = comparison["churn"][chosen["churn"]]
