@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -66,13 +67,33 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def built_demo(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """Settings over the demo shop at 1,000 customers with every capability trained,
-    built once per session (about 80 s) for the modules that read it or add versions
-    to it (the dashboard's agreement check, the training tests)."""
-    from custintel.services import build_demo
+@dataclass(frozen=True)
+class DemoBuild:
+    """The demo shop as ``custintel demo`` built it, and what the command printed."""
 
-    settings = Settings(home=tmp_path_factory.mktemp("demo-home") / "home")
-    build_demo(settings, customers=1000)
-    return settings
+    settings: Settings
+    output: str
+
+
+@pytest.fixture(scope="session")
+def demo_build(tmp_path_factory: pytest.TempPathFactory) -> DemoBuild:
+    """``custintel demo --customers 1000 --no-serve`` as a new user runs it, once per
+    session (about 80 s): the CLI's own test reads its output, and the modules that read
+    the shop or add versions to it (the dashboard's agreement check, the training tests)
+    use its data directory."""
+    from typer.testing import CliRunner
+
+    from custintel.cli import app
+
+    home = tmp_path_factory.mktemp("demo-home") / "home"
+    result = CliRunner().invoke(
+        app, ["demo", "--customers", "1000", "--no-serve"], env={"CUSTINTEL_HOME": str(home)}
+    )
+    assert result.exit_code == 0, result.output
+    return DemoBuild(settings=Settings(home=home), output=result.output)
+
+
+@pytest.fixture(scope="session")
+def built_demo(demo_build: DemoBuild) -> Settings:
+    """Settings over the demo shop at 1,000 customers with every capability trained."""
+    return demo_build.settings

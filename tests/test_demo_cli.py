@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from typer.testing import CliRunner
 
 from custintel.cli import app
 
+if TYPE_CHECKING:
+    from conftest import DemoBuild
+
 runner = CliRunner()
 
 
 @pytest.mark.slow
-def test_demo_builds_syncs_and_segments_the_shop(home: Path) -> None:
-    result = runner.invoke(app, ["demo", "--customers", "1000", "--no-serve"])
-    assert result.exit_code == 0, result.output
+def test_demo_builds_syncs_and_segments_the_shop(demo_build: DemoBuild) -> None:
+    home, output = demo_build.settings.home, demo_build.output
     for name in (
         "store.duckdb",
         "features.parquet",
@@ -25,10 +28,8 @@ def test_demo_builds_syncs_and_segments_the_shop(home: Path) -> None:
         "demo-shop/laravel.sqlite",
     ):
         assert (home / name).exists(), name
-    assert "RFM segments" in result.output and "customer clusters" in result.output
-    assert "rows rejected at sync" in result.output
-    again = runner.invoke(app, ["demo", "--customers", "1000", "--no-serve"])
-    assert again.exit_code == 0, again.output  # a demo home can be rebuilt
+    assert "RFM segments" in output and "customer clusters" in output
+    assert "rows rejected at sync" in output
 
 
 def test_demo_refuses_a_home_holding_a_shop_store(home: Path, tmp_path: Path) -> None:
@@ -50,7 +51,21 @@ def test_demo_data_writes_every_format(tmp_path: Path) -> None:
         assert (out / f"{table}.csv").exists() and (out / f"{table}.parquet").exists()
     with sqlite3.connect(out / "laravel.sqlite") as db:
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    counts = {}
+    for name in ("laravel.sqlite", "shop.sqlite"):
+        with sqlite3.connect(out / name) as db:
+            (counts[name],) = db.execute("SELECT count(*) FROM orders").fetchone()
     assert {"users", "orders", "order_items", "products", "categories"} <= tables
+    # a second run into the same folder replaces the files (the demo's rebuild relies on
+    # it): the same shop, not two copies of its orders in the databases
+    again = runner.invoke(
+        app, ["demo-data", "--customers", "1000", "--seed", "3", "--out", str(out)]
+    )
+    assert again.exit_code == 0, again.output
+    for name, table in (("laravel.sqlite", "orders"), ("shop.sqlite", "orders")):
+        with sqlite3.connect(out / name) as db:
+            (count,) = db.execute(f"SELECT count(*) FROM {table}").fetchone()
+        assert count == counts[name], name
 
 
 def test_demo_data_refuses_too_few_customers(tmp_path: Path) -> None:
