@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import sqlglot
+from library_fits import library_fit
 from simulate import bgnbd_purchases
 
 from custintel.errors import ConfigError, InputError, MissingColumns, NotEnoughData, StoreError
@@ -31,10 +32,8 @@ from custintel.value.btyd import (
     SUMMARY_COLUMNS,
     BTYDModel,
     btyd_summary,
-    fit_bgnbd,
     fit_btyd,
     fit_gamma_gamma,
-    fit_order_model,
     log_likelihood,
     summary_sql,
 )
@@ -358,7 +357,7 @@ def cdnow() -> CdnowFit:
     )
     frame = btyd_summary(con, date(1997, 10, 1))
     started = time.perf_counter()
-    bgnbd = fit_bgnbd(frame)
+    bgnbd = library_fit(frame)
     gamma_gamma = fit_gamma_gamma(frame)
     seconds = time.perf_counter() - started
     model = BTYDModel.from_fitted(bgnbd, gamma_gamma, mean_order_value=0.0)
@@ -405,13 +404,36 @@ def cdnow_families(cdnow: CdnowFit) -> dict[str, Any]:
     """PyMC-Marketing's fitted BG/NBD, MBG/NBD and Pareto/NBD on the CDNOW sample."""
     return {
         "bgnbd": cdnow.bgnbd,
-        "mbgnbd": fit_order_model(cdnow.summary, "mbgnbd"),
-        "paretonbd": fit_order_model(cdnow.summary, "paretonbd"),
+        "mbgnbd": library_fit(cdnow.summary, "mbgnbd"),
+        "paretonbd": library_fit(cdnow.summary, "paretonbd"),
     }
 
 
 def fitted_model(fitted: Any) -> BTYDModel:
     return BTYDModel.from_fitted(fitted, None, mean_order_value=0.0)
+
+
+def parameters_of(model: BTYDModel) -> dict[str, float]:
+    return {name: getattr(model, name) for name in btyd.ORDER_PARAMETERS[model.family]}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("family", btyd.FAMILIES)
+def test_the_compiled_likelihood_finds_pymc_marketings_map_fit(
+    cdnow: CdnowFit, cdnow_families: dict[str, Any], family: str
+) -> None:
+    """custintel maximises PyMC-Marketing's likelihood itself, compiled once per process
+    (btyd_mle), where the library compiles it again for every fit: on CDNOW both find
+    the same parameters, so the published ones too, and the same log-likelihood."""
+    theirs = parameters_of(fitted_model(cdnow_families[family]))
+    ours = btyd._fit_family(cdnow.summary, family)
+    assert ours == pytest.approx(theirs, rel=1e-4)
+    assert log_likelihood(family, ours, cdnow.summary) == pytest.approx(
+        log_likelihood(family, theirs, cdnow.summary), abs=1e-6
+    )
+    published = {"bgnbd": PUBLISHED_BGNBD, "paretonbd": PUBLISHED_PARETO_NBD}.get(family, {})
+    for name, value in published.items():
+        assert ours[name] == pytest.approx(value, rel=0.02), name
 
 
 @pytest.mark.slow
@@ -452,7 +474,11 @@ def test_auto_keeps_the_most_likely_family_on_cdnow(
     cdnow: CdnowFit, cdnow_families: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # the fixture's fits stand in for the library's, so only the choice runs here
-    monkeypatch.setattr(btyd, "_fit_family", lambda data, family, flat=True: cdnow_families[family])
+    monkeypatch.setattr(
+        btyd,
+        "_fit_family",
+        lambda data, family, flat=True: parameters_of(fitted_model(cdnow_families[family])),
+    )
     model = fit_btyd(cdnow.summary)
     likelihoods = model.log_likelihoods
     assert list(likelihoods) == list(btyd.FAMILIES) and not model.family_notes

@@ -31,13 +31,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import duckdb
 import numpy as np
 import pandas as pd
 
 from custintel.errors import ConfigError, NotEnoughData, StoreError
+from custintel.value import btyd_mle
+from custintel.value.btyd_mle import library_model, max_likelihood
 from custintel.value.btyd_model import (
     DAYS_PER_WEEK,
     FAMILIES,
@@ -53,7 +55,7 @@ from custintel.value.btyd_model import (
 )
 
 if TYPE_CHECKING:
-    from pymc_marketing.clv import BetaGeoModel, GammaGammaModel
+    from pymc_marketing.clv import GammaGammaModel
 
 __all__ = [
     "CHOICE_SAMPLE_SIZE",
@@ -64,10 +66,8 @@ __all__ = [
     "SUMMARY_COLUMNS",
     "BTYDModel",
     "btyd_summary",
-    "fit_bgnbd",
     "fit_btyd",
     "fit_gamma_gamma",
-    "fit_order_model",
     "log_likelihood",
 ]
 
@@ -197,8 +197,7 @@ def btyd_summary(
 # --------------------------------------------------------------------------- fitting
 
 
-def _check_fitted(model: Any, names: tuple[str, ...], label: str, n: int) -> None:
-    values = {name: posterior_value(model, name) for name in names}
+def _check_fitted(values: Mapping[str, float], label: str, n: int) -> None:
     if not all(np.isfinite(v) and v > 0 for v in values.values()):
         shown = ", ".join(f"{k}={v:.3g}" for k, v in values.items())
         raise NotEnoughData(
@@ -245,50 +244,21 @@ def _order_data(summary: pd.DataFrame) -> pd.DataFrame:
     return data.reset_index(drop=True)
 
 
-def _fit_family(data: pd.DataFrame, family: str, *, flat: bool = True) -> Any:
-    """MAP fit of one family: with flat priors (the maximum likelihood estimate), or
-    with ``flat=False`` PyMC-Marketing's default weakly informative priors, which keep
-    the parameters finite where the likelihood runs off to a boundary."""
-    names = ORDER_PARAMETERS[family]
-    with quiet_pymc():
-        from pymc_extras.prior import Prior
-        from pymc_marketing import clv
-
-        model_class = {
-            "bgnbd": clv.BetaGeoModel,
-            "mbgnbd": clv.ModifiedBetaGeoModel,
-            "paretonbd": clv.ParetoNBDModel,
-        }[family]
-        config = {name: Prior("HalfFlat") for name in names} if flat else None
-        model = model_class(model_config=config)
-        model.fit(data, method="map", progressbar=False)
-    _check_fitted(model, names, FAMILY_LABELS[family], len(data))
-    return model
-
-
-def fit_order_model(summary: pd.DataFrame, family: str = "bgnbd") -> Any:
-    """Fit one of PyMC-Marketing's order models to the summary by MAP with flat priors on
-    its four parameters (which makes MAP the maximum likelihood estimate).
-
-    ``family`` is ``"bgnbd"`` (``clv.BetaGeoModel``), ``"mbgnbd"``
-    (``clv.ModifiedBetaGeoModel``) or ``"paretonbd"`` (``clv.ParetoNBDModel``); every
-    customer of the summary is used (:func:`fit_btyd` caps Pareto/NBD at
-    :data:`CHOICE_SAMPLE_SIZE` customers). Raises :class:`NotEnoughData` for an empty
-    summary, one without any repeat purchase, or a fit without positive finite
-    parameters.
-    """
-    _check_family(family)
-    return _fit_family(_order_data(summary), family)
-
-
-def fit_bgnbd(summary: pd.DataFrame) -> BetaGeoModel:
-    """Fit PyMC-Marketing's BG/NBD to the summary by MAP with flat priors on r, alpha,
-    a and b (which makes MAP the maximum likelihood estimate).
-
-    Raises :class:`NotEnoughData` for an empty summary, or one without any repeat
-    purchase (the purchase and dropout processes cannot be told apart then).
-    """
-    return fit_order_model(summary, "bgnbd")
+def _fit_family(data: pd.DataFrame, family: str, *, flat: bool = True) -> dict[str, float]:
+    """One family's parameters on ``data``: the maximum likelihood estimate (PyMC-Marketing's
+    likelihood, compiled once per process: :mod:`custintel.value.btyd_mle`), or with
+    ``flat=False`` the MAP fit of PyMC-Marketing's model with its default weakly
+    informative priors, which keep the parameters finite where the likelihood runs off
+    to a boundary."""
+    if flat:
+        parameters = max_likelihood(family, data)
+    else:
+        model = library_model(family, flat=False)
+        with quiet_pymc():
+            model.fit(data, method="map", progressbar=False)
+        parameters = {name: posterior_value(model, name) for name in ORDER_PARAMETERS[family]}
+    _check_fitted(parameters, FAMILY_LABELS[family], len(data))
+    return parameters
 
 
 def log_likelihood(family: str, parameters: Mapping[str, float], summary: pd.DataFrame) -> float:
@@ -298,22 +268,7 @@ def log_likelihood(family: str, parameters: Mapping[str, float], summary: pd.Dat
     times in each customer's period, so the three families' values compare directly).
     """
     _check_family(family)
-    data = checked_summary(summary, ("frequency", "recency", "T"))
-    values = np.column_stack([data["recency"].to_numpy(float), data["frequency"].to_numpy(float)])
-    with quiet_pymc():
-        import pymc as pm
-        from pymc_marketing.clv import distributions
-
-        distribution: Any = {
-            "bgnbd": distributions.BetaGeoNBD,
-            "mbgnbd": distributions.ModifiedBetaGeoNBD,
-            "paretonbd": distributions.ParetoNBD,
-        }[family]
-        variable = distribution.dist(
-            **{name: float(parameters[name]) for name in ORDER_PARAMETERS[family]},
-            T=data["T"].to_numpy(float),
-        )
-        return float(pm.logp(variable, values).sum().eval())
+    return btyd_mle.log_likelihood(family, parameters, summary)
 
 
 def fit_gamma_gamma(summary: pd.DataFrame) -> GammaGammaModel:
@@ -342,7 +297,11 @@ def fit_gamma_gamma(summary: pd.DataFrame) -> GammaGammaModel:
             model_config={name: Prior("HalfFlat") for name in GAMMA_GAMMA_PARAMETERS}
         )
         model.fit(repeat.reset_index(drop=True), method="map", progressbar=False)
-    _check_fitted(model, GAMMA_GAMMA_PARAMETERS, "Gamma-Gamma", len(repeat))
+    _check_fitted(
+        {name: posterior_value(model, name) for name in GAMMA_GAMMA_PARAMETERS},
+        "Gamma-Gamma",
+        len(repeat),
+    )
     q = posterior_value(model, "q")
     if not q > 1:
         raise NotEnoughData(
@@ -378,7 +337,7 @@ def _reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {message}"
 
 
-def _fit_scored(data: pd.DataFrame, family: str) -> tuple[Any, float, str]:
+def _fit_scored(data: pd.DataFrame, family: str) -> tuple[dict[str, float], float, str]:
     """Fit one family and return it with its log-likelihood on ``data`` and a note.
 
     The maximum likelihood fit comes first. Where it is degenerate (parameters, its
@@ -407,14 +366,11 @@ def _fit_scored(data: pd.DataFrame, family: str) -> tuple[Any, float, str]:
 BOUNDARY = 1e6
 
 
-def _fit_checked(data: pd.DataFrame, family: str, *, flat: bool) -> tuple[Any, float]:
+def _fit_checked(data: pd.DataFrame, family: str, *, flat: bool) -> tuple[dict[str, float], float]:
     """One fit and its log-likelihood on ``data``; raises :class:`NotEnoughData` when
     its parameters, log-likelihood or predictions on ``data`` are not finite, or a
     parameter is above :data:`BOUNDARY`."""
-    fitted = _fit_family(data, family, flat=flat)
-    parameters: dict[str, Any] = {
-        name: posterior_value(fitted, name) for name in ORDER_PARAMETERS[family]
-    }
+    parameters = _fit_family(data, family, flat=flat)
     value = log_likelihood(family, parameters, data)
     label = FAMILY_LABELS[family]
     shown = ", ".join(f"{k}={v:.3g}" for k, v in parameters.items())
@@ -430,8 +386,9 @@ def _fit_checked(data: pd.DataFrame, family: str, *, flat: bool) -> tuple[Any, f
             "none is seen to leave",
             where="BTYD summary",
         )
-    _check_predictions(BTYDModel(family=family, **parameters), data, label, shown)
-    return fitted, value
+    model = BTYDModel.from_parameters(family, parameters, None, mean_order_value=0.0)
+    _check_predictions(model, data, label, shown)
+    return parameters, value
 
 
 def _check_predictions(model: BTYDModel, summary: pd.DataFrame, label: str, shown: str) -> None:
@@ -490,7 +447,7 @@ def fit_btyd(summary: pd.DataFrame, family: str = "auto") -> BTYDModel:
     candidates = FAMILIES if family == "auto" else (family,)
     sampled = family in ("auto", "paretonbd")
     choice = _choice_sample(data) if sampled else data
-    fits: dict[str, Any] = {}
+    fits: dict[str, dict[str, float]] = {}
     log_likelihoods: dict[str, float] = {}
     notes: dict[str, str] = {}
     with_priors: set[str] = set()  # families whose fit needed the default priors
@@ -539,7 +496,8 @@ def fit_btyd(summary: pd.DataFrame, family: str = "auto") -> BTYDModel:
         note = ""
     except NotEnoughData as exc:
         gamma_gamma, note = None, exc.message
-    model = BTYDModel.from_fitted(
+    model = BTYDModel.from_parameters(
+        chosen,
         orders,
         gamma_gamma,
         mean_order_value=_mean_order_value(summary),

@@ -394,6 +394,26 @@ class BTYDModel:
         gamma_gamma: GammaGammaModel | None,
         *,
         mean_order_value: float,
+        **about: Any,
+    ) -> BTYDModel:
+        """The parameters of fitted PyMC-Marketing models (MAP estimates; the posterior
+        means of a sampled fit): ``orders`` is a ``BetaGeoModel``,
+        ``ModifiedBetaGeoModel`` or ``ParetoNBDModel``; ``about`` as for
+        :meth:`from_parameters`."""
+        family = _family_of(orders)
+        parameters = {name: posterior_value(orders, name) for name in ORDER_PARAMETERS[family]}
+        return cls.from_parameters(
+            family, parameters, gamma_gamma, mean_order_value=mean_order_value, **about
+        )
+
+    @classmethod
+    def from_parameters(
+        cls,
+        family: str,
+        parameters: Mapping[str, float],
+        gamma_gamma: GammaGammaModel | None,
+        *,
+        mean_order_value: float,
         spend_note: str = "",
         n_customers: int = 0,
         n_repeat_customers: int = 0,
@@ -401,17 +421,15 @@ class BTYDModel:
         family_notes: Mapping[str, str] | None = None,
         n_choice_customers: int = 0,
     ) -> BTYDModel:
-        """The parameters of fitted PyMC-Marketing models (MAP estimates; the posterior
-        means of a sampled fit): ``orders`` is a ``BetaGeoModel``,
-        ``ModifiedBetaGeoModel`` or ``ParetoNBDModel``."""
-        family = _family_of(orders)
+        """An order model of ``family`` with these parameters (by name), and the
+        parameters of a fitted PyMC-Marketing Gamma-Gamma when there is one."""
         spend = (
             {name: posterior_value(gamma_gamma, name) for name in GAMMA_GAMMA_PARAMETERS}
             if gamma_gamma is not None
             else {}
         )
         return cls(
-            **{name: posterior_value(orders, name) for name in ORDER_PARAMETERS[family]},
+            **{name: float(parameters[name]) for name in ORDER_PARAMETERS[family]},
             **spend,
             family=family,
             mean_order_value=float(mean_order_value),
