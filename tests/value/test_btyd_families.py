@@ -11,6 +11,7 @@ test_btyd.py, next to the CDNOW fixture.
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
 
@@ -327,6 +328,17 @@ def test_a_familys_likelihood_is_compiled_once_for_all_its_fits() -> None:
         assert fitted["r"] == pytest.approx(SMALL_BGNBD["r"], rel=0.5)
     after = btyd_mle._compiled.cache_info()
     assert after.misses - before.misses <= 1 and after.hits - before.hits >= 1
+
+
+def test_fits_in_several_threads_find_what_they_find_alone() -> None:
+    """`custintel worker --workers N` trains in threads, which share the compiled
+    likelihood."""
+    shops = [simulate_bgnbd(n, **SMALL_BGNBD, seed=seed) for seed, n in ((7, 400), (8, 900))]
+    alone = [btyd.max_likelihood("bgnbd", shop) for shop in shops]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        together = list(pool.map(lambda i: btyd.max_likelihood("bgnbd", shops[i % 2]), range(8)))
+    for i, fitted in enumerate(together):
+        assert fitted == alone[i % 2]
 
 
 def test_a_failing_family_is_skipped_with_its_reason(monkeypatch: pytest.MonkeyPatch) -> None:

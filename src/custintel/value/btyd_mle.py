@@ -18,6 +18,7 @@ is only that driver; the likelihoods are the library's.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
 from functools import cache
 from typing import Any
@@ -32,6 +33,10 @@ __all__ = ["MAX_EVALUATIONS", "library_model", "log_likelihood", "max_likelihood
 
 # pymc.find_MAP's default budget of likelihood evaluations.
 MAX_EVALUATIONS = 5000
+
+# A compiled PyTensor function keeps its inputs and outputs in storage of its own, so one
+# shared by the threads of `custintel worker --workers N` is called by one at a time.
+_ONE_CALL_AT_A_TIME = threading.Lock()
 
 _Compiled = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], list[np.ndarray]]
 
@@ -94,8 +99,9 @@ def _columns(summary: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]
 def log_likelihood(family: str, parameters: Mapping[str, float], summary: pd.DataFrame) -> float:
     """The family's log-likelihood with these parameters on the summary's customers."""
     log_parameters = np.log([float(parameters[name]) for name in ORDER_PARAMETERS[family]])
-    with np.errstate(divide="ignore"), quiet_pymc():
-        total, _ = _compiled(family)(log_parameters, *_columns(summary))
+    function, columns = _compiled(family), _columns(summary)
+    with np.errstate(divide="ignore"), quiet_pymc(), _ONE_CALL_AT_A_TIME:
+        total, _ = function(log_parameters, *columns)
     return float(total)
 
 
@@ -108,7 +114,7 @@ def max_likelihood(family: str, summary: pd.DataFrame) -> dict[str, float]:
 
     def negative(log_parameters: np.ndarray) -> tuple[float, np.ndarray]:
         nonlocal evaluations, last_finite
-        with quiet_pymc():
+        with quiet_pymc(), _ONE_CALL_AT_A_TIME:
             total, gradient = function(log_parameters, *columns)
         if np.isfinite(gradient).all():
             last_finite = log_parameters
