@@ -1,10 +1,12 @@
 """Buy-till-you-die customer value: BG/NBD, MBG/NBD or Pareto/NBD for orders, and
 Gamma-Gamma for order value.
 
-The models and their fit come from PyMC-Marketing (``clv.BetaGeoModel``,
-``clv.ModifiedBetaGeoModel``, ``clv.ParetoNBDModel``, ``clv.GammaGammaModel``; maximum a
-posteriori with flat priors, which is the maximum likelihood estimate of Fader, Hardie &
-Lee, Batislam et al. and Schmittlein et al.). :func:`fit_btyd` fits the three order
+The models come from PyMC-Marketing: the order models' likelihoods are its
+distributions (``BetaGeoNBD``, ``ModifiedBetaGeoNBD``, ``ParetoNBD``), maximised by
+:mod:`custintel.value.btyd_mle` with each likelihood compiled once per process (the
+maximum likelihood estimate of Fader, Hardie & Lee, Batislam et al. and Schmittlein et
+al., what the library's MAP fit with flat priors finds); Gamma-Gamma and the fits with
+default priors are the library's ``fit(method="map")``. :func:`fit_btyd` fits the three order
 models and keeps the one with the highest log-likelihood on the calibration customers
 (each has four parameters and describes the same frequency, recency and T, so their
 likelihoods compare directly). A fitted model is kept as its parameters in
