@@ -41,6 +41,12 @@ def test_demo_refuses_a_home_holding_a_shop_store(home: Path, tmp_path: Path) ->
     assert "not the demo's" in result.output
 
 
+def order_rows(database: Path) -> int:
+    with sqlite3.connect(database) as db:
+        (count,) = db.execute("SELECT count(*) FROM orders").fetchone()
+    return int(count)
+
+
 def test_demo_data_writes_every_format(tmp_path: Path) -> None:
     out = tmp_path / "shop"
     result = runner.invoke(
@@ -51,10 +57,8 @@ def test_demo_data_writes_every_format(tmp_path: Path) -> None:
         assert (out / f"{table}.csv").exists() and (out / f"{table}.parquet").exists()
     with sqlite3.connect(out / "laravel.sqlite") as db:
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    counts = {}
-    for name in ("laravel.sqlite", "shop.sqlite"):
-        with sqlite3.connect(out / name) as db:
-            (counts[name],) = db.execute("SELECT count(*) FROM orders").fetchone()
+    databases = ("laravel.sqlite", "shop.sqlite")
+    orders = {name: order_rows(out / name) for name in databases}
     assert {"users", "orders", "order_items", "products", "categories"} <= tables
     # a second run into the same folder replaces the files (the demo's rebuild relies on
     # it): the same shop, not two copies of its orders in the databases
@@ -62,10 +66,7 @@ def test_demo_data_writes_every_format(tmp_path: Path) -> None:
         app, ["demo-data", "--customers", "1000", "--seed", "3", "--out", str(out)]
     )
     assert again.exit_code == 0, again.output
-    for name, table in (("laravel.sqlite", "orders"), ("shop.sqlite", "orders")):
-        with sqlite3.connect(out / name) as db:
-            (count,) = db.execute(f"SELECT count(*) FROM {table}").fetchone()
-        assert count == counts[name], name
+    assert {name: order_rows(out / name) for name in databases} == orders
 
 
 def test_demo_data_refuses_too_few_customers(tmp_path: Path) -> None:
