@@ -1,11 +1,14 @@
-"""Eight BTYD order-model fits, as a scoring run makes at its cutoffs: PyMC-Marketing's
+"""Eight fits of each BTYD model, as a scoring run makes at its cutoffs: PyMC-Marketing's
 ``fit(method="map")``, which compiles the model for every fit (the naive way), against
-``value/btyd_mle.py``, which compiles the library's likelihood once per process.
+``value/btyd_map.py``, which compiles the library's model once per process.
 
-Each way runs in a fresh process (``bench.measure.run_step``), with PyTensor's compile
-cache as it is ("warm") and with an empty one ("cold", a machine that has never
-compiled these graphs, as a fresh install or CI), on 600 CDNOW customers (a small shop)
-and on all 23,570. Reproduce: ``python -m bench.btyd_fits`` (about 3 minutes).
+The models: BG/NBD with flat priors (the maximum likelihood fit every shop gets),
+BG/NBD with the library's default priors (what a shop gets whose maximum likelihood fit
+is degenerate) and Gamma-Gamma (on the customers with repeats). Each way runs in a
+fresh process (``bench.measure.run_step``), with PyTensor's compile cache as it is
+("warm") and with an empty one ("cold", a machine that has never compiled these graphs,
+as a fresh install or CI), on 600 CDNOW customers (a small shop) and on all 23,570.
+Reproduce: ``python -m bench.btyd_fits`` (about 6 minutes).
 """
 
 from __future__ import annotations
@@ -22,30 +25,51 @@ from bench.measure import Measurement, report, run_step
 
 FITS = 8
 SIZES = (600, 23_570)
+# name: (the kind of btyd_map.MODELS, flat priors)
+MODELS = {
+    "BG/NBD": ("bgnbd", True),
+    "BG/NBD, default priors": ("bgnbd", False),
+    "Gamma-Gamma": ("gamma_gamma", True),
+}
 
 
-def step_fits(how: str, customers: str) -> None:
-    """``FITS`` BG/NBD fits on the first ``customers`` CDNOW customers (by id)."""
+def step_fits(how: str, name: str, customers: str) -> None:
+    """``FITS`` fits of the model ``name`` on the first ``customers`` CDNOW customers
+    (by id); reports the fitted value of the model's first parameter."""
     from bench.cdnow import cdnow_store
     from custintel.value.btyd import btyd_summary
-    from custintel.value.btyd_mle import library_model, max_likelihood
+    from custintel.value.btyd_map import MODELS as KINDS
+    from custintel.value.btyd_map import fit_map, library_model
     from custintel.value.btyd_model import quiet_pymc
 
+    kind, flat = MODELS[name]
     with cdnow_store("btyd_fits") as store:
         summary = btyd_summary(store.con, date(1997, 10, 1))
-    summary = summary.sort_values("customer_id").head(int(customers)).reset_index(drop=True)
+    summary = summary.sort_values("customer_id").head(int(customers))
+    if kind == "gamma_gamma":
+        summary = summary[(summary["frequency"] > 0) & (summary["monetary_value"] > 0)]
+    summary = summary.reset_index(drop=True)
+    first = KINDS[kind][0][0]
     times = []
     for _ in range(FITS):
         started = time.perf_counter()
         if how == "ours":
-            r = max_likelihood("bgnbd", summary)["r"]
+            value = fit_map(kind, summary, flat=flat)[first]
         else:
-            model = library_model("bgnbd")
+            model = library_model(kind, flat=flat)
             with quiet_pymc():
                 model.fit(summary, method="map", progressbar=False)
-            r = float(model.fit_result["r"].mean())
+            value = float(model.fit_result[first].mean())
         times.append(time.perf_counter() - started)
-    report(sum(times), first=times[0], rest=sum(times[1:]), how=how, customers=len(summary), r=r)
+    report(
+        sum(times),
+        first=times[0],
+        rest=sum(times[1:]),
+        how=how,
+        model=name,
+        customers=int(customers),
+        parameter=f"{first} {value:.6f}",
+    )
 
 
 @contextmanager
@@ -69,32 +93,35 @@ def _compile_cache(cold: bool) -> Any:
 def measure() -> list[tuple[str, Measurement]]:
     results = []
     for cold in (False, True):
-        for customers in SIZES:
-            for how in ("library", "ours"):
-                with _compile_cache(cold):
-                    measured = run_step("bench.btyd_fits", "fits", how, str(customers))
-                results.append(("cold" if cold else "warm", measured))
+        for name in MODELS:
+            for customers in SIZES:
+                for how in ("library", "ours"):
+                    with _compile_cache(cold):
+                        measured = run_step("bench.btyd_fits", "fits", how, name, str(customers))
+                    results.append(("cold" if cold else "warm", measured))
     return results
 
 
 def markdown(results: list[tuple[str, Measurement]]) -> str:
     """The first fit (PyMC's import and the compile) and the other fits, each way."""
     lines = [
-        "| compile cache | customers | first fit: library / ours | the other "
+        "| compile cache | model | customers | first fit: library / ours | the other "
         f"{FITS - 1}: library / ours | ratio, other {FITS - 1} | all {FITS}: library / ours "
-        "| r: library / ours |",
-        "|---|---:|---:|---:|---:|---:|---|",
+        "| parameter: library / ours |",
+        "|---|---|---:|---:|---:|---:|---:|---|",
     ]
-    by_key = {(cache, m.result["customers"], m.result["how"]): m for cache, m in results}
-    for cache, customers in dict.fromkeys((c, m.result["customers"]) for c, m in results):
-        lib, ours = by_key[(cache, customers, "library")], by_key[(cache, customers, "ours")]
+    by_key = {(c, m.result["model"], m.result["customers"], m.result["how"]): m for c, m in results}
+    shapes = dict.fromkeys((c, m.result["model"], m.result["customers"]) for c, m in results)
+    for cache, model, customers in shapes:
+        lib = by_key[(cache, model, customers, "library")]
+        ours = by_key[(cache, model, customers, "ours")]
         first = (float(lib.result["first"]), float(ours.result["first"]))
         rest = (float(lib.result["rest"]), float(ours.result["rest"]))
         lines.append(
-            f"| {cache} | {customers:,} | {first[0]:.2f} s / {first[1]:.2f} s "
+            f"| {cache} | {model} | {customers:,} | {first[0]:.2f} s / {first[1]:.2f} s "
             f"| {rest[0]:.2f} s / {rest[1]:.3f} s | {rest[0] / rest[1]:.0f}x "
             f"| {lib.seconds:.2f} s / {ours.seconds:.2f} s "
-            f"| {lib.result['r']:.6f} / {ours.result['r']:.6f} |"
+            f"| {lib.result['parameter']} / {ours.result['parameter']} |"
         )
     return "\n".join(lines) + f"\n\n{os.cpu_count()} cores."
 

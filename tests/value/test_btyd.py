@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import sqlglot
-from library_fits import library_fit
+from library_fits import fitted_parameters, library_fit, model_of
 from simulate import bgnbd_purchases
 
 from custintel.errors import ConfigError, InputError, MissingColumns, NotEnoughData, StoreError
@@ -358,9 +358,9 @@ def cdnow() -> CdnowFit:
     frame = btyd_summary(con, date(1997, 10, 1))
     started = time.perf_counter()
     bgnbd = library_fit(frame)
-    gamma_gamma = fit_gamma_gamma(frame)
+    gamma_gamma = library_fit(frame[frame["frequency"] > 0], "gamma_gamma")
     seconds = time.perf_counter() - started
-    model = BTYDModel.from_fitted(bgnbd, gamma_gamma, mean_order_value=0.0)
+    model = model_of(bgnbd, "bgnbd", gamma_gamma)
     return CdnowFit(frame, bgnbd, gamma_gamma, model, seconds)
 
 
@@ -409,23 +409,19 @@ def cdnow_families(cdnow: CdnowFit) -> dict[str, Any]:
     }
 
 
-def fitted_model(fitted: Any) -> BTYDModel:
-    return BTYDModel.from_fitted(fitted, None, mean_order_value=0.0)
-
-
-def parameters_of(model: BTYDModel) -> dict[str, float]:
-    return {name: getattr(model, name) for name in btyd.ORDER_PARAMETERS[model.family]}
+def fitted_model(fitted: Any, family: str) -> BTYDModel:
+    return model_of(fitted, family)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("family", btyd.FAMILIES)
-def test_the_compiled_likelihood_finds_pymc_marketings_map_fit(
+def test_the_compiled_model_finds_pymc_marketings_map_fit(
     cdnow: CdnowFit, cdnow_families: dict[str, Any], family: str
 ) -> None:
-    """custintel maximises PyMC-Marketing's likelihood itself, compiled once per process
-    (btyd_mle), where the library compiles it again for every fit: on CDNOW both find
+    """custintel maximises PyMC-Marketing's model itself, compiled once per process
+    (btyd_map), where the library compiles it again for every fit: on CDNOW both find
     the same parameters, so the published ones too, and the same log-likelihood."""
-    theirs = parameters_of(fitted_model(cdnow_families[family]))
+    theirs = fitted_parameters(cdnow_families[family], family)
     ours = btyd._fit_family(cdnow.summary, family)
     assert ours == pytest.approx(theirs, rel=1e-4)
     assert log_likelihood(family, ours, cdnow.summary) == pytest.approx(
@@ -437,14 +433,36 @@ def test_the_compiled_likelihood_finds_pymc_marketings_map_fit(
 
 
 @pytest.mark.slow
+def test_the_compiled_gamma_gamma_finds_pymc_marketings_map_fit(cdnow: CdnowFit) -> None:
+    theirs = fitted_parameters(cdnow.gamma_gamma, "gamma_gamma")
+    ours = fit_gamma_gamma(cdnow.summary)
+    assert ours == pytest.approx(theirs, rel=1e-4)
+    for name, value in PUBLISHED_GAMMA_GAMMA.items():
+        assert ours[name] == pytest.approx(value, rel=0.02), name
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("family", btyd.FAMILIES)
+def test_the_compiled_model_with_default_priors_finds_pymc_marketings_map_fit(
+    cdnow: CdnowFit, family: str
+) -> None:
+    """The fits that stand in for a degenerate maximum likelihood one, with the
+    library's default priors (on BG/NBD's dropout a reparametrisation, phi and kappa,
+    whose a and b are derived), find what the library's own fit finds."""
+    theirs = fitted_parameters(library_fit(cdnow.summary, family, flat=False), family)
+    ours = btyd._fit_family(cdnow.summary, family, flat=False)
+    assert ours == pytest.approx(theirs, rel=1e-4)
+
+
+@pytest.mark.slow
 def test_cdnow_reproduces_the_published_pareto_nbd_and_log_likelihoods(
     cdnow: CdnowFit, cdnow_families: dict[str, Any]
 ) -> None:
-    pareto = fitted_model(cdnow_families["paretonbd"])
+    pareto = fitted_model(cdnow_families["paretonbd"], "paretonbd")
     for name, published in PUBLISHED_PARETO_NBD.items():
         assert getattr(pareto, name) == pytest.approx(published, rel=0.02), name
     for family, published in PUBLISHED_LOG_LIKELIHOOD.items():
-        model = fitted_model(cdnow_families[family])
+        model = fitted_model(cdnow_families[family], family)
         parameters = {name: getattr(model, name) for name in btyd.ORDER_PARAMETERS[family]}
         value = log_likelihood(family, parameters, cdnow.summary)
         assert value == pytest.approx(published, abs=0.05), family
@@ -456,7 +474,7 @@ def test_closed_forms_of_every_family_equal_pymc_marketing_predictions(
     cdnow: CdnowFit, cdnow_families: dict[str, Any], family: str
 ) -> None:
     frame, fitted = cdnow.summary, cdnow_families[family]
-    model = fitted_model(fitted)
+    model = fitted_model(fitted, family)
     assert model.family == family
     for days in (7, 30, 91, 365, 1461):
         ours = model.expected_orders(frame, days).to_numpy()
@@ -477,7 +495,7 @@ def test_auto_keeps_the_most_likely_family_on_cdnow(
     monkeypatch.setattr(
         btyd,
         "_fit_family",
-        lambda data, family, flat=True: parameters_of(fitted_model(cdnow_families[family])),
+        lambda data, family, flat=True: fitted_parameters(cdnow_families[family], family),
     )
     model = fit_btyd(cdnow.summary)
     likelihoods = model.log_likelihoods
@@ -486,7 +504,7 @@ def test_auto_keeps_the_most_likely_family_on_cdnow(
     # MBG/NBD by 0.3 over BG/NBD (-9582.14 against -9582.43); Pareto/NBD is 13 behind
     assert model.family == "mbgnbd"
     assert likelihoods["bgnbd"] == pytest.approx(PUBLISHED_LOG_LIKELIHOOD["bgnbd"], abs=0.05)
-    assert model.r == fitted_model(cdnow_families["mbgnbd"]).r
+    assert model.r == fitted_parameters(cdnow_families["mbgnbd"], "mbgnbd")["r"]
     assert model.n_choice_customers == model.n_customers == 2357
     # the CDNOW BG/NBD of the published paper is still there, asked for by name
     assert fit_btyd(cdnow.summary, family="bgnbd").r == cdnow.model.r

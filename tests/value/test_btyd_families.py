@@ -23,7 +23,7 @@ from scipy.special import expit, hyp2f1
 from simulate import bgnbd_purchases, quiet_in_holdout
 
 from custintel.errors import ConfigError, NotEnoughData
-from custintel.value import btyd, btyd_mle, btyd_model
+from custintel.value import btyd, btyd_map, btyd_model
 from custintel.value.btyd import FAMILIES, BTYDModel, fit_btyd, log_likelihood
 
 # Fader, Hardie & Lee's Pareto/NBD fit of the CDNOW 1/10 sample (alpha < beta), two with
@@ -319,14 +319,14 @@ def recording(monkeypatch: pytest.MonkeyPatch, fail: dict[str, Exception]) -> li
 SMALL_BGNBD = {"r": 0.5, "alpha": 5.0, "a": 0.8, "b": 2.5}
 
 
-def test_a_familys_likelihood_is_compiled_once_for_all_its_fits() -> None:
+def test_a_familys_model_is_compiled_once_for_all_its_fits() -> None:
     """A scoring run fits BTYD at every cutoff; compiling the likelihood for each fit
     cost about half a second apiece (and gcc's time on a fresh machine)."""
-    before = btyd_mle._compiled.cache_info()
+    before = btyd_map._compiled.cache_info()
     for seed, n in ((5, 300), (6, 800)):
-        fitted = btyd.max_likelihood("bgnbd", simulate_bgnbd(n, **SMALL_BGNBD, seed=seed))
+        fitted = btyd_map.fit_map("bgnbd", simulate_bgnbd(n, **SMALL_BGNBD, seed=seed))
         assert fitted["r"] == pytest.approx(SMALL_BGNBD["r"], rel=0.5)
-    after = btyd_mle._compiled.cache_info()
+    after = btyd_map._compiled.cache_info()
     assert after.misses - before.misses <= 1 and after.hits - before.hits >= 1
 
 
@@ -334,9 +334,9 @@ def test_fits_in_several_threads_find_what_they_find_alone() -> None:
     """`custintel worker --workers N` trains in threads, which share the compiled
     likelihood."""
     shops = [simulate_bgnbd(n, **SMALL_BGNBD, seed=seed) for seed, n in ((7, 400), (8, 900))]
-    alone = [btyd.max_likelihood("bgnbd", shop) for shop in shops]
+    alone = [btyd_map.fit_map("bgnbd", shop) for shop in shops]
     with ThreadPoolExecutor(max_workers=4) as pool:
-        together = list(pool.map(lambda i: btyd.max_likelihood("bgnbd", shops[i % 2]), range(8)))
+        together = list(pool.map(lambda i: btyd_map.fit_map("bgnbd", shops[i % 2]), range(8)))
     for i, fitted in enumerate(together):
         assert fitted == alone[i % 2]
 
@@ -389,7 +389,7 @@ def test_the_choice_is_made_on_a_sample_and_the_winner_refitted(
     assert calls == [("bgnbd", 500), ("mbgnbd", 500), ("paretonbd", 500), (model.family, 1500)]
     assert model.n_choice_customers == 500 and model.n_customers == 1500
     # the winner's parameters are those of its fit on every customer
-    direct = btyd.max_likelihood(model.family, frame)
+    direct = btyd_map.fit_map(model.family, frame)
     for name in btyd.ORDER_PARAMETERS[model.family]:
         assert getattr(model, name) == direct[name], name
 

@@ -1,12 +1,12 @@
 """Buy-till-you-die customer value: BG/NBD, MBG/NBD or Pareto/NBD for orders, and
 Gamma-Gamma for order value.
 
-The models come from PyMC-Marketing: the order models' likelihoods are its
-distributions (``BetaGeoNBD``, ``ModifiedBetaGeoNBD``, ``ParetoNBD``), maximised by
-:mod:`custintel.value.btyd_mle` with each likelihood compiled once per process (the
-maximum likelihood estimate of Fader, Hardie & Lee, Batislam et al. and Schmittlein et
-al., what the library's MAP fit with flat priors finds); Gamma-Gamma and the fits with
-default priors are the library's ``fit(method="map")``. :func:`fit_btyd` fits the three order
+The models come from PyMC-Marketing (``BetaGeoModel``, ``ModifiedBetaGeoModel``,
+``ParetoNBDModel``, ``GammaGammaModel``), fitted by MAP with flat priors (the maximum
+likelihood estimates of Fader, Hardie & Lee, Batislam et al. and Schmittlein et al.) by
+:mod:`custintel.value.btyd_map`, which compiles each model once per process where the
+library's ``fit(method="map")`` compiles it for every fit, and finds the same
+parameters. :func:`fit_btyd` fits the three order
 models and keeps the one with the highest log-likelihood on the calibration customers
 (each has four parameters and describes the same frequency, recency and T, so their
 likelihoods compare directly). A fitted model is kept as its parameters in
@@ -33,31 +33,23 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date, datetime
-from typing import TYPE_CHECKING
 
 import duckdb
 import numpy as np
 import pandas as pd
 
 from custintel.errors import ConfigError, NotEnoughData, StoreError
-from custintel.value import btyd_mle
-from custintel.value.btyd_mle import library_model, max_likelihood
+from custintel.value import btyd_map
 from custintel.value.btyd_model import (
     DAYS_PER_WEEK,
     FAMILIES,
     FAMILY_LABELS,
     FORMAT,
     FORMAT_VERSION,
-    GAMMA_GAMMA_PARAMETERS,
     ORDER_PARAMETERS,
     BTYDModel,
     checked_summary,
-    posterior_value,
-    quiet_pymc,
 )
-
-if TYPE_CHECKING:
-    from pymc_marketing.clv import GammaGammaModel
 
 __all__ = [
     "CHOICE_SAMPLE_SIZE",
@@ -247,18 +239,11 @@ def _order_data(summary: pd.DataFrame) -> pd.DataFrame:
 
 
 def _fit_family(data: pd.DataFrame, family: str, *, flat: bool = True) -> dict[str, float]:
-    """One family's parameters on ``data``: the maximum likelihood estimate (PyMC-Marketing's
-    likelihood, compiled once per process: :mod:`custintel.value.btyd_mle`), or with
-    ``flat=False`` the MAP fit of PyMC-Marketing's model with its default weakly
-    informative priors, which keep the parameters finite where the likelihood runs off
-    to a boundary."""
-    if flat:
-        parameters = max_likelihood(family, data)
-    else:
-        model = library_model(family, flat=False)
-        with quiet_pymc():
-            model.fit(data, method="map", progressbar=False)
-        parameters = {name: posterior_value(model, name) for name in ORDER_PARAMETERS[family]}
+    """One family's parameters on ``data``: the maximum likelihood estimate, or with
+    ``flat=False`` the MAP estimate under PyMC-Marketing's default weakly informative
+    priors, which keep the parameters finite where the likelihood runs off to a
+    boundary."""
+    parameters = btyd_map.fit_map(family, data, flat=flat)
     _check_fitted(parameters, FAMILY_LABELS[family], len(data))
     return parameters
 
@@ -270,12 +255,12 @@ def log_likelihood(family: str, parameters: Mapping[str, float], summary: pd.Dat
     times in each customer's period, so the three families' values compare directly).
     """
     _check_family(family)
-    return btyd_mle.log_likelihood(family, parameters, summary)
+    return btyd_map.log_likelihood(family, parameters, summary)
 
 
-def fit_gamma_gamma(summary: pd.DataFrame) -> GammaGammaModel:
-    """Fit PyMC-Marketing's Gamma-Gamma to the customers with a repeat purchase day and
-    a positive ``monetary_value``, by MAP with flat priors on p, q and v.
+def fit_gamma_gamma(summary: pd.DataFrame) -> dict[str, float]:
+    """PyMC-Marketing's Gamma-Gamma fitted to the customers with a repeat purchase day
+    and a positive ``monetary_value`` by MAP with flat priors: its p, q and v.
 
     Raises :class:`NotEnoughData` with fewer than :data:`MIN_REPEAT_CUSTOMERS` such
     customers, or when the fit has no finite mean order value (q <= 1: a spend
@@ -291,20 +276,9 @@ def fit_gamma_gamma(summary: pd.DataFrame) -> GammaGammaModel:
             where="BTYD summary",
             hint="use a later as_of (a longer history); until then the mean order value is used",
         )
-    with quiet_pymc():
-        from pymc_extras.prior import Prior
-        from pymc_marketing.clv import GammaGammaModel
-
-        model = GammaGammaModel(
-            model_config={name: Prior("HalfFlat") for name in GAMMA_GAMMA_PARAMETERS}
-        )
-        model.fit(repeat.reset_index(drop=True), method="map", progressbar=False)
-    _check_fitted(
-        {name: posterior_value(model, name) for name in GAMMA_GAMMA_PARAMETERS},
-        "Gamma-Gamma",
-        len(repeat),
-    )
-    q = posterior_value(model, "q")
+    parameters = btyd_map.fit_map("gamma_gamma", repeat.reset_index(drop=True))
+    _check_fitted(parameters, "Gamma-Gamma", len(repeat))
+    q = parameters["q"]
     if not q > 1:
         raise NotEnoughData(
             f"the Gamma-Gamma fit has q={q:.3g} <= 1, so its mean order value does not "
@@ -312,7 +286,7 @@ def fit_gamma_gamma(summary: pd.DataFrame) -> GammaGammaModel:
             where="BTYD summary",
             hint="check the order amounts for outliers; until then the mean order value is used",
         )
-    return model
+    return parameters
 
 
 def _mean_order_value(summary: pd.DataFrame) -> float:
@@ -494,7 +468,7 @@ def fit_btyd(summary: pd.DataFrame, family: str = "auto") -> BTYDModel:
                 f"{len(data)} failed ({_reason(exc)})"
             )
     try:
-        gamma_gamma: GammaGammaModel | None = fit_gamma_gamma(summary)
+        gamma_gamma: dict[str, float] | None = fit_gamma_gamma(summary)
         note = ""
     except NotEnoughData as exc:
         gamma_gamma, note = None, exc.message

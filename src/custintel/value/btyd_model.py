@@ -21,7 +21,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from importlib.metadata import PackageNotFoundError, version
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -29,9 +29,6 @@ from scipy.linalg import eigh_tridiagonal
 from scipy.special import expit, hyp2f1, logsumexp
 
 from custintel.errors import ConfigError, InputError, MissingColumns
-
-if TYPE_CHECKING:
-    from pymc_marketing.clv import GammaGammaModel
 
 __all__ = [
     "DAYS_PER_MONTH",
@@ -45,7 +42,6 @@ __all__ = [
     "ORDER_PARAMETERS",
     "BTYDModel",
     "checked_summary",
-    "posterior_value",
     "quiet_pymc",
 ]
 
@@ -113,29 +109,6 @@ def checked_summary(summary: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataF
             hint="build the summary with custintel.value.btyd.btyd_summary()",
         )
     return frame
-
-
-def posterior_value(fitted: Any, name: str) -> float:
-    """A parameter's point value: the MAP estimate (or the posterior mean of a sample)."""
-    return float(fitted.fit_result[name].mean())
-
-
-def _family_of(fitted: Any) -> str:
-    """The family of a fitted PyMC-Marketing order model."""
-    with quiet_pymc():
-        from pymc_marketing import clv
-
-    # ModifiedBetaGeoModel derives from BetaGeoModel, so it is asked about first.
-    for family, model_class in (
-        ("mbgnbd", clv.ModifiedBetaGeoModel),
-        ("bgnbd", clv.BetaGeoModel),
-        ("paretonbd", clv.ParetoNBDModel),
-    ):
-        if isinstance(fitted, model_class):
-            return family
-    raise ConfigError(
-        f"{type(fitted).__name__} is not a fitted BG/NBD, MBG/NBD or Pareto/NBD model"
-    )
 
 
 # --------------------------------------------------------------------------- model
@@ -388,30 +361,11 @@ class BTYDModel:
         return "gamma_gamma" if self.p is not None else "mean_order_value"
 
     @classmethod
-    def from_fitted(
-        cls,
-        orders: Any,
-        gamma_gamma: GammaGammaModel | None,
-        *,
-        mean_order_value: float,
-        **about: Any,
-    ) -> BTYDModel:
-        """The parameters of fitted PyMC-Marketing models (MAP estimates; the posterior
-        means of a sampled fit): ``orders`` is a ``BetaGeoModel``,
-        ``ModifiedBetaGeoModel`` or ``ParetoNBDModel``; ``about`` as for
-        :meth:`from_parameters`."""
-        family = _family_of(orders)
-        parameters = {name: posterior_value(orders, name) for name in ORDER_PARAMETERS[family]}
-        return cls.from_parameters(
-            family, parameters, gamma_gamma, mean_order_value=mean_order_value, **about
-        )
-
-    @classmethod
     def from_parameters(
         cls,
         family: str,
         parameters: Mapping[str, float],
-        gamma_gamma: GammaGammaModel | None,
+        gamma_gamma: Mapping[str, float] | None,
         *,
         mean_order_value: float,
         spend_note: str = "",
@@ -421,10 +375,10 @@ class BTYDModel:
         family_notes: Mapping[str, str] | None = None,
         n_choice_customers: int = 0,
     ) -> BTYDModel:
-        """An order model of ``family`` with these parameters (by name), and the
-        parameters of a fitted PyMC-Marketing Gamma-Gamma when there is one."""
+        """An order model of ``family`` with these parameters (by name), and Gamma-Gamma's
+        p, q and v when there is a Gamma-Gamma fit."""
         spend = (
-            {name: posterior_value(gamma_gamma, name) for name in GAMMA_GAMMA_PARAMETERS}
+            {name: float(gamma_gamma[name]) for name in GAMMA_GAMMA_PARAMETERS}
             if gamma_gamma is not None
             else {}
         )
