@@ -8,7 +8,7 @@ is degenerate) and Gamma-Gamma (on the customers with repeats). Each way runs in
 fresh process (``bench.measure.run_step``), with PyTensor's compile cache as it is
 ("warm") and with an empty one ("cold", a machine that has never compiled these graphs,
 as a fresh install or CI), on 600 CDNOW customers (a small shop) and on all 23,570.
-Reproduce: ``python -m bench.btyd_fits`` (about 6 minutes).
+Reproduce: ``python -m bench.btyd_fits`` (about 10 minutes).
 """
 
 from __future__ import annotations
