@@ -157,7 +157,9 @@ def _compiled(kind: str, flat: bool) -> _Compiled:
         parameters = model.replace_rvs_by_values([model[name] for name in MODELS[kind][0]])
         initial = model.initial_point()
         return _Compiled(
-            # PyMC's compile, as find_MAP's: a parameter out of its support gives -inf
+            # PyMC's compile, as find_MAP's: a parameter out of its support gives -inf.
+            # A data input left out of the graph (a library release holding its data
+            # some other way) makes it raise rather than fit the placeholder.
             log_posterior=compile_pymc([*values, *inputs], [swapped, *gradient]),
             parameters=compile_pymc(values, parameters, on_unused_input="ignore"),
             transformed=tuple(value.name for value in values),
