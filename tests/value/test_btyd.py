@@ -409,10 +409,6 @@ def cdnow_families(cdnow: CdnowFit) -> dict[str, Any]:
     }
 
 
-def fitted_model(fitted: Any, family: str) -> BTYDModel:
-    return model_of(fitted, family)
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("family", btyd.FAMILIES)
 def test_the_compiled_model_finds_pymc_marketings_map_fit(
@@ -458,11 +454,11 @@ def test_the_compiled_model_with_default_priors_finds_pymc_marketings_map_fit(
 def test_cdnow_reproduces_the_published_pareto_nbd_and_log_likelihoods(
     cdnow: CdnowFit, cdnow_families: dict[str, Any]
 ) -> None:
-    pareto = fitted_model(cdnow_families["paretonbd"], "paretonbd")
+    pareto = model_of(cdnow_families["paretonbd"], "paretonbd")
     for name, published in PUBLISHED_PARETO_NBD.items():
         assert getattr(pareto, name) == pytest.approx(published, rel=0.02), name
     for family, published in PUBLISHED_LOG_LIKELIHOOD.items():
-        model = fitted_model(cdnow_families[family], family)
+        model = model_of(cdnow_families[family], family)
         parameters = {name: getattr(model, name) for name in btyd.ORDER_PARAMETERS[family]}
         value = log_likelihood(family, parameters, cdnow.summary)
         assert value == pytest.approx(published, abs=0.05), family
@@ -474,7 +470,7 @@ def test_closed_forms_of_every_family_equal_pymc_marketing_predictions(
     cdnow: CdnowFit, cdnow_families: dict[str, Any], family: str
 ) -> None:
     frame, fitted = cdnow.summary, cdnow_families[family]
-    model = fitted_model(fitted, family)
+    model = model_of(fitted, family)
     assert model.family == family
     for days in (7, 30, 91, 365, 1461):
         ours = model.expected_orders(frame, days).to_numpy()
