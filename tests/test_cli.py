@@ -123,3 +123,18 @@ def test_every_run_on_files_shows_the_rows_it_rejected(
     said = " ".join(result.output.split())
     assert "Traceback" not in said
     assert "1 rows rejected: duplicate (1)" in said, said
+
+
+def test_sync_says_which_rows_share_an_order_and_which_keys_conflict(
+    home: Path, tmp_path: Path
+) -> None:
+    path = tmp_path / "orders.csv"
+    path.write_text(ORDERS + "\nc1,2024-02-20,-20,o2,books\n")  # a return under o2
+    shared = " ".join(run("sync", "--orders", str(path)).output.split())
+    assert "1 rows share their order_id with an earlier row that has other values" in shared
+    mapping = tmp_path / "custintel.toml"
+    mapping.write_text('[tables.orders]\npath = "orders.csv"\nkey = ["order_id"]\n')
+    result = run("sync", "--mapping", str(mapping))
+    conflict = " ".join(result.output.split())
+    assert "1 rows rejected: same key (1)" in conflict, conflict
+    assert "map the column that does (line_id for order lines)" in conflict

@@ -269,6 +269,94 @@ def test_keyless_duplicates_can_be_kept(store: Store, tmp_path: Path) -> None:
     assert report.table("orders").inserted == 2
 
 
+LINE_HEADER = ["order_id", "customer_id", "ordered_at", "amount", "category"]
+
+
+def test_order_lines_without_a_line_id_are_all_kept(store: Store, tmp_path: Path) -> None:
+    # An export of order lines by category: order_id repeats with other values.
+    lines = [
+        ["o1", "c1", "2024-01-05", "50", "books"],
+        ["o1", "c1", "2024-01-05", "20", "toys"],
+        ["o2", "c2", "2024-01-07", "30", "books"],
+    ]
+    path = write_csv(tmp_path / "orders.csv", LINE_HEADER, lines)
+    t = sync_orders(store, path, tmp_path).table("orders")
+    assert (t.inserted, t.rejected, t.numbered_rows) == (3, 0, 1)
+    spend = store.con.execute(
+        "SELECT sum(net_amount), count(DISTINCT order_id) FROM orders WHERE customer_id = 'c1'"
+    ).fetchone()
+    assert spend == (70.0, 1)
+    again = sync_orders(store, path, tmp_path).table("orders")
+    assert (again.inserted, again.updated, again.unchanged) == (0, 0, 3)
+
+
+def test_a_return_sharing_its_sales_order_id_is_added_to_the_order(
+    store: Store, tmp_path: Path
+) -> None:
+    sale = ["o1", "c1", "2024-01-05", "50", "completed"]
+    path = write_csv(tmp_path / "orders.csv", ORDER_HEADER, [sale])
+    sync_orders(store, path, tmp_path)
+    # The next export holds the sale and, later, its return under the same order_id.
+    returned = ["o1", "c1", "2024-01-20", "-50", "completed"]
+    path = write_csv(tmp_path / "orders.csv", ORDER_HEADER, [sale, returned])
+    t = sync_orders(store, path, tmp_path).table("orders")
+    assert (t.inserted, t.updated, t.unchanged, t.rejected) == (1, 0, 1, 0)
+    rows = store.con.execute("SELECT kind, net_amount FROM orders ORDER BY ordered_at").fetchall()
+    assert rows == [("sale", 50.0), ("return", -50.0)]
+
+
+def test_exact_repeats_of_an_order_line_are_still_duplicates(store: Store, tmp_path: Path) -> None:
+    line = ["o1", "c1", "2024-01-05", "20", "toys"]
+    lines = [["o1", "c1", "2024-01-05", "50", "books"], line, line]
+    path = write_csv(tmp_path / "orders.csv", LINE_HEADER, lines)
+    t = sync_orders(store, path, tmp_path).table("orders")
+    assert (t.inserted, t.numbered_rows, t.reasons) == (2, 1, [("duplicate", 1)])
+    assert t.rejects_file is not None
+    with t.rejects_file.open(newline="") as f:
+        assert [r["_reason"] for r in csv.DictReader(f)] == ["duplicate of row 2"]
+
+
+def test_a_key_the_mapping_names_must_identify_one_row(store: Store, tmp_path: Path) -> None:
+    lines = [
+        ["o1", "c1", "2024-01-05", "50", "books"],
+        ["o1", "c1", "2024-01-05", "20", "toys"],
+        ["o2", "c2", "2024-01-07", "30", "books"],
+    ]
+    path = write_csv(tmp_path / "orders.csv", LINE_HEADER, lines)
+    t = sync_orders(store, path, tmp_path, key=["order_id"]).table("orders")
+    assert (t.inserted, t.numbered_rows, t.reasons) == (2, 0, [("same key", 1)])
+    assert t.rejects_file is not None
+    with t.rejects_file.open(newline="") as f:
+        assert [r["_reason"] for r in csv.DictReader(f)] == ["same key as row 1, other values"]
+
+
+def test_rows_read_by_updated_at_must_have_a_key_of_their_own(store: Store, tmp_path: Path) -> None:
+    # Read incrementally, a numbered line could not be followed from one sync to the
+    # next, so a repeated default key is rejected as a conflict instead.
+    import sqlite3
+
+    db = tmp_path / "shop.sqlite"
+    with sqlite3.connect(db) as conn:
+        conn.execute(
+            "CREATE TABLE orders (order_id TEXT, customer_id TEXT, ordered_at TEXT, "
+            "amount REAL, updated_at TEXT)"
+        )
+        conn.executemany(
+            "INSERT INTO orders VALUES (?, ?, ?, ?, ?)",
+            [
+                ("o1", "c1", "2024-01-05", 50, "2024-01-05"),
+                ("o1", "c1", "2024-01-05", 20, "2024-01-05"),
+                ("o2", "c2", "2024-01-07", 30, "2024-01-07"),
+            ],
+        )
+    mapping = Mapping(
+        source=f"sqlite:///{db}",
+        tables={"orders": TableMapping(table="orders", updated_at="updated_at")},
+    )
+    t = sync(store, mapping, rejects_dir=tmp_path / "rejects").table("orders")
+    assert (t.inserted, t.numbered_rows, t.reasons) == (2, 0, [("same key", 1)])
+
+
 def test_customer_attributes_keep_types_and_skip_secrets(store: Store, tmp_path: Path) -> None:
     customers = write_csv(
         tmp_path / "customers.csv",

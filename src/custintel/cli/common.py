@@ -177,6 +177,25 @@ def print_sync_report(report: SyncReport) -> None:
                 + "[/]",
                 highlight=False,
             )
+        key = ", ".join(t.key_columns)
+        if t.numbered_rows:
+            console.print(
+                f"  {t.table}: {t.numbered_rows:,} rows share their {key} with an earlier row "
+                "that has other values (order lines or returns without a line id): each is "
+                "kept as another row of that order; map a line id column to line_id so that "
+                "a later sync can tell which line changed",
+                highlight=False,
+                markup=False,
+            )
+        if any(reason == "same key" for reason, _ in t.reasons):
+            console.print(
+                f"  {t.table}: rows with the key ({key}) of an earlier row but other values "
+                "were rejected, since the key is meant to identify one row: map the column "
+                f"that does (line_id for order lines), or set key = [...] under "
+                f"[tables.{t.table}] in a --mapping file (docs/mapping.md)",
+                highlight=False,
+                markup=False,
+            )
         if any(reason == "duplicate" for reason, _ in t.reasons):
             console.print(
                 f"  {t.table}: a row that repeats an earlier one (its key, or the whole row "

@@ -49,6 +49,8 @@ class TableReport:
     decimal_commas: list[str] = field(default_factory=list)
     reasons: list[tuple[str, int]] = field(default_factory=list)
     encoding: str | None = None
+    key_columns: list[str] = field(default_factory=list)  # what identifies a row
+    numbered_rows: int = 0  # order rows told apart by a number (validate.Staged)
 
     @property
     def loaded(self) -> int:
@@ -122,6 +124,8 @@ def sync(
             table_report.rejected += staged.rejected
             table_report.date_formats = staged.date_formats
             table_report.decimal_commas = staged.decimal_commas
+            table_report.key_columns = staged.key_columns
+            table_report.numbered_rows = staged.numbered_rows
             table_report.reasons = staged.reasons + table_report.reasons
             if table_report.rejected and rejects_dir is not None:
                 table_report.rejects_file = _write_rejects(

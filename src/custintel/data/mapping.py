@@ -75,7 +75,7 @@ class TableMapping(BaseModel):
     decimal: Literal[".", ","] | None = None  # of numbers held as text (None: detected)
     sheet: str | None = None
     attributes: list[str] | None = None  # customers: extra columns to keep (None: all)
-    duplicates: Literal["reject", "keep"] = "reject"  # rows repeating an earlier row's key
+    duplicates: Literal["reject", "keep"] = "reject"  # rows repeating an earlier one exactly
 
     @model_validator(mode="after")
     def _one_origin(self) -> TableMapping:

@@ -75,6 +75,10 @@ class Staged:
     # Number columns held as text and read with a decimal comma (detected or mapped).
     decimal_commas: list[str] = field(default_factory=list)
     reasons: list[tuple[str, int]] = field(default_factory=list)  # reason kind, count
+    key_columns: list[str] = field(default_factory=list)  # what identifies a row; [] = all
+    # Rows kept beside an earlier row of the same order key with other values (order
+    # lines or returns without a line id), told apart by a number (_mark_repeated_keys).
+    numbered_rows: int = 0
 
 
 def _q(name: str) -> str:
@@ -248,8 +252,9 @@ def stage_table(
     ``columns`` maps canonical names to ``raw``'s columns. ``known_customers`` names a
     table whose ``customer_id`` values are the known customers (orders of others are
     rejected). ``updated_at`` names a raw column kept as ``_updated_at`` (the sync
-    watermark). ``keep_duplicates`` loads rows that repeat an earlier row's key
-    instead of rejecting them (for keyless logs where identical lines are real).
+    watermark). ``keep_duplicates`` loads rows that repeat an earlier row exactly
+    instead of rejecting them (for keyless logs where identical lines are real); rows
+    that repeat a key with other values are dealt with by :func:`_mark_repeated_keys`.
     ``decimal`` ("." or ",") is the decimal mark of numbers held as text; None detects
     it per column (:func:`_detect_decimal`).
     Raises MissingColumns when a required column is not mapped.
@@ -393,21 +398,20 @@ def stage_table(
         SELECT *, {key_sql} AS _key, {hash_sql} AS _hash{order_sql}
         FROM (SELECT {", ".join(selects)}, {reason_sql} AS _reason FROM {_q(raw)})
     """)
-    if not keep_duplicates:
-        # A GROUP BY finds repeated keys far faster than a window; the rows are only
-        # updated when there are any (an UPDATE of a large table slows what reads it).
-        con.execute(f"""
-            CREATE OR REPLACE TEMP TABLE _dup_keys AS
-            SELECT _key, min(_row) AS first_row FROM {t} WHERE _reason IS NULL
-            GROUP BY _key HAVING count(*) > 1
-        """)
-        if _scalar(con, "SELECT count(*) FROM _dup_keys"):
-            con.execute(f"""
-                UPDATE {t} SET _reason = 'duplicate of row ' || d.first_row
-                FROM _dup_keys d
-                WHERE {t}._key = d._key AND {t}._row > d.first_row AND {t}._reason IS NULL
-            """)
-        con.execute("DROP TABLE _dup_keys")
+    # The default key of an order-lines file (order_id, with product_id when there is
+    # one) is a guess: lines without a line id, or a return sharing its sale's order_id,
+    # repeat it with other values. Such rows are told apart by number, not rejected,
+    # unless rows are read incrementally (by updated_at), where a number cannot follow
+    # one line from one sync to the next.
+    numbered = _mark_repeated_keys(
+        con,
+        t,
+        number_other_values=table.name == "orders"
+        and not key
+        and bool(key_columns)
+        and updated_at is None,
+        keep_duplicates=keep_duplicates,
+    )
     if known_customers and "customer_id" in columns:
         unknown = (
             f"_reason IS NULL AND customer_id NOT IN "
@@ -419,7 +423,7 @@ def stage_table(
                 f"|| customer_id WHERE {unknown}"
             )
     counts = con.execute(f"""
-        SELECT coalesce(regexp_extract(_reason, '^([^:]+: [a-z ]+|duplicate)'), 'ok') AS k,
+        SELECT coalesce(regexp_extract(_reason, '^([^:]+: [a-z ]+|duplicate|same key)'), 'ok') AS k,
                count(*) FROM {_q(target)} GROUP BY k ORDER BY count(*) DESC
     """).fetchall()
     accepted = sum(n for k, n in counts if k == "ok")
@@ -433,7 +437,68 @@ def stage_table(
         date_formats=formats,
         decimal_commas=commas,
         reasons=[(k, n) for k, n in counts if k != "ok"],
+        key_columns=key_columns,
+        numbered_rows=numbered,
     )
+
+
+def _mark_repeated_keys(
+    con: duckdb.DuckDBPyConnection, t: str, *, number_other_values: bool, keep_duplicates: bool
+) -> int:
+    """Deal with accepted rows of ``t`` whose ``_key`` an earlier row already has.
+
+    A row that repeats an earlier one exactly (same key, same values) is a double
+    export: rejected as a duplicate unless ``keep_duplicates``. A row with the same key
+    and other values is, with ``number_other_values``, another row of the same order
+    (a line, a return): its key gets ``#2``, ``#3``, ... by time within the order, the
+    first keeping the bare key, so that a store loaded before keeps matching. Without
+    it the key was meant to identify a row and the row is rejected ("same key as row
+    N, other values"). Returns the number of rows that got a numbered key.
+    """
+    # A GROUP BY finds repeated keys far faster than a window; the windows below run
+    # only over the rows whose key repeats.
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _repeated AS
+        SELECT _key FROM {t} WHERE _reason IS NULL GROUP BY _key HAVING count(*) > 1
+    """)
+    if not _scalar(con, "SELECT count(*) FROM _repeated"):
+        con.execute("DROP TABLE _repeated")
+        return 0
+    order_by = "ordered_at, first_same" if number_other_values else "first_same"
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _repeats AS
+        SELECT _row, first_same, first_key,
+               dense_rank() OVER (PARTITION BY _key ORDER BY {order_by}) AS occurrence
+        FROM (
+            SELECT *, min(_row) OVER (PARTITION BY _key, _hash) AS first_same,
+                      min(_row) OVER (PARTITION BY _key) AS first_key
+            FROM {t} WHERE _reason IS NULL AND _key IN (SELECT _key FROM _repeated)
+        )
+    """)
+    numbered = 0
+    if number_other_values:
+        exact_repeat_kept = "TRUE" if keep_duplicates else "_row = first_same"
+        numbered = _scalar(
+            con,
+            f"SELECT count(*) FROM _repeats WHERE occurrence > 1 AND {exact_repeat_kept}",
+        )
+        con.execute(f"""
+            UPDATE {t} SET _key = {t}._key || '#' || r.occurrence
+            FROM _repeats r WHERE {t}._row = r._row AND r.occurrence > 1
+        """)
+    else:
+        con.execute(f"""
+            UPDATE {t} SET _reason = 'same key as row ' || r.first_key || ', other values'
+            FROM _repeats r WHERE {t}._row = r._row AND r.first_same <> r.first_key
+        """)
+    if not keep_duplicates:
+        con.execute(f"""
+            UPDATE {t} SET _reason = 'duplicate of row ' || r.first_same
+            FROM _repeats r
+            WHERE {t}._row = r._row AND r._row > r.first_same AND {t}._reason IS NULL
+        """)
+    con.execute("DROP TABLE _repeated; DROP TABLE _repeats")
+    return int(numbered)
 
 
 def _default_key(table: Table, columns: dict[str, str]) -> list[str]:
