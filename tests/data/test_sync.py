@@ -357,6 +357,36 @@ def test_rows_read_by_updated_at_must_have_a_key_of_their_own(store: Store, tmp_
     assert (t.inserted, t.numbered_rows, t.reasons) == (2, 0, [("same key", 1)])
 
 
+def test_amount_is_quantity_times_unit_price_when_the_file_has_no_total(
+    store: Store, tmp_path: Path
+) -> None:
+    # The shape of the UCI Online Retail export: lines with a quantity and a unit price.
+    header = ["InvoiceNo", "StockCode", "Quantity", "InvoiceDate", "UnitPrice", "CustomerID"]
+    rows = [
+        ["536365", "85123A", "6", "2010-12-01 08:26", "2.55", "17850"],
+        ["C536379", "D", "-1", "2010-12-01 09:41", "27.50", "14527"],
+        ["536370", "22728", "", "2010-12-01 08:45", "3.75", "12583"],
+    ]
+    t = sync_orders(store, write_csv(tmp_path / "retail.csv", header, rows), tmp_path).table(
+        "orders"
+    )
+    assert t.derived == {"amount": "quantity * unit_price"}
+    assert (t.inserted, t.reasons) == (2, [("amount (quantity * unit_price): empty", 1)])
+    amounts = store.con.execute("SELECT order_id, amount, kind FROM orders ORDER BY 1").fetchall()
+    assert amounts == [("536365", pytest.approx(15.3), "sale"), ("C536379", -27.5, "return")]
+
+
+def test_no_amount_and_no_price_asks_for_either(store: Store, tmp_path: Path) -> None:
+    path = write_csv(
+        tmp_path / "orders.csv",
+        ["customer_id", "ordered_at", "Quantity"],
+        [["c1", "2024-01-01", "2"]],
+    )
+    with pytest.raises(MissingColumns, match="'amount'") as info:
+        sync_orders(store, path, tmp_path)
+    assert "quantity and unit_price" in (info.value.hint or "")
+
+
 def test_customer_attributes_keep_types_and_skip_secrets(store: Store, tmp_path: Path) -> None:
     customers = write_csv(
         tmp_path / "customers.csv",

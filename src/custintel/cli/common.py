@@ -164,6 +164,12 @@ def print_sync_report(report: SyncReport) -> None:
             console.print(f"  {t.table}: columns guessed: {pairs}", highlight=False)
         for column, fmt in t.date_formats.items():
             console.print(f"  {t.table}: {column} read with date format {fmt}", highlight=False)
+        for column, formula in t.derived.items():
+            console.print(
+                f"  {t.table}: no {column} column, so {column} = {formula}",
+                highlight=False,
+                markup=False,
+            )
         if t.decimal_commas:
             console.print(
                 f"  {t.table}: {', '.join(t.decimal_commas)} read with a decimal comma",

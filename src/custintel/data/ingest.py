@@ -50,6 +50,7 @@ class TableReport:
     reasons: list[tuple[str, int]] = field(default_factory=list)
     encoding: str | None = None
     key_columns: list[str] = field(default_factory=list)  # what identifies a row
+    derived: dict[str, str] = field(default_factory=dict)  # column computed -> formula
     numbered_rows: int = 0  # order rows told apart by a number (validate.Staged)
 
     @property
@@ -125,6 +126,7 @@ def sync(
             table_report.date_formats = staged.date_formats
             table_report.decimal_commas = staged.decimal_commas
             table_report.key_columns = staged.key_columns
+            table_report.derived = staged.derived
             table_report.numbered_rows = staged.numbered_rows
             table_report.reasons = staged.reasons + table_report.reasons
             if table_report.rejected and rejects_dir is not None:

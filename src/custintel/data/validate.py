@@ -76,6 +76,7 @@ class Staged:
     decimal_commas: list[str] = field(default_factory=list)
     reasons: list[tuple[str, int]] = field(default_factory=list)  # reason kind, count
     key_columns: list[str] = field(default_factory=list)  # what identifies a row; [] = all
+    derived: dict[str, str] = field(default_factory=dict)  # canonical column -> formula
     # Rows kept beside an earlier row of the same order key with other values (order
     # lines or returns without a line id), told apart by a number (_mark_repeated_keys).
     numbered_rows: int = 0
@@ -270,16 +271,34 @@ def stage_table(
                 hint=f"the mapping maps {canonical} to {source!r}, which the "
                 "source does not have: fix the name in custintel.toml",
             )
-    missing = [c for c in table.required if c not in columns]
+    # Order lines with a quantity and a unit price but no line total (the UCI Online
+    # Retail exports, many ERP dumps) get amount = quantity * unit_price.
+    amount_from_lines = table.name == "orders" and "amount" not in columns and {
+        "quantity",
+        "unit_price",
+    } <= set(columns)
+    missing = [
+        c for c in table.required if c not in columns and not (c == "amount" and amount_from_lines)
+    ]
     if missing:
-        raise MissingColumns(missing, source_columns, where=where)
+        hint = None
+        if "amount" in missing:
+            hint = (
+                "rename the columns, or map them in custintel.toml ([tables.orders.columns] "
+                'amount = "your_column"), or pass --mapping FILE; a file with quantity and '
+                "unit_price columns and no line total gets amount = quantity * unit_price"
+            )
+        raise MissingColumns(missing, source_columns, where=where, hint=hint)
 
     selects = ["_row"]
     reasons: list[tuple[str, str]] = []  # (condition, message expression)
     formats: dict[str, str] = {}
     commas: list[str] = []
+    values: dict[str, str] = {}  # canonical name -> typed SQL expression
     for column in table.columns:
         name = column.name
+        if name == "amount" and amount_from_lines:
+            continue  # computed below, from the typed quantity and unit price
         if name not in columns:
             selects.append(f"CAST(NULL AS {column.type.value}) AS {_q(name)}")
             continue
@@ -327,7 +346,15 @@ def stage_table(
             )
         if column.required:
             reasons.insert(0, (empty, _lit(f"{label}: empty")))
+        values[name] = value
         selects.append(f"{value} AS {_q(name)}")
+    derived: dict[str, str] = {}
+    if amount_from_lines:
+        derived["amount"] = "quantity * unit_price"
+        amount = f"({values['quantity']}) * ({values['unit_price']})"
+        # Last: a quantity or price that is not a number is the better reason.
+        reasons.append((f"{amount} IS NULL", _lit("amount (quantity * unit_price): empty")))
+        selects.append(f"{amount} AS amount")
 
     mapped = set(columns.values())
     extras: list[str] = []
@@ -436,6 +463,7 @@ def stage_table(
         extra_columns=extras,
         date_formats=formats,
         decimal_commas=commas,
+        derived=derived,
         reasons=[(k, n) for k, n in counts if k != "ok"],
         key_columns=key_columns,
         numbered_rows=numbered,
