@@ -156,14 +156,18 @@ def test_sync_without_a_mapping_fails_with_the_fix(queue: JobQueue) -> None:
 def test_sync_loads_the_data_directory_mapping(queue: JobQueue, settings: Settings) -> None:
     settings.home.mkdir(parents=True, exist_ok=True)
     (settings.home / "orders.csv").write_text(
-        "customer_id,ordered_at,amount\nc1,2024-01-02,10.5\nc2,2024-01-03,20\nc1,2024-02-01,5\n"
+        "customer_id,ordered_at,amount,order_id\nc1,2024-01-02,10.5,o1\nc2,2024-01-03,20,o2\n"
+        "c1,2024-02-01,5,o3\nc1,2024-02-01,-5,o3\nc2,2024-01-03,20,o2\n"
     )
     settings.mapping_path.write_text('[tables.orders]\npath = "orders.csv"\n')
     job = queue.submit("sync", {})
     assert job.status == "succeeded", job.error
     assert job.result is not None
     (orders,) = [t for t in job.result["tables"] if t["table"] == "orders"]
-    assert orders["inserted"] == 3 and orders["rejected"] == 0
+    # o3's return is another row of o3; o2's second, identical row a double export.
+    assert (orders["inserted"], orders["numbered_rows"]) == (4, 1)
+    assert (orders["rejected"], orders["reasons"]) == (1, {"duplicate": 1})
+    assert orders["rejects_file"].startswith("orders-")
 
 
 def test_bulk_scores_the_uploaded_ids_in_chunks(

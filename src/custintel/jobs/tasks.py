@@ -190,6 +190,9 @@ def sync_body(queue: JobQueue, job: JobInfo, report: Reporter) -> dict[str, Any]
                 "unchanged": t.unchanged,
                 "rejected": t.rejected,
                 "rejects_file": t.rejects_file.name if t.rejects_file else None,
+                "reasons": dict(t.reasons),
+                "numbered_rows": t.numbered_rows,
+                "derived": t.derived,
             }
             for t in sync_report.tables
         ]
