@@ -273,10 +273,15 @@ def stage_table(
             )
     # Order lines with a quantity and a unit price but no line total (the UCI Online
     # Retail exports, many ERP dumps) get amount = quantity * unit_price.
-    amount_from_lines = table.name == "orders" and "amount" not in columns and {
-        "quantity",
-        "unit_price",
-    } <= set(columns)
+    amount_from_lines = (
+        table.name == "orders"
+        and "amount" not in columns
+        and {
+            "quantity",
+            "unit_price",
+        }
+        <= set(columns)
+    )
     missing = [
         c for c in table.required if c not in columns and not (c == "amount" and amount_from_lines)
     ]
