@@ -330,6 +330,25 @@ def test_a_key_the_mapping_names_must_identify_one_row(store: Store, tmp_path: P
         assert [r["_reason"] for r in csv.DictReader(f)] == ["same key as row 1, other values"]
 
 
+def test_a_customer_listed_twice_with_other_values_is_a_conflict(
+    store: Store, tmp_path: Path
+) -> None:
+    customers = write_csv(
+        tmp_path / "customers.csv",
+        ["customer_id", "signup_at", "city"],
+        [["c1", "2023-01-01", "Oslo"], ["c1", "2023-01-01", "Rome"], ["c2", "2023-02-01", "Oslo"]],
+    )
+    orders = write_csv(tmp_path / "orders.csv", ORDER_HEADER, GOOD_ORDERS[:1])
+    report = sync(
+        store, Mapping.for_files(customers=customers, orders=orders), rejects_dir=tmp_path
+    )
+    t = report.table("customers")
+    assert (t.inserted, t.numbered_rows, t.reasons) == (2, 0, [("same key", 1)])
+    assert store.con.execute("SELECT city FROM customers WHERE customer_id = 'c1'").fetchall() == [
+        ("Oslo",)
+    ]
+
+
 def test_rows_read_by_updated_at_must_have_a_key_of_their_own(store: Store, tmp_path: Path) -> None:
     # Read incrementally, a numbered line could not be followed from one sync to the
     # next, so a repeated default key is rejected as a conflict instead.

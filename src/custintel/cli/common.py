@@ -194,11 +194,15 @@ def print_sync_report(report: SyncReport) -> None:
                 markup=False,
             )
         if any(reason == "same key" for reason, _ in t.reasons):
+            fix = (
+                "map the column that does (line_id for order lines), or set key = [...] "
+                f"under [tables.{t.table}] in a --mapping file (docs/mapping.md)"
+                if t.table == "orders"
+                else f"keep one row per {key} in the source, the one that is right"
+            )
             console.print(
                 f"  {t.table}: rows with the key ({key}) of an earlier row but other values "
-                "were rejected, since the key is meant to identify one row: map the column "
-                f"that does (line_id for order lines), or set key = [...] under "
-                f"[tables.{t.table}] in a --mapping file (docs/mapping.md)",
+                f"were rejected, since the key is meant to identify one row: {fix}",
                 highlight=False,
                 markup=False,
             )
