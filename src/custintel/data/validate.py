@@ -356,7 +356,9 @@ def stage_table(
     derived: dict[str, str] = {}
     if amount_from_lines:
         derived["amount"] = "quantity * unit_price"
-        amount = f"({values['quantity']}) * ({values['unit_price']})"
+        # Rounded to 9 decimals, far below any currency's unit: 6 x 2.55 is 15.3, not
+        # the 15.299999999999999 of binary floating point.
+        amount = f"round(({values['quantity']}) * ({values['unit_price']}), 9)"
         # Last: a quantity or price that is not a number is the better reason.
         reasons.append((f"{amount} IS NULL", _lit("amount (quantity * unit_price): empty")))
         selects.append(f"{amount} AS amount")
