@@ -115,12 +115,17 @@ class MissingColumns(InputError):
         *,
         where: str | None = None,
         hint: str | None = None,
+        taken: Iterable[str] = (),
     ):
         self.missing = list(missing)
         self.available = list(available)
+        # Columns already read as another canonical column are no suggestion: order_id
+        # is not the order date.
+        taken = set(taken)
+        free = [c for c in self.available if c not in taken]
         suggestions = []
         for name in self.missing:
-            close = closest_names(name, self.available)
+            close = closest_names(name, free)
             if close:
                 suggestions.append(f"{name!r} (closest: {', '.join(map(repr, close))})")
             else:

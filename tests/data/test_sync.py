@@ -122,6 +122,20 @@ def test_misnamed_column_suggests_the_closest_name(store: Store, tmp_path: Path)
     assert not store.has_table("orders")
 
 
+def test_a_column_read_as_another_is_not_suggested(store: Store, tmp_path: Path) -> None:
+    # Instacart's orders: no date, and order_id (read as order_id) is not a date.
+    path = write_csv(
+        tmp_path / "orders.csv",
+        ["order_id", "user_id", "order_dow", "amount"],
+        [["1", "u1", "4", "2"]],
+    )
+    with pytest.raises(MissingColumns) as info:
+        sync_orders(store, path, tmp_path)
+    message = str(info.value)
+    assert "'ordered_at' (closest: 'order_dow')" in message
+    assert "'order_id', 'user_id', 'order_dow', 'amount'" in message
+
+
 def test_mapping_to_a_column_the_file_lacks_is_named(store: Store, tmp_path: Path) -> None:
     path = write_csv(tmp_path / "orders.csv", ORDER_HEADER, GOOD_ORDERS)
     with pytest.raises(MissingColumns, match="'total'"):

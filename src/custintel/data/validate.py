@@ -293,7 +293,9 @@ def stage_table(
                 'amount = "your_column"), or pass --mapping FILE; a file with quantity and '
                 "unit_price columns and no line total gets amount = quantity * unit_price"
             )
-        raise MissingColumns(missing, source_columns, where=where, hint=hint)
+        raise MissingColumns(
+            missing, source_columns, where=where, hint=hint, taken=columns.values()
+        )
 
     selects = ["_row"]
     reasons: list[tuple[str, str]] = []  # (condition, message expression)
