@@ -284,16 +284,16 @@ def test_keyless_duplicates_can_be_kept(store: Store, tmp_path: Path) -> None:
 
 
 LINE_HEADER = ["order_id", "customer_id", "ordered_at", "amount", "category"]
+# An export of order lines by category: order_id repeats with other values.
+LINES_BY_CATEGORY = [
+    ["o1", "c1", "2024-01-05", "50", "books"],
+    ["o1", "c1", "2024-01-05", "20", "toys"],
+    ["o2", "c2", "2024-01-07", "30", "books"],
+]
 
 
 def test_order_lines_without_a_line_id_are_all_kept(store: Store, tmp_path: Path) -> None:
-    # An export of order lines by category: order_id repeats with other values.
-    lines = [
-        ["o1", "c1", "2024-01-05", "50", "books"],
-        ["o1", "c1", "2024-01-05", "20", "toys"],
-        ["o2", "c2", "2024-01-07", "30", "books"],
-    ]
-    path = write_csv(tmp_path / "orders.csv", LINE_HEADER, lines)
+    path = write_csv(tmp_path / "orders.csv", LINE_HEADER, LINES_BY_CATEGORY)
     t = sync_orders(store, path, tmp_path).table("orders")
     assert (t.inserted, t.rejected, t.numbered_rows) == (3, 0, 1)
     spend = store.con.execute(
@@ -331,12 +331,7 @@ def test_exact_repeats_of_an_order_line_are_still_duplicates(store: Store, tmp_p
 
 
 def test_a_key_the_mapping_names_must_identify_one_row(store: Store, tmp_path: Path) -> None:
-    lines = [
-        ["o1", "c1", "2024-01-05", "50", "books"],
-        ["o1", "c1", "2024-01-05", "20", "toys"],
-        ["o2", "c2", "2024-01-07", "30", "books"],
-    ]
-    path = write_csv(tmp_path / "orders.csv", LINE_HEADER, lines)
+    path = write_csv(tmp_path / "orders.csv", LINE_HEADER, LINES_BY_CATEGORY)
     t = sync_orders(store, path, tmp_path, key=["order_id"]).table("orders")
     assert (t.inserted, t.numbered_rows, t.reasons) == (2, 0, [("same key", 1)])
     assert t.rejects_file is not None
