@@ -7,7 +7,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 
 from custintel.appdb import AppDB
 from custintel.appdb.keys import allows, create_key, list_keys, revoke_key, verify_key
@@ -45,6 +45,20 @@ def test_migrations_create_every_table_and_run_twice(db: AppDB) -> None:
     assert db.tables() >= TABLES
     db.migrate()  # already at head: nothing to do, no error
     assert db.tables() >= TABLES
+
+
+def test_the_migrations_build_what_the_schema_declares(db: AppDB) -> None:
+    # An index or column added to schema.py without a migration (or the other way
+    # round) shows up here as a difference.
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from custintel.appdb.schema import Base
+
+    with db.engine.connect() as connection:
+        assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+    indexes = {i["name"] for i in inspect(db.engine).get_indexes("customer_predictions")}
+    assert {"ix_customer_predictions_levels", "ix_customer_predictions_clv"} <= indexes
 
 
 def test_a_key_verifies_until_revoked_and_only_its_hash_is_kept(db: AppDB) -> None:

@@ -151,6 +151,17 @@ class CustomerPrediction(Base):
     __table_args__ = (
         Index("ix_customer_predictions_spend", "model_version_id", "expected_spend"),
         Index("ix_customer_predictions_churn", "model_version_id", "churn_probability"),
+        # The dashboard's counts (customers, active ones, per risk level and value tier)
+        # read this index alone instead of every row of the version; the at-risk list
+        # walks the CLV index from the top and stops at its limit (docs/performance.md).
+        Index(
+            "ix_customer_predictions_levels",
+            "model_version_id",
+            "churn_risk",
+            "value_tier",
+            "p_active",
+        ),
+        Index("ix_customer_predictions_clv", "model_version_id", "clv"),
     )
 
     model_version_id: Mapped[int] = mapped_column(
