@@ -15,6 +15,7 @@ import time
 import warnings
 from dataclasses import dataclass
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -37,7 +38,9 @@ from custintel.value.btyd import (
     log_likelihood,
     summary_sql,
 )
-from servers import need_shared_data
+
+# The CDNOW 1/10 sample, kept in tests (data/README.md) so that these tests run on any clone.
+CDNOW_SAMPLE = Path(__file__).parent / "data" / "CDNOW_sample.txt.gz"
 
 # Fader, Hardie & Lee (2005), "Counting your customers the easy way", CDNOW 1/10 sample,
 # 39-week calibration; and the Gamma-Gamma fit of Fader & Hardie (2013) on the same data.
@@ -339,7 +342,7 @@ class CdnowFit:
 @pytest.fixture(scope="module")
 def cdnow() -> CdnowFit:
     """The CDNOW 1/10 sample, calibration period 1997-01-01 to 1997-09-30, fitted."""
-    path = need_shared_data("cdnow/CDNOW_sample.txt")
+    path = CDNOW_SAMPLE
     # columns: master customer id, sample customer id, date, CDs bought, dollars
     raw = pd.read_csv(
         path,
