@@ -373,3 +373,32 @@ def test_outlying_customers_are_left_to_btyd_and_out_of_the_spend_choice() -> No
     assert table["spend"] == alone["spend"]
     assert table["spend"]["gbm"]["rmse"] < 100  # the million-spenders' errors are not in it
     assert marked.chosen["spend"] == "gbm"
+
+
+def test_orders_times_value_is_the_blends_orders_at_btyds_order_value() -> None:
+    """Spend as how often times how much: the blend's expected orders times BTYD's
+    expected spend over its expected orders (0 where BTYD expects no orders); for spend
+    only, and outlying customers keep BTYD's spend as every candidate gives them."""
+    train, calibration, validation = splits(12, 800)
+    validation = validation.copy()
+    validation.loc[:4, "btyd_orders_rate"] = 0.0
+    validation["outlying"] = False
+    validation.loc[10, "outlying"] = True
+    models = fit_candidates(train, calibration, n_jobs=1)
+    spend = models.predict(validation, "spend", WINDOW)
+    orders = models.predict(validation, "orders", WINDOW)
+    assert "orders_x_value" not in orders
+    value = validation["btyd_spend_rate"] / validation["btyd_orders_rate"]
+    expected = np.where(validation["btyd_orders_rate"] > 0, orders["blend"] * value, 0.0)
+    expected[10] = spend["btyd"][10]
+    np.testing.assert_allclose(spend["orders_x_value"], expected)
+    assert (spend["orders_x_value"][:5] == 0).all()
+    alone = models.predict(validation, "spend", WINDOW, only="orders_x_value")
+    np.testing.assert_allclose(alone["orders_x_value"], spend["orders_x_value"])
+    with pytest.raises(ConfigError, match="orders_x_value"):
+        fit_candidates(train, calibration, candidates=["btyd", "orders_x_value"])
+
+
+def test_the_refit_keeps_every_learner_orders_times_value_rests_on() -> None:
+    chosen = {"spend": "orders_x_value", "orders": "btyd", "churn": "btyd", "next_order": "gbm"}
+    assert _needed(chosen, CANDIDATES) == ("btyd", *LEARNERS, "orders_x_value")

@@ -39,6 +39,7 @@ from custintel.value.labels import REQUIRED_HISTORY_DAYS, ValuePlan, plan_cutoff
 from custintel.value.metrics import spearman
 from custintel.value.models import (
     CANDIDATES,
+    COMBINED,
     IMBALANCE,
     LEARNERS,
     ValueModels,
@@ -92,7 +93,7 @@ MAX_TRAIN_CUTOFFS = 4
 # From this many customers LightGBM is the only tree learner (XGBoost and the forest
 # cost a minute or more each on 2 cores at this size, across the fits a run makes).
 LARGE_SHOP = 100_000
-LARGE_CANDIDATES = ("btyd", "gbm", "blend", "run_rate", "rfm_cell")
+LARGE_CANDIDATES = ("btyd", "gbm", "blend", "orders_x_value", "run_rate", "rfm_cell")
 TIERS = ((0.9, "top"), (0.7, "high"), (0.3, "medium"), (0.0, "low"))
 
 
@@ -355,9 +356,10 @@ def training_plan(customers: int) -> TrainingPlan:
 def _needed(chosen: dict[str, str], candidates: Sequence[str]) -> tuple[str, ...]:
     """The candidates the final models need: the chosen ones; BTYD and LightGBM, which
     the next order date and the churn explanations rest on; and, when the blend is
-    chosen, every tree learner among ``candidates``, which it averages."""
+    chosen (or ``orders_x_value``, which rests on the blend's orders), every tree learner
+    among ``candidates``, which it averages."""
     needed = {*chosen.values(), "btyd", "gbm"}
-    if "blend" in needed:
+    if needed & set(COMBINED):
         needed |= {c for c in candidates if c in LEARNERS}
     return tuple(c for c in CANDIDATES if c in needed)
 
