@@ -6,6 +6,7 @@ machine spend far longer waiting on each other than working."""
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import Any, ClassVar
 
 import numpy as np
@@ -24,7 +25,7 @@ from custintel.value.models import (
     fit_candidates,
     fit_churn,
 )
-from custintel.value.service import _needed
+from custintel.value.service import _needed, _next_order_dates
 
 
 def splits(seed: int, n: int, **kwargs: Any) -> tuple[pd.DataFrame, ...]:
@@ -402,3 +403,25 @@ def test_orders_times_value_is_the_blends_orders_at_btyds_order_value() -> None:
 def test_the_refit_keeps_every_learner_orders_times_value_rests_on() -> None:
     chosen = {"spend": "orders_x_value", "orders": "btyd", "churn": "btyd", "next_order": "gbm"}
     assert _needed(chosen, CANDIDATES) == ("btyd", *LEARNERS, "orders_x_value")
+
+
+def test_next_order_dates_are_predicted_only_for_the_likely_buyers() -> None:
+    """A date for each customer more likely than not to order within the horizon, the
+    same as predicting everyone would give them; None for the others, whose rows are
+    not predicted at all."""
+    train, calibration, validation = splits(13, 800)
+    models = fit_candidates(train, calibration, candidates=["btyd", "gbm"], n_jobs=1)
+    models.chosen = {"next_order": "gbm"}
+    churn = np.linspace(0, 1, len(validation))
+    starts = [date(2024, 1, 1) + timedelta(days=i % 7) for i in range(len(validation))]
+    dates = _next_order_dates(models, validation, starts, WINDOW, churn)
+    everyone = models.next_order_days(validation, WINDOW)["gbm"]
+    likely = churn < 0.5
+    assert all(d is None for d in dates[~likely])
+    assert list(dates[likely]) == [
+        (start + timedelta(days=round(float(days)))).isoformat()
+        for start, days, ok in zip(starts, everyone, likely, strict=True)
+        if ok
+    ]
+    nobody = _next_order_dates(models, validation, starts, WINDOW, np.ones(len(validation)))
+    assert all(d is None for d in nobody)

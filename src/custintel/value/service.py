@@ -749,13 +749,7 @@ def predict_customers(
             "value_tier": _tier(ranks),
         }
     )
-    days = final.next_order_days(current, horizon_days)[final.chosen["next_order"]]
-    # A date only for customers more likely than not to order within the horizon.
-    expected = churn < 0.5
-    scores["next_order_date"] = [
-        (start + timedelta(days=round(float(d)))).isoformat() if ok else None
-        for d, ok, start in zip(days, expected, starts, strict=True)
-    ]
+    scores["next_order_date"] = _next_order_dates(final, current, starts, horizon_days, churn)
     factors, importance = explain_churn(
         final.classifier,
         final.classifier_inputs(churn_frame),
@@ -768,6 +762,31 @@ def predict_customers(
     scores = pd.concat([scores, by_category], axis=1)
     columns = [*SCORE_COLUMNS[:3], *by_category.columns, *SCORE_COLUMNS[3:]]
     return scores[columns], importance
+
+
+def _next_order_dates(
+    final: ValueModels,
+    current: pd.DataFrame,
+    starts: Sequence[date],
+    horizon_days: int,
+    churn: np.ndarray,
+) -> np.ndarray:
+    """The expected date of each customer's next order (ISO), only for the customers
+    more likely than not to order within the horizon (None for the others). Only their
+    rows are predicted: in a shop where most customers order less often than the
+    horizon, predicting everyone's date to throw most away cost 8 s of a 1M-customer
+    scoring run (docs/performance.md)."""
+    dates = np.full(len(current), None, dtype=object)
+    expected = np.flatnonzero(churn < 0.5)
+    if not len(expected):
+        return dates
+    rows = current.iloc[expected]
+    days = final.next_order_days(rows, horizon_days)[final.chosen["next_order"]]
+    dates[expected] = [
+        (starts[int(i)] + timedelta(days=round(float(d)))).isoformat()
+        for i, d in zip(expected, days, strict=True)
+    ]
+    return dates
 
 
 def record_scores(store: Store, run: ScoreRun, model_version: int) -> None:
