@@ -425,3 +425,41 @@ def test_next_order_dates_are_predicted_only_for_the_likely_buyers() -> None:
     ]
     nobody = _next_order_dates(models, validation, starts, WINDOW, np.ones(len(validation)))
     assert all(d is None for d in nobody)
+
+
+def _along(frame: pd.DataFrame, column: str, values: np.ndarray) -> pd.DataFrame:
+    """Each row of ``frame`` repeated once per value of ``column`` (rows in blocks)."""
+    rows = frame.loc[frame.index.repeat(len(values))].reset_index(drop=True)
+    rows[column] = np.tile(values, len(frame))
+    return rows
+
+
+@pytest.mark.parametrize("learner", ["gbm", "xgboost"])
+def test_spend_and_orders_only_rise_with_orders_so_far_and_fall_with_silence(
+    learner: str,
+) -> None:
+    """Spend here depends on ``signal`` alone: frequency and recency are noise, which an
+    unconstrained tree follows up and down. The regressors may only rise with the orders
+    so far and BTYD's rates and only fall with the days since the last order."""
+    train, calibration, validation = splits(7, 1500)
+    models = fit_candidates(train, calibration, candidates=["btyd", learner], n_jobs=1)
+    customers = validation.head(40)
+    for column, values, way in (
+        ("frequency", np.arange(1.0, 10.0), 1),
+        ("btyd_spend_rate", np.linspace(0, 3, 9), 1),
+        ("recency_days", np.linspace(1, 300, 9), -1),
+    ):
+        rows = _along(customers, column, values)
+        for target in ("spend", "orders"):
+            if target == "orders" and column == "btyd_spend_rate":
+                continue  # orders are free to go either way with spend
+            predicted = models.predict(rows, target, WINDOW, only=learner)[learner]
+            steps = np.diff(predicted.reshape(len(customers), len(values)), axis=1) * way
+            assert (steps >= -1e-9).all(), (column, target)
+
+
+def test_monotone_directions_name_each_feature_and_leave_the_rest_free() -> None:
+    features = ["frequency", "recency_days", "monetary", "tenure_days", "btyd_p_alive"]
+    assert learners.monotone_directions(features, "spend") == [1, -1, 1, 0, 1]
+    assert learners.monotone_directions(features, "orders") == [1, -1, 0, 0, 1]
+    assert learners.monotone_directions(features, "next_order") is None

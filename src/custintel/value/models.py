@@ -449,8 +449,9 @@ def fit_candidates(
     learns = {"spend": ordinary(rows), "orders": np.ones(len(rows), bool)}
     for target in RATE:
         keep = learns[target]
+        monotone = tree_learners.monotone_directions(models.features, target)
         models.regressors[target] = {
-            learner: tree_learners.regressor(learner, int(keep.sum()), seed, n_jobs).fit(
+            learner: tree_learners.regressor(learner, int(keep.sum()), seed, n_jobs, monotone).fit(
                 rows.loc[keep, models.features], rates[target][keep]
             )
             for learner in learners
