@@ -2,7 +2,7 @@
 on the two windows of ``bench.value.HORIZON_CHECKS`` inside CDNOW's calibration period
 (nothing of the holdout is read). docs/accuracy.md, "Monotone trees".
 
-    python -m bench.monotone        # prints JSON, about 5 minutes
+    python -m bench.monotone        # prints JSON, about 2 minutes
 
 The trees learn from customers at the training cutoffs and are applied at as_of, where
 the customers are older, quieter and further from their last order than any the trees
@@ -30,7 +30,7 @@ regressors are constrained too if, at both checks, the blend's spend RMSE and de
 error are lower than with LightGBM's and XGBoost's alone constrained, and its top-decile
 capture and normalised Gini fall by no more than 0.003.
 
-    python -m bench.monotone forest   # the second check, about 2 minutes
+    python -m bench.monotone forest   # the second check, about a minute
 """
 
 from __future__ import annotations
@@ -44,14 +44,13 @@ from typing import Any
 from unittest import mock
 
 from bench.value import HORIZON_CHECKS, fitted_on_cdnow, scored_on_holdout
+from custintel.value.learners import monotone_directions  # bound before unconstrained()
 
 
 def directions(columns: list[str], target: str) -> list[int]:
     """custintel's directions (``learners.monotone_directions``, made after the first
     check) for "spend" and "orders", the orders directions negated for "churn" (the
     variant tried and not made), free for anything else."""
-    from custintel.value.learners import monotone_directions
-
     if target == "churn":
         return [-way for way in monotone_directions(columns, "orders") or []]
     return monotone_directions(columns, target) or [0] * len(columns)
