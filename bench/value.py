@@ -9,6 +9,7 @@ on its validation cutoff; all candidates are then scored on the holdout, in the 
     python -m bench.value accuracy          # prints JSON
     python -m bench.value cdnow             # accuracy on CDNOW, prints the markdown
     python -m bench.value cdnow_30          # 30-day horizon, six monthly origins in 1998
+    python -m bench.value complete_journey  # accuracy on The Complete Journey, last 90 days
     python -m bench.value all               # accuracy and speed
     python -m bench.value speed --customers 1000000   # speed only
     python -m bench.value refit_check       # the final refit, checked before the holdout
@@ -32,7 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -65,18 +66,24 @@ class FittedOnCdnow(NamedTuple):
     seconds: float
 
 
-def fitted_on_cdnow(as_of: date, horizon: int) -> FittedOnCdnow:
+def fitted_on_cdnow(as_of: date, horizon: int, shop: Any = None) -> FittedOnCdnow:
+    """custintel's procedure on CDNOW (or on the store ``shop(results)`` returns) before
+    ``as_of``, every candidate refitted, with what it is scored against over
+    ``horizon`` days (per category too where the shop has categories)."""
     from custintel.value.examples import BTYDViews, examples
     from custintel.value.labels import labels
     from custintel.value.service import fit_and_choose
 
-    with cdnow_store("value-cdnow") as store:
+    with (shop or cdnow_store)("value-cdnow") as store:
         started = time.perf_counter()
         views = BTYDViews(store.con)
         final, choice, plan = fit_and_choose(store, as_of, horizon, btyd=views, refit_all=True)
-        current = examples(store.con, [(as_of, horizon)], labelled=False, btyd=views)
+        kept = final.categories
+        current = examples(
+            store.con, [(as_of, horizon)], categories=kept, labelled=False, btyd=views
+        )
         summary, model = views.at(as_of)
-        truth = labels(store.con, [as_of], horizon).set_index("customer_id")
+        truth = labels(store.con, [as_of], horizon, categories=kept).set_index("customer_id")
     seconds = time.perf_counter() - started
     return FittedOnCdnow(final, choice, plan, views, current, summary, model, truth, seconds)
 
@@ -100,7 +107,9 @@ def scored_on_holdout(run: FittedOnCdnow, horizon: int) -> Holdout:
     from custintel.value.service import churn_inputs, churn_over_horizon
 
     final, summary, model = run.final, run.summary, run.model
-    scoring = run.current.set_index("customer_id").join(run.truth[["spend", "orders", "churned"]])
+    labels = ["spend", "orders", "churned"]
+    labels += [c for c in run.truth.columns if c.startswith("next_spend__")]
+    scoring = run.current.set_index("customer_id").join(run.truth[labels])
     current = scoring.reset_index()
     measures: dict[str, dict[str, dict[str, float]]] = {}
     predicted = {}
@@ -118,6 +127,7 @@ def scored_on_holdout(run: FittedOnCdnow, horizon: int) -> Holdout:
         for name, p in final.predict(inputs, "churn", horizon).items()
     }
     measures["churn"] = {n: churn_metrics(churned, p) for n, p in churn.items()}
+    measures["spend_by_category"] = by_category(scoring, predicted["spend"][final.chosen["spend"]])
     return Holdout(
         measures,
         scoring["spend"].to_numpy(float),
@@ -128,13 +138,41 @@ def scored_on_holdout(run: FittedOnCdnow, horizon: int) -> Holdout:
     )
 
 
-def accuracy() -> dict[str, object]:
+def by_category(scoring: Any, spend: np.ndarray) -> dict[str, dict[str, dict[str, float]]]:
+    """Per category, the measures of the chosen spend split as custintel splits it (each
+    customer's own category shares so far, ``models.category_spend``) and as the naive
+    way would (every customer on the shop's average mix); empty without categories."""
+    from custintel.value.metrics import spend_metrics
+    from custintel.value.models import category_spend
+
+    frame = scoring.reset_index()
+    own = category_spend(frame, spend)
+    if own.empty:
+        return {}
+    shares = frame[[c for c in frame.columns if c.startswith("share__")]].astype(float)
+    mix = shares.mean().fillna(0)
+    mix = mix / mix.sum()
+    out = {}
+    for column in own.columns:
+        name = column.removeprefix("expected_spend__")
+        actual = frame[f"next_spend__{name}"].to_numpy(float)
+        out[name] = {
+            "own_shares": spend_metrics(actual, own[column].to_numpy(float)),
+            "shop_mix": spend_metrics(actual, np.asarray(spend, float) * mix[f"share__{name}"]),
+            "share_of_spend": float(actual.sum() / frame["spend"].sum()),
+        }
+    return out
+
+
+def accuracy(
+    as_of: date = AS_OF, horizon: int = HORIZON, shop: Any = None, name: str = "CDNOW"
+) -> dict[str, object]:
     from custintel.value.metrics import churn_metrics, reliability_table
 
-    run = fitted_on_cdnow(AS_OF, HORIZON)
+    run = fitted_on_cdnow(as_of, horizon, shop)
     scoring_started = time.perf_counter()
     final, choice, plan, views = run.final, run.choice, run.plan, run.views
-    held = scored_on_holdout(run, HORIZON)
+    held = scored_on_holdout(run, horizon)
     holdout = held.measures
     intervals = top_decile_intervals(
         held.actual_spend, held.spend[final.chosen["spend"]], held.spend["btyd"]
@@ -144,7 +182,9 @@ def accuracy() -> dict[str, object]:
         holdout["churn"].setdefault(f"{name} (by expected orders)", {})["roc_auc"] = float(
             churn_metrics(held.churned, -np.asarray(predicted))["roc_auc"]
         )
+    last = as_of + timedelta(days=horizon - 1)
     return {
+        "title": f"{name}, holdout {as_of} to {last}",
         "customers": len(held.churned),
         "fit_seconds": run.seconds + (time.perf_counter() - scoring_started),
         "chosen": final.chosen,
@@ -190,6 +230,21 @@ def top_decile_intervals(
 def step_accuracy() -> None:
     started = time.perf_counter()
     result = accuracy()
+    report(time.perf_counter() - started, **result)
+
+
+# The Complete Journey (bench/complete_journey.py): its last 90 days held out.
+JOURNEY_AS_OF = date(2017, 10, 1)
+JOURNEY_HORIZON = 90
+
+
+def step_journey_accuracy() -> None:
+    from bench.complete_journey import complete_journey_store
+
+    started = time.perf_counter()
+    result = accuracy(
+        JOURNEY_AS_OF, JOURNEY_HORIZON, complete_journey_store, "The Complete Journey"
+    )
     report(time.perf_counter() - started, **result)
 
 
@@ -653,6 +708,7 @@ def step_shap(customers: str) -> None:
 
 STEPS = {
     "accuracy": step_accuracy,
+    "journey_accuracy": step_journey_accuracy,
     "horizon_check": step_horizon_check,
     "spend_horizon_check": step_spend_horizon_check,
     "reference_designs": step_reference_designs,
@@ -668,7 +724,7 @@ def markdown(m: Measurement) -> str:
     r = m.result
     holdout = r["holdout"]
     lines = [
-        f"CDNOW, {r['customers']:,} customers, holdout 1997-10-01 to 1998-06-30; "
+        f"{r['title']}, {r['customers']:,} customers; "
         f"chosen on the validation split: {r['chosen']}. {m.seconds:.0f} s in all.",
         "",
         "| candidate | RMSE | MAE | Spearman | norm. Gini | top-10 % capture | decile error "
@@ -701,6 +757,24 @@ def markdown(m: Measurement) -> str:
             f"| {b['low']:.1f}–{b['high']:.1f} | {b['customers']:,.0f} | "
             f"{b['predicted']:.1%} | {b['observed']:.1%} |"
         )
+    categories = holdout.get("spend_by_category")  # type: ignore[union-attr]
+    if categories:
+        lines += [
+            "",
+            f"Spend per category, the chosen spend ({r['chosen']['spend']}) split by each "
+            "customer's own shares (custintel) / by the shop's average mix (naive):",
+            "",
+            "| category | share of spend | RMSE | norm. Gini | top-10 % capture | aggregate |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
+        for name, c in categories.items():
+            own, mix = c["own_shares"], c["shop_mix"]
+            lines.append(
+                f"| {name} | {c['share_of_spend']:.1%} | {own['rmse']:.2f} / {mix['rmse']:.2f} | "
+                f"{own['normalised_gini']:.3f} / {mix['normalised_gini']:.3f} | "
+                f"{own['top_decile_capture']:.3f} / {mix['top_decile_capture']:.3f} | "
+                f"{own['aggregate_error']:+.1%} / {mix['aggregate_error']:+.1%} |"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -817,10 +891,14 @@ def _print_json_lines(results: list[Measurement]) -> None:
         print(json.dumps({"seconds": m.seconds, "peak_mib": m.peak_mib, **m.result}))
 
 
+COMMANDS = ("all", "cdnow", "cdnow_30", "complete_journey", "speed", "sizes", "treeshap")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument(
-        "step", choices=["all", "cdnow", "cdnow_30", "speed", "sizes", "treeshap", *STEPS]
+        "step",
+        choices=[*COMMANDS, *STEPS],
     )
     parser.add_argument("args", nargs="*")
     parser.add_argument("--customers", type=int, default=1_000_000)
@@ -843,6 +921,11 @@ def main() -> None:
         measured = sizes()
         print(sizes_markdown(measured))
         _print_json_lines(measured)
+        return
+    if options.step == "complete_journey":
+        m = run_step("bench.value", "journey_accuracy")
+        print(markdown(m))
+        print(json.dumps(m.result, indent=1, default=str))
         return
     if options.step in ("all", "cdnow"):
         m = run_step("bench.value", "accuracy")
