@@ -24,3 +24,94 @@ Complete Journey at as_of 2017-07-22 with a 71-day horizon; the demo shop at 202
 and Superstore at 2022-10-02, each with a 90-day horizon (the windows bench.seasons
 scores). Otherwise it is not made and no holdout is run with it.
 """
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+CHECKS = (
+    ("complete_journey", date(2017, 7, 22), 71),
+    ("demo", date(2025, 10, 3), 90),
+    ("superstore", date(2022, 10, 2), 90),
+)
+
+
+def _store(shop: str, folder: Path) -> Any:
+    from bench.complete_journey import complete_journey_store
+    from bench.seasons import _store as seasons_store
+
+    if shop == "complete_journey":
+        return complete_journey_store("category-shares")
+    return seasons_store(shop, folder)
+
+
+def split_measures(frame: Any, spend: np.ndarray, prior: float) -> dict[str, float]:
+    """The split's summed squared error over customers and categories, and the mean over
+    categories of its normalised Gini."""
+    from custintel.value.metrics import spend_metrics
+    from custintel.value.models import category_spend, realised_by_category
+
+    split = category_spend(frame, spend, prior)
+    realised = realised_by_category(frame)
+    error, ginis = 0.0, []
+    for column in split.columns:
+        actual = realised[column.replace("expected_spend__", "next_spend__")].to_numpy()
+        predicted = split[column].to_numpy(float)
+        error += float(np.sum((predicted - actual) ** 2))
+        if actual.sum() > 0:
+            ginis.append(spend_metrics(actual, predicted)["normalised_gini"])
+    return {"squared_error": error, "mean_gini": float(np.mean(ginis))}
+
+
+def check(shop: str, as_of: date, horizon: int) -> dict[str, Any]:
+    from custintel.value.examples import BTYDViews, examples
+    from custintel.value.labels import labels
+    from custintel.value.models import CATEGORY_PRIORS, choose_category_prior
+    from custintel.value.service import fit_and_choose
+
+    with tempfile.TemporaryDirectory() as folder:
+        store = _store(shop, Path(folder))
+        views = BTYDViews(store.con)
+        final, _, plan = fit_and_choose(store, as_of, horizon, btyd=views)
+        kept = final.categories
+        validation = examples(store.con, [plan.validation], categories=kept, btyd=views)
+        current = examples(
+            store.con, [(as_of, horizon)], categories=kept, labelled=False, btyd=views
+        )
+        truth = labels(store.con, [as_of], horizon, categories=kept)
+        store.close()
+    chosen = choose_category_prior(validation)
+    scoring = current.merge(truth, on=["as_of", "customer_id"], how="left")
+    spend = final.predict(scoring, "spend", horizon)[final.chosen["spend"]]
+    return {
+        "shop": shop,
+        "as_of": as_of.isoformat(),
+        "horizon_days": horizon,
+        "categories": len(kept),
+        "spend_model": final.chosen["spend"],
+        "chosen_prior": chosen,
+        **{f"prior_{k:g}": split_measures(scoring, spend, k) for k in CATEGORY_PRIORS},
+    }
+
+
+def main() -> None:
+    started = time.perf_counter()
+    wanted = sys.argv[1:] or [shop for shop, _, _ in CHECKS]
+    results = []
+    for shop, as_of, horizon in CHECKS:
+        if shop in wanted:
+            results.append(check(shop, as_of, horizon))
+            print(json.dumps(results[-1]), flush=True)
+    print(json.dumps({"seconds": round(time.perf_counter() - started, 1), "checks": results}))
+
+
+if __name__ == "__main__":
+    main()

@@ -127,7 +127,9 @@ def scored_on_holdout(run: FittedOnCdnow, horizon: int) -> Holdout:
         for name, p in final.predict(inputs, "churn", horizon).items()
     }
     measures["churn"] = {n: churn_metrics(churned, p) for n, p in churn.items()}
-    measures["spend_by_category"] = by_category(scoring, predicted["spend"][final.chosen["spend"]])
+    measures["spend_by_category"] = by_category(
+        scoring, predicted["spend"][final.chosen["spend"]], final.category_prior
+    )
     return Holdout(
         measures,
         scoring["spend"].to_numpy(float),
@@ -138,36 +140,38 @@ def scored_on_holdout(run: FittedOnCdnow, horizon: int) -> Holdout:
     )
 
 
-def by_category(scoring: Any, spend: np.ndarray) -> dict[str, dict[str, dict[str, float]]]:
-    """Per category, the measures of the chosen spend split as custintel splits it (each
-    customer's own category shares so far, ``models.category_spend``) and as the naive
-    way would (every customer on the shop's average mix); empty without categories."""
+def by_category(scoring: Any, spend: np.ndarray, prior_orders: float) -> dict[str, dict[str, Any]]:
+    """Per category, the measures of the chosen spend split three ways: as custintel
+    serves it (each customer's own shares so far weighed against the shop's mix as
+    ``prior_orders`` more orders, the prior chosen on the validation window), by the
+    customer's own shares alone, and by the shop's mix for everyone (the naive way);
+    empty without categories."""
     from custintel.value.metrics import spend_metrics
-    from custintel.value.models import category_spend
+    from custintel.value.models import category_spend, realised_by_category
 
     frame = scoring.reset_index()
-    own = category_spend(frame, spend)
-    if own.empty:
+    ways = {"served": prior_orders, "own_shares": 0.0, "shop_mix": float("inf")}
+    splits = {way: category_spend(frame, spend, prior) for way, prior in ways.items()}
+    if splits["served"].empty:
         return {}
-    shares = frame[[c for c in frame.columns if c.startswith("share__")]].astype(float)
-    mix = shares.mean().fillna(0)
-    mix = mix / mix.sum()
-    out = {}
-    for column in own.columns:
+    realised = realised_by_category(frame)
+    out: dict[str, dict[str, Any]] = {}
+    for column in splits["served"].columns:
         name = column.removeprefix("expected_spend__")
-        actual = frame[f"next_spend__{name}"].to_numpy(float)
+        actual = realised[f"next_spend__{name}"].to_numpy()
         out[name] = {
-            "own_shares": spend_metrics(actual, own[column].to_numpy(float)),
-            "shop_mix": spend_metrics(actual, np.asarray(spend, float) * mix[f"share__{name}"]),
-            "share_of_spend": float(actual.sum() / frame["spend"].sum()),
+            way: spend_metrics(actual, split[column].to_numpy(float))
+            for way, split in splits.items()
         }
+        out[name]["share_of_spend"] = float(actual.sum() / frame["spend"].sum())
     return out
 
 
 def accuracy(
-    as_of: date = AS_OF, horizon: int = HORIZON, shop: Any = None, name: str = "CDNOW"
+    as_of: date = AS_OF, horizon: int = HORIZON, shop: Any = None, shop_name: str = "CDNOW"
 ) -> dict[str, object]:
     from custintel.value.metrics import churn_metrics, reliability_table
+    from custintel.value.models import describe_category_prior
 
     run = fitted_on_cdnow(as_of, horizon, shop)
     scoring_started = time.perf_counter()
@@ -184,13 +188,14 @@ def accuracy(
         )
     last = as_of + timedelta(days=horizon - 1)
     return {
-        "title": f"{name}, holdout {as_of} to {last}",
+        "title": f"{shop_name}, holdout {as_of} to {last}",
         "customers": len(held.churned),
         "fit_seconds": run.seconds + (time.perf_counter() - scoring_started),
         "chosen": final.chosen,
         "btyd_family": views.family,
         "btyd_family_rmse": views.family_errors,
         "churn_crossval": final.crossval.get("summary"),
+        "category_split": describe_category_prior(final.category_prior),
         "churn_crossval_folds": final.crossval.get("folds"),
         "validation": choice,
         "plan": {
@@ -761,20 +766,18 @@ def markdown(m: Measurement) -> str:
     if categories:
         lines += [
             "",
-            f"Spend per category, the chosen spend ({r['chosen']['spend']}) split by each "
-            "customer's own shares (custintel) / by the shop's average mix (naive):",
+            f"Spend per category: the chosen spend ({r['chosen']['spend']}) split as served "
+            f"({r['category_split']}) / by each customer's own shares alone / by the shop's "
+            "mix for everyone:",
             "",
-            "| category | share of spend | RMSE | norm. Gini | top-10 % capture | aggregate |",
-            "|---|---:|---:|---:|---:|---:|",
+            "| category | share of spend | RMSE | norm. Gini | top-10 % capture |",
+            "|---|---:|---:|---:|---:|",
         ]
+        ways = ("served", "own_shares", "shop_mix")
+        shown = (("rmse", ".2f"), ("normalised_gini", ".3f"), ("top_decile_capture", ".3f"))
         for name, c in categories.items():
-            own, mix = c["own_shares"], c["shop_mix"]
-            lines.append(
-                f"| {name} | {c['share_of_spend']:.1%} | {own['rmse']:.2f} / {mix['rmse']:.2f} | "
-                f"{own['normalised_gini']:.3f} / {mix['normalised_gini']:.3f} | "
-                f"{own['top_decile_capture']:.3f} / {mix['top_decile_capture']:.3f} | "
-                f"{own['aggregate_error']:+.1%} / {mix['aggregate_error']:+.1%} |"
-            )
+            cells = [" / ".join(f"{c[w][k]:{f}}" for w in ways) for k, f in shown]
+            lines.append(f"| {name} | {c['share_of_spend']:.1%} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 

@@ -128,6 +128,10 @@ def test_score_writes_one_row_per_customer_with_the_choice(
     assert "ROC-AUC" in statements["churn_probability"]["note"]
     assert statements["clv"]["status"] == "not measured"
     assert statements["expected_spend__grocery"]["status"] == "measured"
+    # the category split says how its prior, chosen on the validation window, weighs
+    split = summary["cutoffs"]["category_split"]
+    assert split.startswith("the total split by")
+    assert statements["expected_spend__grocery"]["note"].startswith(split)
     # the top factors say which churn model they explain, and how it agrees with the
     # one behind churn_probability when that is another
     factors = statements["top_factors"]

@@ -330,7 +330,9 @@ def assess(
     for category in categories:
         slug = category_slug(category)
         slug_metrics = by_category.get(slug)
-        note = "the total split by each customer's own category shares so far"
+        note = cutoffs.get(
+            "category_split", "the total split by each customer's own category shares so far"
+        )
         status: Status = "measured" if slug_metrics else "not measured"
         if slug_metrics:
             note += f"; RMSE {slug_metrics['rmse']:,.2f} on {window}"
@@ -343,7 +345,8 @@ def assess(
                     f"; nobody bought from {category} in the window, so who spends most "
                     "on it could not be checked"
                 )
-            # The split is a fixed rule, not chosen on this window: its plain p-value.
+            # The split is a rule whose one setting is chosen on this window from the
+            # customers' realised totals, not from these measures: its plain p-value.
             if _at_chance(slug_metrics.get("spearman_p")):
                 status = AT_CHANCE
                 note += (

@@ -63,6 +63,7 @@ import numpy as np
 import pandas as pd
 
 from custintel.errors import ConfigError
+from custintel.features.customer import OTHER
 from custintel.value import learners as tree_learners
 from custintel.value.calibration import CenteredIsotonic
 from custintel.value.eligibility import CHANCE_P
@@ -82,13 +83,17 @@ __all__ = [
     "LEARNERS",
     "ChurnClassifiers",
     "ValueModels",
+    "category_shares",
     "category_spend",
+    "choose_category_prior",
     "compare",
+    "describe_category_prior",
     "feature_columns",
     "fit_calibrated_churn",
     "fit_candidates",
     "fit_churn",
     "ordinary",
+    "realised_by_category",
 ]
 
 LEARNERS = ("gbm", "xgboost", "random_forest")
@@ -255,6 +260,10 @@ class ValueModels:
     # their window's factor, and every spend and orders prediction is multiplied by
     # the factor of the window it predicts.
     seasons: Seasons = field(default_factory=Seasons)
+    # How many orders the shop's category mix weighs against each customer's own shares
+    # when expected spend is split by category (``category_shares``); chosen by
+    # ``compare`` (``choose_category_prior``), 0 (own shares only) until then.
+    category_prior: float = 0.0
 
     @property
     def explained(self) -> str | None:
@@ -519,7 +528,8 @@ def compare(
 ) -> dict[str, dict[str, dict[str, float]]]:
     """Every candidate's metrics per target on the validation examples, and the choice
     (stored in ``models.chosen``): lowest RMSE for spend and orders, lowest Brier for
-    churn, lowest mean absolute error in days for the next order; the chosen candidate's
+    churn, lowest mean absolute error in days for the next order, and the category
+    split's prior (``choose_category_prior``); the chosen candidate's
     ``chance_p`` tests its ranking allowing for that choice (``metrics.chosen_ranking_p``),
     or for the next order its timing against the middle of the window
     (``metrics.timing_p``). Each churn candidate's reliability table goes
@@ -571,33 +581,98 @@ def compare(
     models.chosen["next_order"] = chosen
     if chosen != "midpoint" and len(ordered):
         table["next_order"][chosen]["chance_p"] = timing_p(actual_days, timing, chosen)
+    models.category_prior = choose_category_prior(validation)
     rows = measured["spend"]
     spend = models.predict(rows, "spend", horizon_days)[models.chosen["spend"]]
-    allocated = category_spend(rows, spend)
+    allocated = category_spend(rows, spend, models.category_prior)
+    realised = realised_by_category(rows) if len(allocated.columns) else pd.DataFrame()
     table["spend_by_category"] = {
         column.removeprefix("expected_spend__"): spend_metrics(
-            rows[column.replace("expected_spend__", "next_spend__")].to_numpy(float),
+            realised[column.replace("expected_spend__", "next_spend__")].to_numpy(),
             allocated[column].to_numpy(float),
         )
         for column in allocated.columns
-        if column.replace("expected_spend__", "next_spend__") in rows
     }
     return table
 
 
-def category_spend(frame: pd.DataFrame, spend: np.ndarray) -> pd.DataFrame:
-    """Expected spend per category: the total split by each customer's own category
-    shares so far (the shop's average shares for customers without sales), so the
-    categories add up to the total exactly."""
+# The prior strengths, in orders, that ``choose_category_prior`` chooses between: 0 is
+# each customer's own shares, infinity the shop's mix for everyone.
+CATEGORY_PRIORS = (0.0, 1.0, 3.0, 10.0, 30.0, float("inf"))
+
+
+def category_shares(frame: pd.DataFrame, prior_orders: float = 0.0) -> pd.DataFrame:
+    """Each customer's category shares (``share__<category>`` columns, rows adding up to
+    1), shrunk towards the shop's mix: (n x own + k x mix) / (n + k) for a customer with
+    n orders so far and ``prior_orders`` k. The mix is the customers' average share;
+    customers without sales get the mix whatever k."""
     shares = frame[[c for c in frame.columns if c.startswith("share__")]].astype(float)
     if shares.empty:
-        return pd.DataFrame(index=frame.index)
-    average = shares.mean().fillna(0)
-    average = average / average.sum() if average.sum() > 0 else average
-    filled = shares.fillna(0)
-    without = filled.sum(axis=1).to_numpy() <= 0
-    filled.loc[without, :] = average.to_numpy()
-    filled = filled.div(filled.sum(axis=1).replace(0, np.nan), axis=0).fillna(0)
-    out = filled.mul(np.asarray(spend, float), axis=0)
+        return shares
+    mix = shares.mean().fillna(0)
+    mix = mix / mix.sum() if mix.sum() > 0 else mix
+    own = shares.fillna(0)
+    without = own.sum(axis=1).to_numpy() <= 0
+    own.loc[without, :] = mix.to_numpy()
+    own = own.div(own.sum(axis=1).replace(0, np.nan), axis=0).fillna(0)
+    if prior_orders == 0:
+        return own
+    if np.isinf(prior_orders):
+        return pd.DataFrame(np.tile(mix.to_numpy(), (len(own), 1)), own.index, own.columns)
+    orders = frame["frequency"].fillna(0).clip(lower=0).to_numpy(float)[:, None]
+    shrunk = (orders * own.to_numpy() + prior_orders * mix.to_numpy()) / (orders + prior_orders)
+    return pd.DataFrame(shrunk, own.index, own.columns)
+
+
+def category_spend(
+    frame: pd.DataFrame, spend: np.ndarray, prior_orders: float = 0.0
+) -> pd.DataFrame:
+    """Expected spend per category: the total split by ``category_shares`` (each
+    customer's own shares so far, shrunk towards the shop's mix by ``prior_orders``), so
+    the categories add up to the total exactly."""
+    out = category_shares(frame, prior_orders).mul(np.asarray(spend, float), axis=0)
     out.columns = [c.replace("share__", "expected_spend__") for c in out.columns]
     return out
+
+
+def realised_by_category(frame: pd.DataFrame) -> pd.DataFrame:
+    """Each customer's realised spend per category of the ``share__`` columns, named
+    ``next_spend__<category>`` (labels.py); ``other`` (the categories not kept, and
+    none) is the realised total less the kept categories."""
+    shares = [str(c) for c in frame.columns if str(c).startswith("share__")]
+    columns = [c.replace("share__", "next_spend__") for c in shares]
+    kept = [c for c in columns if c in frame]
+    out = frame[kept].astype(float)
+    for column in (c for c in columns if c not in frame):
+        if column != "next_spend__" + OTHER:
+            raise KeyError(f"{column} is not among the labels")
+        out[column] = frame["spend"].to_numpy(float) - out.sum(axis=1).to_numpy()
+    return out[columns]
+
+
+def describe_category_prior(prior_orders: float) -> str:
+    """The category split of ``prior_orders`` in words, for the CLI and the summary."""
+    if prior_orders == 0:
+        return "the total split by each customer's own category shares so far"
+    if np.isinf(prior_orders):
+        return "the total split by the shop's category mix, the same for every customer"
+    return (
+        "the total split by each customer's own category shares so far, weighed against "
+        f"the shop's mix as if it were {prior_orders:g} more orders"
+    )
+
+
+def choose_category_prior(validation: pd.DataFrame) -> float:
+    """The prior strength of ``CATEGORY_PRIORS`` whose shares best split the customers'
+    realised spend in the validation window into their realised spend per category
+    (least squared error summed over customers and categories). Realised totals, not a
+    model's, so the split is chosen on its own; 0 (the own shares) wins ties."""
+    if not any(c.startswith("share__") for c in validation.columns):
+        return 0.0
+    actual = realised_by_category(validation).to_numpy()
+    total = validation["spend"].to_numpy(float)[:, None]
+    errors = {
+        k: float(np.sum((category_shares(validation, k).to_numpy() * total - actual) ** 2))
+        for k in CATEGORY_PRIORS
+    }
+    return min(CATEGORY_PRIORS, key=lambda k: errors[k])

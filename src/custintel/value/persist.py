@@ -20,6 +20,7 @@ restored models give the same predictions (tests/value/test_persist.py).
 from __future__ import annotations
 
 import base64
+import math
 import zipfile
 from typing import Any
 
@@ -147,6 +148,8 @@ def models_to_dict(models: ValueModels) -> dict[str, Any]:
         "categories": list(models.categories),
         "window_days": models.window_days,
         "seasons": models.seasons.to_dict(),
+        # JSON has no infinity: the shop's mix for everyone is stored as "inf".
+        "category_prior": models.category_prior if math.isfinite(models.category_prior) else "inf",
         "regressors": {
             target: {name: learner_to_dict(model) for name, model in learners.items()}
             for target, learners in models.regressors.items()
@@ -200,4 +203,6 @@ def models_from_dict(data: dict[str, Any]) -> ValueModels:
         # probabilities were served over the label window unconverted, as they still are.
         window_days=data.get("window_days"),
         seasons=Seasons.from_dict(data.get("seasons")),
+        # Absent from versions stored before the split had a prior: own shares only.
+        category_prior=float(data.get("category_prior", 0.0)),
     )

@@ -45,6 +45,7 @@ from custintel.value.models import (
     ValueModels,
     category_spend,
     compare,
+    describe_category_prior,
     fit_candidates,
 )
 from custintel.value.seasons import Seasons, fit_seasons
@@ -326,6 +327,7 @@ def fit_and_choose(
     final.reliability = trial.reliability
     final.window_days = plan.window_days
     final.categories = categories
+    final.category_prior = trial.category_prior
     return final, comparison, plan
 
 
@@ -429,6 +431,7 @@ def score_customers(
         "note": plan.note,
         "seasons": final.seasons.note,
         "seasons_applied": not final.seasons.flat,
+        "category_split": describe_category_prior(final.category_prior),
     }
     validation_customers = int(comparison["churn"][final.chosen["churn"]].get("customers", 0))
     return ScoreRun(
@@ -758,7 +761,7 @@ def predict_customers(
         limit=settings.explain_limit,
     )
     scores["top_factors"] = factors
-    by_category = category_spend(current, spend)
+    by_category = category_spend(current, spend, final.category_prior)
     scores = pd.concat([scores, by_category], axis=1)
     columns = [*SCORE_COLUMNS[:3], *by_category.columns, *SCORE_COLUMNS[3:]]
     return scores[columns], importance
