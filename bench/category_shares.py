@@ -30,15 +30,15 @@ shop's mix"), and made.
 
 from __future__ import annotations
 
-import json
 import sys
 import tempfile
-import time
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from bench.measure import print_checks
 
 CHECKS = (
     ("complete_journey", date(2017, 7, 22), 71),
@@ -106,14 +106,8 @@ def check(shop: str, as_of: date, horizon: int) -> dict[str, Any]:
 
 
 def main() -> None:
-    started = time.perf_counter()
     wanted = sys.argv[1:] or [shop for shop, _, _ in CHECKS]
-    results = []
-    for shop, as_of, horizon in CHECKS:
-        if shop in wanted:
-            results.append(check(shop, as_of, horizon))
-            print(json.dumps(results[-1]), flush=True)
-    print(json.dumps({"seconds": round(time.perf_counter() - started, 1), "checks": results}))
+    print_checks([c for c in CHECKS if c[0] in wanted], lambda c: check(*c))
 
 
 if __name__ == "__main__":

@@ -8,10 +8,14 @@ import json
 import os
 import subprocess
 import sys
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 ROOT = Path(__file__).resolve().parents[1]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -47,3 +51,16 @@ def report(seconds: float, **result: object) -> None:
 
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(json.dumps({"seconds": seconds, "peak_mib": peak_kib / 1024, **result}))
+
+
+def print_checks(checks: Iterable[T], measure: Callable[[T], dict[str, Any]]) -> None:
+    """For the benches that check a change before it is made: ``measure`` each check,
+    printing its record as a JSON line as soon as it is done (a long run shows its
+    progress), then every record with the seconds in all as the last line."""
+    started = time.perf_counter()
+    records = []
+    for check in checks:
+        records.append(measure(check))
+        print(json.dumps(records[-1]), flush=True)
+    seconds = round(time.perf_counter() - started, 1)
+    print(json.dumps({"seconds": seconds, "checks": records}))

@@ -44,13 +44,12 @@ made, and its top-decile capture and normalised Gini fall by no more than 0.003.
 from __future__ import annotations
 
 import contextlib
-import json
 import sys
-import time
 from collections.abc import Iterator
 from typing import Any
 from unittest import mock
 
+from bench.measure import print_checks
 from bench.value import HORIZON_CHECKS, fitted_on_cdnow, scored_on_holdout
 from custintel.value.learners import monotone_directions  # bound before unconstrained()
 
@@ -186,14 +185,12 @@ def variants(as_of: Any, horizon: int, mode: str) -> dict[str, Any]:
 
 def main() -> None:
     mode = sys.argv[1] if len(sys.argv) > 1 else ""
-    started = time.perf_counter()
-    checks = []
-    for as_of, horizon in HORIZON_CHECKS:
-        ways = variants(as_of, horizon, mode)
-        checks.append({"as_of": as_of.isoformat(), "horizon_days": horizon, **ways})
-        print(json.dumps(checks[-1]), flush=True)
-    seconds = round(time.perf_counter() - started, 1)
-    print(json.dumps({"seconds": seconds, "checks": checks}))
+
+    def measure(check: tuple[Any, int]) -> dict[str, Any]:
+        as_of, horizon = check
+        return {"as_of": as_of.isoformat(), "horizon_days": horizon, **variants(*check, mode)}
+
+    print_checks(HORIZON_CHECKS, measure)
 
 
 if __name__ == "__main__":

@@ -40,8 +40,6 @@ Otherwise it is not made and no holdout is run with it.
 from __future__ import annotations
 
 import contextlib
-import json
-import time
 from collections.abc import Iterator
 from datetime import date
 from typing import Any
@@ -52,6 +50,7 @@ import pandas as pd
 
 import bench.value as bench_value
 from bench.complete_journey import complete_journey_store
+from bench.measure import print_checks
 from bench.monotone import measured
 from bench.value import HORIZON_CHECKS
 
@@ -121,21 +120,20 @@ def rate_features() -> Iterator[None]:
         yield
 
 
+def ways_at(check: tuple[str, date, int]) -> dict[str, Any]:
+    """The learners as they are and fed rates, at one check of one shop."""
+    shop, as_of, horizon = check
+    store = complete_journey_store if shop == "complete_journey" else bench_value.cdnow_store
+    with mock.patch.object(bench_value, "cdnow_store", store):
+        ways: dict[str, Any] = {"as_is": measured(as_of, horizon)}
+        with rate_features():
+            ways["rates"] = measured(as_of, horizon)
+    return {"shop": shop, "as_of": as_of.isoformat(), "horizon_days": horizon, **ways}
+
+
 def main() -> None:
-    started = time.perf_counter()
-    checks = []
-    runs = [("cdnow", as_of, horizon) for as_of, horizon in HORIZON_CHECKS]
-    runs.append(("complete_journey", *COMPLETE_JOURNEY_CHECK))
-    for shop, as_of, horizon in runs:
-        store = complete_journey_store if shop == "complete_journey" else bench_value.cdnow_store
-        with mock.patch.object(bench_value, "cdnow_store", store):
-            ways: dict[str, Any] = {"as_is": measured(as_of, horizon)}
-            with rate_features():
-                ways["rates"] = measured(as_of, horizon)
-        checks.append({"shop": shop, "as_of": as_of.isoformat(), "horizon_days": horizon, **ways})
-        print(json.dumps(checks[-1]), flush=True)
-    seconds = round(time.perf_counter() - started, 1)
-    print(json.dumps({"seconds": seconds, "checks": checks}))
+    checks = [("cdnow", as_of, horizon) for as_of, horizon in HORIZON_CHECKS]
+    print_checks([*checks, ("complete_journey", *COMPLETE_JOURNEY_CHECK)], ways_at)
 
 
 if __name__ == "__main__":

@@ -29,8 +29,6 @@ Otherwise it is not made and the holdout is not run with it.
 from __future__ import annotations
 
 import contextlib
-import json
-import time
 from collections.abc import Iterator
 from typing import Any
 from unittest import mock
@@ -38,6 +36,7 @@ from unittest import mock
 import numpy as np
 import pandas as pd
 
+from bench.measure import print_checks
 from bench.monotone import measured
 from bench.value import HORIZON_CHECKS
 
@@ -125,22 +124,22 @@ def weighted(weighting: str, *, churn: bool) -> Iterator[None]:
         yield
 
 
+def ways_at(check: tuple[Any, int]) -> dict[str, Any]:
+    """Every weighting's measures at one check, and how many fits took the weights."""
+    as_of, horizon = check
+    ways: dict[str, Any] = {"as_is": measured(as_of, horizon)}
+    for weighting in WEIGHTINGS:
+        with weighted(weighting, churn=False):
+            ways[f"regressors_{weighting}"] = measured(as_of, horizon)
+        with weighted(weighting, churn=True):
+            ways[f"churn_too_{weighting}"] = measured(as_of, horizon)
+        ways[f"fits_{weighting}"] = dict(FITS)
+        FITS.update(weighted=0, unweighted=0)
+    return {"as_of": as_of.isoformat(), "horizon_days": horizon, **ways}
+
+
 def main() -> None:
-    started = time.perf_counter()
-    checks = []
-    for as_of, horizon in HORIZON_CHECKS:
-        ways: dict[str, Any] = {"as_is": measured(as_of, horizon)}
-        for weighting in WEIGHTINGS:
-            with weighted(weighting, churn=False):
-                ways[f"regressors_{weighting}"] = measured(as_of, horizon)
-            with weighted(weighting, churn=True):
-                ways[f"churn_too_{weighting}"] = measured(as_of, horizon)
-            ways[f"fits_{weighting}"] = dict(FITS)
-            FITS.update(weighted=0, unweighted=0)
-        checks.append({"as_of": as_of.isoformat(), "horizon_days": horizon, **ways})
-        print(json.dumps(checks[-1]), flush=True)
-    seconds = round(time.perf_counter() - started, 1)
-    print(json.dumps({"seconds": seconds, "checks": checks}))
+    print_checks(HORIZON_CHECKS, ways_at)
 
 
 if __name__ == "__main__":

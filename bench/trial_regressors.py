@@ -29,9 +29,7 @@ Otherwise it is not made and no holdout is run with it.
 from __future__ import annotations
 
 import contextlib
-import json
 import tempfile
-import time
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -41,6 +39,7 @@ from unittest import mock
 import pandas as pd
 
 import bench.value as bench_value
+from bench.measure import print_checks
 from bench.value import HORIZON_CHECKS, fitted_on_cdnow, scored_on_holdout
 
 CHECKS = (
@@ -97,18 +96,19 @@ def served(shop: str, as_of: date, horizon: int) -> dict[str, Any]:
     }
 
 
+def ways_at(check: tuple[str, date, int]) -> dict[str, Any]:
+    """The served spend model at one check, with the trial as it is and as varied."""
+    shop, as_of, horizon = check
+    ways = {"as_is": served(shop, as_of, horizon)}
+    with trial_learns_calibration():
+        ways["trial_learns_calibration"] = served(shop, as_of, horizon)
+    ways["patched_trials"] = COUNT["trials"]
+    COUNT["trials"] = 0
+    return {"shop": shop, "as_of": as_of.isoformat(), "horizon_days": horizon, **ways}
+
+
 def main() -> None:
-    started = time.perf_counter()
-    results = []
-    for shop, as_of, horizon in CHECKS:
-        ways = {"as_is": served(shop, as_of, horizon)}
-        with trial_learns_calibration():
-            ways["trial_learns_calibration"] = served(shop, as_of, horizon)
-        ways["patched_trials"] = COUNT["trials"]
-        COUNT["trials"] = 0
-        results.append({"shop": shop, "as_of": as_of.isoformat(), "horizon_days": horizon, **ways})
-        print(json.dumps(results[-1]), flush=True)
-    print(json.dumps({"seconds": round(time.perf_counter() - started, 1), "checks": results}))
+    print_checks(CHECKS, ways_at)
 
 
 if __name__ == "__main__":
