@@ -2,7 +2,7 @@
 against each customer's own shares on windows the holdouts do not cover.
 docs/accuracy.md, "Category shares shrunk towards the shop's mix".
 
-    python -m bench.category_shares        # prints JSON
+    python -m bench.category_shares        # prints JSON, about 3 minutes
 
 Why: ``models.category_spend`` splits a customer's expected spend by their own category
 shares so far. A customer with one order has put all of it in one or two categories, and

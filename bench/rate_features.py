@@ -2,7 +2,7 @@
 learners as they are, inside the calibration periods (nothing of a holdout is read).
 docs/accuracy.md, "Rates instead of totals".
 
-    python -m bench.rate_features        # prints JSON, about 5 minutes
+    python -m bench.rate_features        # prints JSON, about 12 minutes
 
 Why: the totals so far (orders, spend, purchase days, the last 365 days' orders and
 spend, spend per category) grow with how long the shop has known the customer. The

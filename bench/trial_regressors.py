@@ -2,7 +2,7 @@
 checked against the trial as it is, on windows no accuracy table reports as a holdout.
 docs/accuracy.md, "The trial's regressors learn from the calibration cutoff".
 
-    python -m bench.trial_regressors        # prints JSON, about 10 minutes
+    python -m bench.trial_regressors        # prints JSON, about 6 minutes
 
 Why: ``service.fit_and_choose`` chooses each target's model on the validation cutoff
 with trial models, then refits the chosen ones. The final refit's regressors learn from
