@@ -2,7 +2,7 @@
 they are on the two windows of ``bench.value.HORIZON_CHECKS`` inside CDNOW's calibration
 period (nothing of the holdout is read). docs/accuracy.md, "Later cutoffs weighed more".
 
-    python -m bench.recent_weights        # prints JSON, about 2 minutes
+    python -m bench.recent_weights        # prints JSON, about 6 minutes
 
 Why: the trees learn from rows at several cutoffs and predict at as_of, later than all
 of them. The customers at the latest cutoff are the nearest to those at as_of (older,
