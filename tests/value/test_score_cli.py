@@ -50,7 +50,10 @@ def test_score_writes_one_row_per_customer_with_the_choice(
 ) -> None:
     assert run("sync", "--orders", str(demo_orders)).exit_code == 0
     out = tmp_path / "scores.csv"
-    result = run("score", "--horizon-days", "60", "--out", str(out))
+    # wide enough that no table row wraps
+    result = CliRunner().invoke(
+        app, ["score", "--horizon-days", "60", "--out", str(out)], env={"COLUMNS": "400"}
+    )
     assert result.exit_code == 0, result.output
     scores = pacsv.read_csv(out).to_pandas()
     categories = [c for c in scores.columns if c.startswith("expected_spend__")]
@@ -144,6 +147,10 @@ def test_score_writes_one_row_per_customer_with_the_choice(
         assert 0.3 < float(agreement.group(1)) <= 1.0  # both rank the same shop's risk
     assert summary["btyd_family"] in {"bgnbd", "mbgnbd", "paretonbd"}
     assert "what each column rests on" in result.output
+    # the category split is said once in the table, not again on each category's row
+    rows = [line for line in result.output.splitlines() if "expected_spend__" in line]
+    assert sum(split in line for line in rows) == 1, rows
+    assert any("expected_spend__grocery" in line and "RMSE" in line for line in rows), rows
     # A risk level holding most customers gets a note that names the settings to change.
     said = " ".join(result.output.split())
     crowded = scores["churn_risk"].value_counts(normalize=True).max() > 0.75

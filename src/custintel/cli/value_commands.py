@@ -115,8 +115,16 @@ def score(
     statements = Table(title="what each column rests on", title_justify="left")
     for column in ("column", "status", "note"):
         statements.add_column(column)
+    # The category split is the same for every category: said once, before their rows.
+    split, said = cut.get("category_split"), False
     for statement in run.eligibility:
-        statements.add_row(statement.output, statement.status, statement.note)
+        note = statement.note
+        if split and statement.output.startswith("expected_spend__"):
+            if not said:
+                statements.add_row("expected_spend__<category>", "", split + ":")
+                said = True
+            note = note.removeprefix(split).removeprefix("; ")
+        statements.add_row(statement.output, statement.status, note)
     out_console.print(statements)
     counted = f"{len(run.scores):,} customer" + ("" if len(run.scores) == 1 else "s")
     tiers = _levels(run.scores["value_tier"], ("top", "high", "medium", "low"))
