@@ -56,13 +56,15 @@ def _store(shop: str, folder: Path) -> Any:
     return seasons_store(shop, folder)
 
 
-def split_measures(frame: Any, spend: np.ndarray, prior: float) -> dict[str, float]:
+def split_measures(
+    frame: Any, spend: np.ndarray, prior: float, mix: dict[str, float]
+) -> dict[str, float]:
     """The split's summed squared error over customers and categories, and the mean over
     categories of its normalised Gini."""
     from custintel.value.metrics import spend_metrics
     from custintel.value.models import category_spend, realised_by_category
 
-    split = category_spend(frame, spend, prior)
+    split = category_spend(frame, spend, prior, mix)
     realised = realised_by_category(frame)
     error, ginis = 0.0, []
     for column in split.columns:
@@ -75,33 +77,34 @@ def split_measures(frame: Any, spend: np.ndarray, prior: float) -> dict[str, flo
 
 
 def check(shop: str, as_of: date, horizon: int) -> dict[str, Any]:
+    """custintel's procedure before ``as_of`` (which chooses the prior on its validation
+    window), and the split with each prior of ``CATEGORY_PRIORS`` over the horizon."""
     from custintel.value.examples import BTYDViews, examples
     from custintel.value.labels import labels
-    from custintel.value.models import CATEGORY_PRIORS, choose_category_prior
+    from custintel.value.models import CATEGORY_PRIORS
     from custintel.value.service import fit_and_choose
 
     with tempfile.TemporaryDirectory() as folder:
         store = _store(shop, Path(folder))
         views = BTYDViews(store.con)
-        final, _, plan = fit_and_choose(store, as_of, horizon, btyd=views)
+        final, _, _ = fit_and_choose(store, as_of, horizon, btyd=views)
         kept = final.categories
-        validation = examples(store.con, [plan.validation], categories=kept, btyd=views)
         current = examples(
             store.con, [(as_of, horizon)], categories=kept, labelled=False, btyd=views
         )
         truth = labels(store.con, [as_of], horizon, categories=kept)
         store.close()
-    chosen = choose_category_prior(validation)
     scoring = current.merge(truth, on=["as_of", "customer_id"], how="left")
     spend = final.predict(scoring, "spend", horizon)[final.chosen["spend"]]
+    mix = final.category_mix
     return {
         "shop": shop,
         "as_of": as_of.isoformat(),
         "horizon_days": horizon,
         "categories": len(kept),
         "spend_model": final.chosen["spend"],
-        "chosen_prior": chosen,
-        **{f"prior_{k:g}": split_measures(scoring, spend, k) for k in CATEGORY_PRIORS},
+        "chosen_prior": final.category_prior,
+        **{f"prior_{k:g}": split_measures(scoring, spend, k, mix) for k in CATEGORY_PRIORS},
     }
 
 

@@ -127,8 +127,9 @@ def scored_on_holdout(run: FittedOnCdnow, horizon: int) -> Holdout:
         for name, p in final.predict(inputs, "churn", horizon).items()
     }
     measures["churn"] = {n: churn_metrics(churned, p) for n, p in churn.items()}
+    chosen = predicted["spend"][final.chosen["spend"]]
     measures["spend_by_category"] = by_category(
-        scoring, predicted["spend"][final.chosen["spend"]], final.category_prior
+        scoring, chosen, final.category_prior, final.category_mix
     )
     return Holdout(
         measures,
@@ -140,7 +141,9 @@ def scored_on_holdout(run: FittedOnCdnow, horizon: int) -> Holdout:
     )
 
 
-def by_category(scoring: Any, spend: np.ndarray, prior_orders: float) -> dict[str, dict[str, Any]]:
+def by_category(
+    scoring: Any, spend: np.ndarray, prior_orders: float, mix: dict[str, float]
+) -> dict[str, dict[str, Any]]:
     """Per category, the measures of the chosen spend split three ways: as custintel
     serves it (each customer's own shares so far weighed against the shop's mix as
     ``prior_orders`` more orders, the prior chosen on the validation window), by the
@@ -151,7 +154,7 @@ def by_category(scoring: Any, spend: np.ndarray, prior_orders: float) -> dict[st
 
     frame = scoring.reset_index()
     ways = {"served": prior_orders, "own_shares": 0.0, "shop_mix": float("inf")}
-    splits = {way: category_spend(frame, spend, prior) for way, prior in ways.items()}
+    splits = {way: category_spend(frame, spend, prior, mix) for way, prior in ways.items()}
     if splits["served"].empty:
         return {}
     realised = realised_by_category(frame)

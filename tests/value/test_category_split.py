@@ -18,6 +18,7 @@ from custintel.value.models import (
     choose_category_prior,
     describe_category_prior,
     realised_by_category,
+    shop_mix,
 )
 from custintel.value.persist import models_from_dict, models_to_dict
 
@@ -57,6 +58,17 @@ def test_an_infinite_prior_gives_everyone_the_shop_mix_and_the_split_adds_up() -
         split = category_spend(frame, spend, prior)
         assert list(split.columns) == ["expected_spend__books", "expected_spend__toys"]
         np.testing.assert_allclose(split.sum(axis=1), spend)
+
+
+def test_with_the_fitted_mix_a_customers_split_does_not_depend_on_who_else_is_scored() -> None:
+    frame = three_customers()
+    mix = shop_mix(frame)
+    assert mix == {"share__books": 0.5, "share__toys": 0.5}
+    whole = category_shares(frame, 3.0, mix)
+    alone = category_shares(frame.iloc[[1]], 3.0, mix)
+    np.testing.assert_allclose(alone.to_numpy(), whole.iloc[[1]].to_numpy())
+    # without it, the mix is the batch's own: the toy buyer alone is their own mix
+    np.testing.assert_allclose(category_shares(frame.iloc[[1]], 3.0).to_numpy(), [[0, 1]])
 
 
 def test_other_is_realised_spend_less_the_kept_categories() -> None:
@@ -101,12 +113,15 @@ def test_the_prior_is_chosen_by_how_well_it_splits_the_realised_totals() -> None
 
 
 @pytest.mark.parametrize("prior", [0.0, 3.0, math.inf])
-def test_the_chosen_prior_survives_a_json_round_trip(prior: float) -> None:
-    models = ValueModels(features=["frequency"], category_prior=prior)
+def test_the_chosen_prior_and_mix_survive_a_json_round_trip(prior: float) -> None:
+    mix = {"share__books": 0.25, "share__other": 0.75}
+    models = ValueModels(features=["frequency"], category_prior=prior, category_mix=mix)
     stored = json.loads(json.dumps(models_to_dict(models), allow_nan=False))
-    assert models_from_dict(stored).category_prior == prior
-    del stored["category_prior"]  # stored before the split had a prior
-    assert models_from_dict(stored).category_prior == 0.0
+    restored = models_from_dict(stored)
+    assert restored.category_prior == prior and restored.category_mix == mix
+    del stored["category_prior"], stored["category_mix"]  # stored before the split had them
+    restored = models_from_dict(stored)
+    assert restored.category_prior == 0.0 and restored.category_mix == {}
 
 
 def test_the_split_is_described_in_words() -> None:

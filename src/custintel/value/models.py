@@ -55,7 +55,7 @@ score (churn, whose probabilities must be calibrated) is chosen.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -94,6 +94,7 @@ __all__ = [
     "fit_churn",
     "ordinary",
     "realised_by_category",
+    "shop_mix",
 ]
 
 LEARNERS = ("gbm", "xgboost", "random_forest")
@@ -264,6 +265,10 @@ class ValueModels:
     # when expected spend is split by category (``category_shares``); chosen by
     # ``compare`` (``choose_category_prior``), 0 (own shares only) until then.
     category_prior: float = 0.0
+    # The shop's category mix the shares are shrunk towards (``shop_mix`` of the
+    # validation cutoff's customers), kept so that scoring any batch of customers splits
+    # each one the same; empty until ``compare`` sets it.
+    category_mix: dict[str, float] = field(default_factory=dict)
 
     @property
     def explained(self) -> str | None:
@@ -581,10 +586,11 @@ def compare(
     models.chosen["next_order"] = chosen
     if chosen != "midpoint" and len(ordered):
         table["next_order"][chosen]["chance_p"] = timing_p(actual_days, timing, chosen)
+    models.category_mix = shop_mix(validation)
     models.category_prior = choose_category_prior(validation)
     rows = measured["spend"]
     spend = models.predict(rows, "spend", horizon_days)[models.chosen["spend"]]
-    allocated = category_spend(rows, spend, models.category_prior)
+    allocated = category_spend(rows, spend, models.category_prior, models.category_mix)
     realised = realised_by_category(rows) if len(allocated.columns) else pd.DataFrame()
     table["spend_by_category"] = {
         column.removeprefix("expected_spend__"): spend_metrics(
@@ -601,36 +607,52 @@ def compare(
 CATEGORY_PRIORS = (0.0, 1.0, 3.0, 10.0, 30.0, float("inf"))
 
 
-def category_shares(frame: pd.DataFrame, prior_orders: float = 0.0) -> pd.DataFrame:
+def shop_mix(frame: pd.DataFrame) -> dict[str, float]:
+    """The shop's category mix: the customers' average share of each ``share__`` column,
+    adding up to 1 (all 0 when no customer has sales)."""
+    shares = frame[[c for c in frame.columns if c.startswith("share__")]].astype(float)
+    mix = shares.mean().fillna(0)
+    mix = mix / mix.sum() if mix.sum() > 0 else mix
+    return {str(k): float(v) for k, v in mix.items()}
+
+
+def category_shares(
+    frame: pd.DataFrame, prior_orders: float = 0.0, mix: Mapping[str, float] | None = None
+) -> pd.DataFrame:
     """Each customer's category shares (``share__<category>`` columns, rows adding up to
-    1), shrunk towards the shop's mix: (n x own + k x mix) / (n + k) for a customer with
-    n orders so far and ``prior_orders`` k. The mix is the customers' average share;
-    customers without sales get the mix whatever k."""
+    1), shrunk towards the shop's ``mix``: (n x own + k x mix) / (n + k) for a customer
+    with n orders so far and ``prior_orders`` k. Customers without sales get the mix
+    whatever k. ``mix`` is the fitted model's (``ValueModels.category_mix``), so that a
+    customer's split does not depend on which others are scored with them; without it,
+    ``shop_mix`` of ``frame``."""
     shares = frame[[c for c in frame.columns if c.startswith("share__")]].astype(float)
     if shares.empty:
         return shares
-    mix = shares.mean().fillna(0)
-    mix = mix / mix.sum() if mix.sum() > 0 else mix
+    weights = mix or shop_mix(frame)
+    average = np.array([weights.get(str(c), 0.0) for c in shares.columns])
     own = shares.fillna(0)
     without = own.sum(axis=1).to_numpy() <= 0
-    own.loc[without, :] = mix.to_numpy()
+    own.loc[without, :] = average
     own = own.div(own.sum(axis=1).replace(0, np.nan), axis=0).fillna(0)
     if prior_orders == 0:
         return own
     if np.isinf(prior_orders):
-        return pd.DataFrame(np.tile(mix.to_numpy(), (len(own), 1)), own.index, own.columns)
+        return pd.DataFrame(np.tile(average, (len(own), 1)), own.index, own.columns)
     orders = frame["frequency"].fillna(0).clip(lower=0).to_numpy(float)[:, None]
-    shrunk = (orders * own.to_numpy() + prior_orders * mix.to_numpy()) / (orders + prior_orders)
+    shrunk = (orders * own.to_numpy() + prior_orders * average) / (orders + prior_orders)
     return pd.DataFrame(shrunk, own.index, own.columns)
 
 
 def category_spend(
-    frame: pd.DataFrame, spend: np.ndarray, prior_orders: float = 0.0
+    frame: pd.DataFrame,
+    spend: np.ndarray,
+    prior_orders: float = 0.0,
+    mix: Mapping[str, float] | None = None,
 ) -> pd.DataFrame:
     """Expected spend per category: the total split by ``category_shares`` (each
-    customer's own shares so far, shrunk towards the shop's mix by ``prior_orders``), so
-    the categories add up to the total exactly."""
-    out = category_shares(frame, prior_orders).mul(np.asarray(spend, float), axis=0)
+    customer's own shares so far, shrunk towards the shop's ``mix`` by
+    ``prior_orders``), so the categories add up to the total exactly."""
+    out = category_shares(frame, prior_orders, mix).mul(np.asarray(spend, float), axis=0)
     out.columns = [c.replace("share__", "expected_spend__") for c in out.columns]
     return out
 

@@ -150,6 +150,7 @@ def models_to_dict(models: ValueModels) -> dict[str, Any]:
         "seasons": models.seasons.to_dict(),
         # JSON has no infinity: the shop's mix for everyone is stored as "inf".
         "category_prior": models.category_prior if math.isfinite(models.category_prior) else "inf",
+        "category_mix": dict(models.category_mix),
         "regressors": {
             target: {name: learner_to_dict(model) for name, model in learners.items()}
             for target, learners in models.regressors.items()
@@ -205,4 +206,6 @@ def models_from_dict(data: dict[str, Any]) -> ValueModels:
         seasons=Seasons.from_dict(data.get("seasons")),
         # Absent from versions stored before the split had a prior: own shares only.
         category_prior=float(data.get("category_prior", 0.0)),
+        # Absent from those too: the mix of the customers scored, as it then was.
+        category_mix={str(k): float(v) for k, v in data.get("category_mix", {}).items()},
     )

@@ -328,6 +328,7 @@ def fit_and_choose(
     final.window_days = plan.window_days
     final.categories = categories
     final.category_prior = trial.category_prior
+    final.category_mix = trial.category_mix
     return final, comparison, plan
 
 
@@ -761,7 +762,7 @@ def predict_customers(
         limit=settings.explain_limit,
     )
     scores["top_factors"] = factors
-    by_category = category_spend(current, spend, final.category_prior)
+    by_category = category_spend(current, spend, final.category_prior, final.category_mix)
     scores = pd.concat([scores, by_category], axis=1)
     columns = [*SCORE_COLUMNS[:3], *by_category.columns, *SCORE_COLUMNS[3:]]
     return scores[columns], importance
