@@ -14,6 +14,7 @@ from custintel.value.explain import (
     PATTERN_ROWS,
     _lightgbm_by_pattern,
     _shap_values,
+    describe,
     explain_churn,
 )
 
@@ -78,8 +79,29 @@ def test_a_limit_explains_the_rows_of_highest_priority_only() -> None:
     # the same words as explaining those rows alone
     alone, _ = explain_churn(model, frame.head(25), list(frame.columns))
     assert texts[:25] == alone
-    # importance still covers every feature, from the uniform sample
+    # importance still covers every feature, from the uniform sample of 300 rows
     assert set(importance) == set(frame.columns) and all(v >= 0 for v in importance.values())
+    sample = np.sort(np.random.default_rng(0).choice(len(frame), 300, replace=False))
+    _, of_sample = explain_churn(model, frame.iloc[sample], list(frame.columns))
+    assert importance == pytest.approx(of_sample)
+
+
+def test_each_factor_reads_as_its_own_description_missing_values_included() -> None:
+    frame, churned = awkward_data(3000)
+    frame["recency_days"] = frame["recency_days"].round()  # repeated values, described once
+    model = lgb.LGBMClassifier(n_estimators=30, num_leaves=7, verbose=-1).fit(frame, churned)
+    features = list(frame.columns)
+    texts, _ = explain_churn(model, frame, features, top=2)
+    values = _shap_values(model, frame)
+    assert any("no gap days yet" in text for text in texts)
+    for i in (0, 1, 2, 500, 2999):
+        order = np.argsort(-np.abs(values[i]))[:2]
+        expected = "; ".join(
+            f"{describe(features[j], frame.iloc[i, j])} "
+            f"({'raises' if values[i, j] > 0 else 'lowers'} churn risk)"
+            for j in order
+        )
+        assert texts[i] == expected
 
 
 def awkward_data(n: int) -> tuple[pd.DataFrame, np.ndarray]:

@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from custintel.value.distinct import distinct_rows
+
 __all__ = ["describe", "explain_churn"]
 
 _WINDOW = re.compile(r"(orders|spend)_(\d+)d$")
@@ -175,22 +177,32 @@ def _split_patterns(
             (values <= threshold) | (np.isnan(values) << 1) | ((np.abs(values) <= _ZERO) << 2)
         ).astype(np.int64)
         key |= bits << (_BITS_PER_SPLIT * position)
-    codes, uniques = pd.factorize(key)
-    first = np.empty(len(uniques), np.int64)
-    first[codes[::-1]] = np.arange(len(data) - 1, -1, -1)  # the last write is the first row
-    return codes, first
+    return distinct_rows(key)
 
 
 def _in_words(values: np.ndarray, data: np.ndarray, features: list[str], top: int) -> list[str]:
     """Each row's ``top`` contributions, largest first, as "<feature in words> (raises
-    churn risk)" joined by semicolons."""
+    churn risk)" joined by semicolons.
+
+    Each distinct (feature, value) is described once: among the 100,000 customers
+    explained at a time many share a recency or an order count, and describing every
+    factor anew took 6 of a 1M-customer scoring run's 64 s (docs/performance.md)."""
     order = np.argsort(-np.abs(values), axis=1)[:, :top]
+    rows = np.arange(len(order))[:, None]
+    picked_values = data[rows, order]
+    raises = values[rows, order] > 0
+    phrases: dict[tuple[int, float | None], str] = {}
     texts = []
-    for i, picks in enumerate(order):
+    for picks, row_values, row_raises in zip(
+        order.tolist(), picked_values.tolist(), raises.tolist(), strict=True
+    ):
         parts = []
-        for j in picks:
-            direction = "raises" if values[i, j] > 0 else "lowers"
-            parts.append(f"{describe(features[j], data[i, j])} ({direction} churn risk)")
+        for j, value, up in zip(picks, row_values, row_raises, strict=True):
+            key = (j, value if value == value else None)  # every NaN is one key
+            phrase = phrases.get(key)
+            if phrase is None:
+                phrase = phrases[key] = describe(features[j], value)
+            parts.append(f"{phrase} ({'raises' if up else 'lowers'} churn risk)")
         texts.append("; ".join(parts))
     return texts
 
@@ -229,12 +241,15 @@ def explain_churn(
         if priority is None:
             raise ValueError("explain_churn needs a priority to choose the rows to explain")
         chosen = np.argsort(-np.asarray(priority, float), kind="stable")[:limit]
-        picked = data.iloc[chosen]
-        words = _in_words(_shap_values(classifier, picked), picked.to_numpy(float), features, top)
+        sample = np.random.default_rng(seed).choice(rows, min(rows, importance_rows), replace=False)
+        # One TreeSHAP pass over both sets of rows: each pass reads every tree's splits.
+        both = np.concatenate([chosen, np.sort(sample)])
+        values = _shap_values(classifier, data.iloc[both])
+        picked = values[:limit]
+        words = _in_words(picked, data.iloc[chosen].to_numpy(float), features, top)
         texts = [None] * rows
         for row, text in zip(chosen, words, strict=True):
             texts[row] = text
-        sample = np.random.default_rng(seed).choice(rows, min(rows, importance_rows), replace=False)
-        spread = _shap_values(classifier, data.iloc[np.sort(sample)])
+        spread = values[limit:]
     importance = pd.Series(np.abs(spread).mean(axis=0), index=features).sort_values(ascending=False)
     return texts, {str(k): float(v) for k, v in importance.items()}
