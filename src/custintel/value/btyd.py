@@ -372,8 +372,8 @@ def _check_predictions(model: BTYDModel, summary: pd.DataFrame, label: str, show
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         check = np.concatenate(
             [
-                np.asarray(model.expected_orders(summary, _CHECK_HORIZON_DAYS)),
-                np.asarray(model.p_alive(summary)),
+                model.expected_orders(summary, _CHECK_HORIZON_DAYS).to_numpy(float),
+                model.p_alive(summary).to_numpy(float),
             ]
         )
     if not np.isfinite(check).all():

@@ -29,6 +29,7 @@ from scipy.linalg import eigh_tridiagonal
 from scipy.special import expit, hyp2f1, logsumexp
 
 from custintel.errors import ConfigError, InputError, MissingColumns
+from custintel.value.distinct import distinct_rows
 
 __all__ = [
     "DAYS_PER_MONTH",
@@ -435,19 +436,30 @@ class BTYDModel:
         return np.where(x == 0, 1.0, expit(-log_odds_dead))
 
     def _expected_orders(
-        self, x: np.ndarray, t_x: np.ndarray, T: np.ndarray, t: np.ndarray
+        self, x: np.ndarray, t_x: np.ndarray, T: np.ndarray, weeks: np.ndarray
     ) -> np.ndarray:
-        # Each family's expectation is P(alive) times the expectation of a customer who
-        # is alive at T (PyMC-Marketing writes 1 / P(alive) as a denominator).
+        """Expected purchases of each customer (a row per entry of ``x``, ``t_x``, ``T``)
+        in the next ``weeks`` (a column per entry).
+
+        Each family's expectation is P(alive) times the expectation of a customer who is
+        alive at T (PyMC-Marketing writes 1 / P(alive) as a denominator). The second
+        depends on (x, T) alone, which customers share (46,000 distinct pairs among the
+        1M customers of the speed benchmark's shop), so it is computed once per pair:
+        CLV's twelve monthly steps took 5 s of a 1M-customer scoring run before."""
         alive = self._p_alive(x, t_x, T)
-        x, T, t = np.broadcast_arrays(x, T, t)
+        pair, first = distinct_rows(x, T)
+        x, T, t = np.broadcast_arrays(
+            x[first][:, None], T[first][:, None], np.asarray(weeks, float)[None, :]
+        )
         if self.family == "paretonbd":
-            return self._pareto_alive_orders(x, T, t) * alive
-        # Fader, Hardie & Lee (2005), eq. 10. MBG/NBD's (Batislam et al. 2007, eq. 6) is
-        # the same with b + 1: an active MBG/NBD customer has passed one more dropout
-        # chance (the one at the first purchase), so p | alive ~ Beta(a, b + x + 1).
-        shift = 1.0 if self.family == "mbgnbd" else 0.0
-        return self._alive_orders(x, T, t, shift) * alive
+            active = self._pareto_alive_orders(x, T, t)
+        else:
+            # Fader, Hardie & Lee (2005), eq. 10. MBG/NBD's (Batislam et al. 2007, eq. 6)
+            # is the same with b + 1: an active MBG/NBD customer has passed one more
+            # dropout chance (the one at the first purchase), so p | alive ~
+            # Beta(a, b + x + 1).
+            active = self._alive_orders(x, T, t, 1.0 if self.family == "mbgnbd" else 0.0)
+        return active[pair] * alive[:, None]
 
     def _pareto_alive_orders(self, x: np.ndarray, T: np.ndarray, t: np.ndarray) -> np.ndarray:
         """Pareto/NBD: expected purchases in the next ``t`` weeks of a customer alive at T.
@@ -545,9 +557,11 @@ class BTYDModel:
         """Expected purchase days of each customer in the ``horizon_days`` days after the
         summary's as_of."""
         x, t_x, T = self._history(summary)
-        t = np.full_like(x, _horizon_weeks(horizon_days))
+        weeks = np.array([_horizon_weeks(horizon_days)])
         return pd.Series(
-            self._expected_orders(x, t_x, T, t), index=_index(summary), name="expected_orders"
+            self._expected_orders(x, t_x, T, weeks)[:, 0],
+            index=_index(summary),
+            name="expected_orders",
         )
 
     def _order_value(self, summary: pd.DataFrame) -> np.ndarray:
@@ -603,9 +617,7 @@ class BTYDModel:
         x, t_x, T = self._history(summary)
         n_steps = int(np.ceil(horizon_days / DAYS_PER_MONTH - 1e-9))
         ends = np.minimum(np.arange(1, n_steps + 1) * DAYS_PER_MONTH, horizon_days)
-        cumulative = self._expected_orders(
-            x[:, None], t_x[:, None], T[:, None], ends[None, :] / DAYS_PER_WEEK
-        )
+        cumulative = self._expected_orders(x, t_x, T, ends / DAYS_PER_WEEK)
         per_step = np.diff(cumulative, axis=1, prepend=0.0)
         discount = (1 + annual_discount_rate) ** (-ends / DAYS_PER_YEAR)
         value = per_step @ discount * self._order_value(summary)

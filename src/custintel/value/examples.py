@@ -124,7 +124,7 @@ class BTYDViews:
             model = self._fit(summary, family, cutoff)
             if model.family != family:  # the fit failed and fell back
                 continue
-            expected = np.asarray(model.expected_orders(summary, window_days), float)
+            expected = model.expected_orders(summary, window_days).to_numpy(float)
             self.family_errors[family] = float(np.sqrt(np.mean((expected - actual) ** 2)))
             fitted[family] = model
         if not fitted:
@@ -153,10 +153,11 @@ def btyd_rates(summary: pd.DataFrame, model: BTYDModel, window_days: int) -> pd.
     return pd.DataFrame(
         {
             "customer_id": summary["customer_id"].to_numpy(),
-            "btyd_orders_rate": np.asarray(model.expected_orders(summary, window_days))
+            "btyd_orders_rate": model.expected_orders(summary, window_days).to_numpy(float)
             / window_days,
-            "btyd_spend_rate": np.asarray(model.expected_spend(summary, window_days)) / window_days,
-            "btyd_p_alive": np.asarray(model.p_alive(summary)),
+            "btyd_spend_rate": model.expected_spend(summary, window_days).to_numpy(float)
+            / window_days,
+            "btyd_p_alive": model.p_alive(summary).to_numpy(float),
         }
     )
 
