@@ -66,3 +66,17 @@ def test_a_shop_past_the_row_cap_trains_on_fewer_cutoffs_and_sampled_rows(
     assert len(calls[-1]["regression_rows"]) <= 600
     assert "gbm" in comparison["spend"]
     assert not {"xgboost", "random_forest"} & set(comparison["spend"])
+
+
+def test_past_the_row_cap_the_calibration_and_the_comparison_use_a_sample(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(service, "MAX_TRAIN_ROWS", 150)
+    calls, final, comparison, plan = fit_recorded(tmp_path, monkeypatch)
+    assert [len(call["calibration"]) for call in calls] == [150, 150]
+    # Drawn from every customer at the cutoff, not the first 150 of them.
+    assert calls[0]["calibration"]["customer_id"].max() > "C000150"
+    assert comparison["churn"][final.chosen["churn"]]["customers"] == 150
+    # The final regressors still learn from a sample of every labelled cutoff.
+    learned = set(calls[-1]["regression_rows"]["as_of"])
+    assert learned == {c for c, _ in plan.train} | {plan.calibration[0], plan.validation[0]}

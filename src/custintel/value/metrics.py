@@ -90,8 +90,9 @@ def spend_metrics(actual: np.ndarray, predicted: np.ndarray) -> dict[str, float]
     actual, predicted = np.asarray(actual, float), np.asarray(predicted, float)
     error = predicted - actual
     n = len(actual)
-    top = np.argsort(-predicted, kind="stable")[: max(1, n // 10)]
-    deciles = np.array_split(np.argsort(-predicted, kind="stable"), 10)
+    ranked = np.argsort(-predicted, kind="stable")  # highest prediction first
+    top = ranked[: max(1, n // 10)]
+    deciles = np.array_split(ranked, 10)
     decile_actual = np.array([actual[d].sum() for d in deciles])
     decile_predicted = np.array([predicted[d].sum() for d in deciles])
     total = actual.sum()

@@ -265,7 +265,8 @@ def fit_and_choose(
     measuring them all on later data). The trees train on a random sample of at most
     ``MAX_TRAIN_ROWS`` rows, from fewer cutoffs and candidates the larger the shop
     (:func:`training_plan`): past a couple of hundred thousand examples the trees gain
-    little, and every cutoff costs a pass over the order log. ``seasonal=False`` leaves
+    little, and every cutoff costs a pass over the order log. The churn calibration and
+    the comparison use as many customers at most, drawn at random. ``seasonal=False`` leaves
     out the shop's season (seasons.py), for measuring what it changes.
     """
     say = progress or (lambda message: None)
@@ -293,10 +294,15 @@ def fit_and_choose(
     # is predicted with a season that did not see it; the final models keep it.
     seasons = fit_seasons(con, plan.validation[0]) if seasonal else Seasons()
     say(f"fitting and comparing candidates on {len(train):,} examples")
+    # Calibrated and checked on a uniform sample of the customers too: 200,000 measure
+    # the candidates and fit the calibration maps well, and predicting every candidate
+    # for every customer took a minute of a 1M-customer shop's training
+    # (docs/performance.md). The regressors' final rows still come from every customer.
+    calibration_rows, check_rows = _sample(calibration, rows), _sample(check, rows)
     trial = fit_candidates(
-        train, calibration, candidates=candidates, imbalance=imbalance, seasons=seasons
+        train, calibration_rows, candidates=candidates, imbalance=imbalance, seasons=seasons
     )
-    comparison = compare(trial, check, plan.window_days)
+    comparison = compare(trial, check_rows, plan.window_days)
     say("cross-validating churn over the cutoffs")
     # Every labelled cutoff, sampled once: the churn cross-validation and the final
     # regressors learn from the same rows.
@@ -316,7 +322,7 @@ def fit_and_choose(
     # regressors learn from every cutoff, the latest behaviour included.
     final = fit_candidates(
         _sample(pd.concat([train, calibration], ignore_index=True), rows),
-        check,
+        check_rows,
         candidates=candidates if refit_all else _needed(trial.chosen, candidates),
         imbalance=imbalance,
         regression_rows=labelled,
@@ -588,7 +594,9 @@ def _clv(
 ) -> np.ndarray:
     """BTYD's discounted spend over ``clv_days`` per row of ``current`` (0 for customers
     without a completed purchase)."""
-    clv = pd.Series(np.asarray(model.clv(summary, clv_days, rate)), index=summary["customer_id"])
+    clv = pd.Series(
+        model.clv(summary, clv_days, rate).to_numpy(float), index=summary["customer_id"]
+    )
     return clv.reindex(current["customer_id"]).fillna(0.0).to_numpy(float)
 
 
