@@ -233,6 +233,22 @@ def test_nobody_before_the_first_order_gives_an_empty_table(fixture_con):
     assert table.column_names == list(FEATURE_COLUMNS)
 
 
+def test_a_purchase_refunded_in_full_nets_to_exactly_zero():
+    # 0.1 + 0.2 - 0.3 is 5.6e-17 in doubles, in any order: unrounded, a rising trend.
+    con = orders_store(
+        [
+            row("Z", datetime(2024, 2, 1, 9), 0.1, order="O1"),
+            row("Z", datetime(2024, 2, 2, 9), 0.2, order="O2"),
+            row("Z", datetime(2024, 2, 20, 9), -0.3, "return", "O1"),
+        ]
+    )
+    features = customer_features(con, AS_OF).to_pylist()[0]
+    assert features["monetary"] == 0.0
+    assert features["spend_90d"] == 0.0
+    assert features["trend_90d"] == 0.0
+    assert features["repeat_spend"] == -0.1  # spend after the first day, the refund included
+
+
 def test_bad_as_of_is_a_config_error(fixture_con):
     with pytest.raises(ConfigError, match="time of day"):
         customer_features(fixture_con, datetime(2024, 3, 1, 12))

@@ -97,10 +97,26 @@ def _literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _window_sums(column: str, age: str, value: str) -> str:
-    """SUM(CASE ...) per window: ``value`` summed where ``age`` (days before as_of) <= N."""
+# Sums of money are rounded to this many decimals. A sum of doubles depends on the order
+# of its terms, which DuckDB's threads vary from run to run, and a purchase refunded in
+# full leaves a residue such as 0.1 + 0.2 - 0.3 = 5.6e-17: unrounded, that read as a
+# rising trend_90d of +1, and the last digits of a sum could send a customer to the other
+# side of a tree's split in one run and not the next.
+MONEY_DECIMALS = 6
+
+
+def _money(total: str) -> str:
+    """``total`` (an aggregate or sum of money) rounded to ``MONEY_DECIMALS``."""
+    return f"ROUND({total}, {MONEY_DECIMALS})"
+
+
+def _window_sums(column: str, age: str, value: str, *, money: bool = False) -> str:
+    """SUM(CASE ...) per window: ``value`` summed where ``age`` (days before as_of) <= N;
+    rounded as money when ``money``."""
+    sums = (f"SUM(CASE WHEN {age} <= {n} THEN {value} ELSE 0 END)" for n in WINDOWS)
     return ",\n".join(
-        f"    SUM(CASE WHEN {age} <= {n} THEN {value} ELSE 0 END) AS {column}_{n}d" for n in WINDOWS
+        f"    {_money(total) if money else total} AS {column}_{n}d"
+        for n, total in zip(WINDOWS, sums, strict=True)
     )
 
 
@@ -149,7 +165,8 @@ def _category_parts(categories: Sequence[str], other: bool) -> tuple[list[str], 
     names = list(slugs)
     if other:
         rest = " AND k.idx IS NULL" if categories else ""
-        sums.append(f"    SUM(CASE WHEN s.by_category = 1{rest} THEN s.spend END) AS cat_other")
+        other_sum = f"SUM(CASE WHEN s.by_category = 1{rest} THEN s.spend END)"
+        sums.append(f"    {_money(other_sum)} AS cat_other")
         keys.append("cat_other")
         names.append(OTHER)
     spend = [f"  COALESCE(cs.{k}, 0.0) AS spend__{n}" for k, n in zip(keys, names, strict=True)]
@@ -202,13 +219,14 @@ WITH cust AS (
     MAX(CASE WHEN kind = 'sale' THEN age END) AS sale_tenure,
     MIN(age) AS any_recency,
     MAX(age) AS any_tenure,
-    SUM(net_amount) AS monetary,
-    SUM(CASE WHEN kind = 'sale' THEN net_amount ELSE 0 END) AS sale_spend,
-{_window_sums("spend", "age", "net_amount")},
-    SUM(CASE WHEN age > 90 AND age <= 180 THEN net_amount ELSE 0 END) AS spend_prev_90d,
+    {_money("SUM(net_amount)")} AS monetary,
+    {_money("SUM(CASE WHEN kind = 'sale' THEN net_amount ELSE 0 END)")} AS sale_spend,
+{_window_sums("spend", "age", "net_amount", money=True)},
+    {_money("SUM(CASE WHEN age > 90 AND age <= 180 THEN net_amount ELSE 0 END)")}
+      AS spend_prev_90d,
     COUNT(DISTINCT CASE WHEN kind = 'sale' THEN product_id END) AS distinct_products,
     SUM(CASE WHEN kind IN ('return', 'refunded') THEN 1 ELSE 0 END) AS refund_count,
-    SUM(CASE WHEN kind IN ('return', 'refunded') THEN ABS(amount) ELSE 0 END)
+    {_money("SUM(CASE WHEN kind IN ('return', 'refunded') THEN ABS(amount) ELSE 0 END)")}
       AS refund_amount,
     SUM(CASE WHEN kind = 'cancelled' THEN 1 ELSE 0 END) AS cancelled_count
   FROM {_lines(as_of_table)}
@@ -220,7 +238,7 @@ sale_orders AS (
   SELECT
     as_of,
     customer_id,
-    SUM(net_amount) AS order_total,
+    {_money("SUM(net_amount)")} AS order_total,
     COUNT(*) AS n_lines,
     MAX(age) AS order_age
   FROM {sale_lines}
@@ -250,7 +268,8 @@ order_stats AS (
     MAX(order_total) AS order_value_max,
     STDDEV_POP(order_total) AS order_value_std,
     SUM(n_lines) AS sale_lines,
-    SUM(CASE WHEN order_age = first_age THEN order_total ELSE 0 END) AS first_day_sales,
+    {_money("SUM(CASE WHEN order_age = first_age THEN order_total ELSE 0 END)")}
+      AS first_day_sales,
 {_window_sums("orders", "order_age", "1")},
     SUM(CASE WHEN gap IS NULL OR gap > 0 THEN 1 ELSE 0 END) AS purchase_days,
     SUM(CASE WHEN (gap IS NULL OR gap > 0) AND weekday >= 5 THEN 1 ELSE 0 END)
@@ -270,7 +289,7 @@ cat_spend AS (
     category,
     store_id,
     GROUPING(store_id) AS by_category,
-    SUM(net_amount) AS spend
+    {_money("SUM(net_amount)")} AS spend
   FROM {sale_lines}
   GROUP BY GROUPING SETS ((as_of, customer_id, category), (as_of, customer_id, store_id))
 ),
@@ -293,7 +312,7 @@ SELECT
   cu.monetary,
   CAST(COALESCE(cu.sale_tenure, cu.any_tenure) AS BIGINT) AS tenure_days,
   CAST(COALESCE(os.purchase_days, 0) AS BIGINT) AS purchase_days,
-  cu.monetary - COALESCE(os.first_day_sales, 0.0) AS repeat_spend,
+  {_money("cu.monetary - COALESCE(os.first_day_sales, 0.0)")} AS repeat_spend,
   cu.monetary / os.frequency AS monetary_mean,
   os.order_value_max,
   os.order_value_std,
