@@ -113,11 +113,11 @@ def _money(total: str) -> str:
 def _window_sums(column: str, age: str, value: str, *, money: bool = False) -> str:
     """SUM(CASE ...) per window: ``value`` summed where ``age`` (days before as_of) <= N;
     rounded as money when ``money``."""
-    sums = (f"SUM(CASE WHEN {age} <= {n} THEN {value} ELSE 0 END)" for n in WINDOWS)
-    return ",\n".join(
-        f"    {_money(total) if money else total} AS {column}_{n}d"
-        for n, total in zip(WINDOWS, sums, strict=True)
-    )
+    lines = []
+    for n in WINDOWS:
+        total = f"SUM(CASE WHEN {age} <= {n} THEN {value} ELSE 0 END)"
+        lines.append(f"    {_money(total) if money else total} AS {column}_{n}d")
+    return ",\n".join(lines)
 
 
 def _lines(as_of_table: str, where: str = "") -> str:
