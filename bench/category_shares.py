@@ -1,6 +1,6 @@
 """Spend per category split by category shares shrunk towards the shop's mix, checked
 against each customer's own shares on windows the holdouts do not cover.
-docs/accuracy.md, "Category shares shrunk towards the shop's mix".
+docs/value-experiments.md, "Category shares shrunk towards the shop's mix".
 
     python -m bench.category_shares        # prints JSON, about 3 minutes
 
@@ -24,7 +24,7 @@ Complete Journey at as_of 2017-07-22 with a 71-day horizon; the demo shop at 202
 and Superstore at 2022-10-02, each with a 90-day horizon (the windows bench.seasons
 scores). Otherwise it is not made and no holdout is run with it.
 
-Result: passed at all three (docs/accuracy.md, "Category shares shrunk towards the
+Result: passed at all three (docs/value-experiments.md, "Category shares shrunk towards the
 shop's mix"), and made.
 """
 

@@ -1,5 +1,5 @@
 """Two other ways to rank churn over a horizon longer than the label windows, checked
-against the churn models as ``custintel score`` serves them (docs/accuracy.md, "Churn
+against the churn models as ``custintel score`` serves them (docs/value-experiments.md, "Churn
 rankers tried on 2026-12-02"), on the two windows of ``bench.value.HORIZON_CHECKS``
 inside CDNOW's calibration period: nothing of the holdout is read.
 

@@ -1,6 +1,6 @@
 """Tree learners with monotone constraints, checked against the learners as they are
 on the two windows of ``bench.value.HORIZON_CHECKS`` inside CDNOW's calibration period
-(nothing of the holdout is read). docs/accuracy.md, "Monotone trees".
+(nothing of the holdout is read). docs/value-experiments.md, "Monotone trees".
 
     python -m bench.monotone        # prints JSON, about 2 minutes
 

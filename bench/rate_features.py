@@ -1,6 +1,6 @@
 """Tree learners fed per-day rates instead of the totals so far, checked against the
 learners as they are, inside the calibration periods (nothing of a holdout is read).
-docs/accuracy.md, "Rates instead of totals".
+docs/value-experiments.md, "Rates instead of totals".
 
     python -m bench.rate_features        # prints JSON, about 12 minutes
 

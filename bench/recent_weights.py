@@ -1,13 +1,13 @@
 """Tree learners that weigh later training cutoffs more, checked against the learners as
 they are on the two windows of ``bench.value.HORIZON_CHECKS`` inside CDNOW's calibration
-period (nothing of the holdout is read). docs/accuracy.md, "Later cutoffs weighed more".
+period (nothing of the holdout is read). docs/value-experiments.md, "Later cutoffs weighed more".
 
     python -m bench.recent_weights        # prints JSON, about 6 minutes
 
 Why: the trees learn from rows at several cutoffs and predict at as_of, later than all
 of them. The customers at the latest cutoff are the nearest to those at as_of (older,
 longer silent, fewer still buying), and adding the latest cutoff to the final refit was
-the largest single gain the trees had (docs/accuracy.md, "Two changes of 2026-11-30").
+the largest single gain the trees had (docs/value-experiments.md, "Two changes of 2026-11-30").
 Weighing each row by its cutoff's rank (1 for the earliest, k for the latest of k
 cutoffs; ``linear``) or by 2 ** rank (``doubling``) leans the trees further that way
 while still learning from every row. Every tree learner's spend and orders regressors

@@ -1,6 +1,6 @@
 """The trial's spend and orders regressors learning from the calibration cutoff too,
 checked against the trial as it is, on windows no accuracy table reports as a holdout.
-docs/accuracy.md, "The trial's regressors learn from the calibration cutoff".
+docs/value-experiments.md, "The trial's regressors learn from the calibration cutoff".
 
     python -m bench.trial_regressors        # prints JSON, about 6 minutes
 

@@ -55,7 +55,7 @@ def monotone_directions(features: list[str], target: str) -> list[int] | None:
     between its noise may turn more orders so far into fewer to come. Constrained this
     way (LightGBM's and XGBoost's ``monotone_constraints``), the spend and orders
     regressors predicted CDNOW's spend better at both checks inside its calibration
-    period (docs/accuracy.md, "Monotone trees"). Constraining the random forest too
+    period (docs/value-experiments.md, "Monotone trees"). Constraining the random forest too
     (scikit-learn's ``monotonic_cst``) or the churn classifiers gained nothing there, so
     they stay free, as does the next-order regressor, whose target (the share of the
     window before the next order) has no such direction.
