@@ -274,6 +274,14 @@ def test_factors_read_as_words() -> None:
         "0.011 expected orders a month by the BTYD model"
     )
     assert describe("btyd_spend_rate", 0.5) == "15.00 expected spend a month by the BTYD models"
+    # a month's rate too small to print in two decimals reads as under 0.01, never 8.4e-06
+    assert describe("btyd_orders_rate", 8.4e-6 / 30) == (
+        "under 0.01 expected orders a month by the BTYD model"
+    )
+    assert describe("btyd_spend_rate", 0.003 / 30) == (
+        "under 0.01 expected spend a month by the BTYD models"
+    )
+    assert describe("btyd_orders_rate", 0.0) == "0 expected orders a month by the BTYD model"
     assert describe("trend_90d", 0.25).startswith("spent more in the last 90 days")
     assert describe("trend_90d", -0.5).startswith("spent less in the last 90 days")
     assert describe("trend_90d", 0.0) == "spent as much in the last 90 days as in the 90 before"

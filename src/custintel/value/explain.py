@@ -34,10 +34,14 @@ _PHRASES = {
     "tenure_days": "customer for {v:.0f} days",
     "refund_count": "{v:.0f} refunds",
     "btyd_p_alive": "P(active) {v:.0%} by the BTYD model",
-    # BTYD's rates are per day of the horizon; a month reads without a decimal pile-up.
-    "btyd_orders_rate": "{month:.2g} expected orders a month by the BTYD model",
-    "btyd_spend_rate": "{month:,.2f} expected spend a month by the BTYD models",
 }
+# BTYD's rates are per day of the horizon; a month reads without a decimal pile-up, and
+# a month's rate under MONTHLY_FLOOR as "under 0.01" (not 8.4e-06, nor a spend of 0.00).
+_MONTHLY = {
+    "btyd_orders_rate": ("{:.2g}", "{} expected orders a month by the BTYD model"),
+    "btyd_spend_rate": ("{:,.2f}", "{} expected spend a month by the BTYD models"),
+}
+MONTHLY_FLOOR = 0.01
 # What a missing value means, where it has one: the gap features need two purchase days.
 _MISSING = {
     "ipi_mean_days": "no usual gap between orders yet (bought on one day only)",
@@ -71,7 +75,13 @@ def _in_phrase(feature: str, value: float) -> str:
     if feature == "trend_90d":
         return _trend_in_words(value)
     if feature in _PHRASES:
-        return _PHRASES[feature].format(v=value, month=value * 30)
+        return _PHRASES[feature].format(v=value)
+    if feature in _MONTHLY:
+        number, phrase = _MONTHLY[feature]
+        month = value * 30
+        return phrase.format(
+            f"under {MONTHLY_FLOOR}" if 0 < month < MONTHLY_FLOOR else number.format(month)
+        )
     window = _WINDOW.match(feature)
     if window:
         what, days = window.groups()
