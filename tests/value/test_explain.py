@@ -56,6 +56,30 @@ def test_top_factors_name_the_strongest_feature_with_its_direction() -> None:
     assert next(iter(importance)) in {"recency_days", "frequency"}
 
 
+def test_an_at_risk_customer_reads_first_what_raises_the_risk() -> None:
+    frame, churned = churn_data()
+    model = lgb.LGBMClassifier(n_estimators=50, num_leaves=7, verbose=-1).fit(frame, churned)
+    # 12 orders lower the risk far more than a 200-day silence and the spend raise it
+    row = frame.head(1).assign(recency_days=200.0, frequency=12.0)
+    values = _shap_values(model, row)[0]
+    assert values[1] < -abs(values[0]) and values[0] > 0 and values[2] > 0
+    columns = list(frame.columns)
+    by_size, _ = explain_churn(model, row, columns)
+    assert by_size[0].startswith("12 orders so far (lowers churn risk)")
+    leaving, _ = explain_churn(model, row, columns, at_risk=np.array([True]))
+    parts = leaving[0].split("; ")
+    # both raising factors first, the larger of them first, then the lowering one
+    assert [p.endswith("(raises churn risk)") for p in parts] == [True, True, False]
+    assert parts[0] == describe(
+        columns[int(np.argmax(values))], row.iloc[0, int(np.argmax(values))]
+    ) + (" (raises churn risk)")
+    staying, _ = explain_churn(model, row, columns, at_risk=np.array([False]))
+    assert staying == by_size  # the one lowering factor is also the largest
+    # with one factor to show, an at-risk customer's is the largest raising one
+    one, _ = explain_churn(model, row, columns, top=1, at_risk=np.array([True]))
+    assert one[0] == parts[0]
+
+
 def test_other_tree_models_are_explained_by_the_shap_package() -> None:
     frame, churned = churn_data(500)
     forest = RandomForestClassifier(n_estimators=10, max_depth=4, random_state=0)

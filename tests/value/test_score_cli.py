@@ -93,6 +93,14 @@ def test_score_writes_one_row_per_customer_with_the_choice(
     # every customer gets three factors in words, with a direction
     assert scores["top_factors"].str.count("churn risk").eq(3).all()
     assert scores["top_factors"].str.contains("raises|lowers").all()
+    # an at-risk customer's factors say first why they may leave, where anything does
+    first = scores["top_factors"].str.split("; ").str[0]
+    at_risk = scores["churn_risk"] != "low"
+    may_leave = at_risk & scores["top_factors"].str.contains("raises")
+    assert first[may_leave].str.endswith("(raises churn risk)").all()
+    may_stay = ~at_risk & scores["top_factors"].str.contains("lowers")
+    assert may_leave.any() and may_stay.any()
+    assert first[may_stay].str.endswith("(lowers churn risk)").all()
     importance = summary["churn_importance"]
     assert list(importance.values()) == sorted(importance.values(), reverse=True)
     for target in ("spend", "orders"):

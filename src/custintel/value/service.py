@@ -768,6 +768,8 @@ def predict_customers(
         final.features,
         priority=churn * clv,
         limit=settings.explain_limit,
+        # medium or high churn risk (_risk): their factors say why they may leave
+        at_risk=churn >= settings.risk_thresholds[0],
     )
     scores["top_factors"] = factors
     by_category = category_spend(current, spend, final.category_prior, final.category_mix)
