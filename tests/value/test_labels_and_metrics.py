@@ -287,6 +287,22 @@ def test_factors_read_as_words() -> None:
     assert describe("trend_90d", 0.0) == "spent as much in the last 90 days as in the 90 before"
 
 
+def test_every_feature_the_trees_learn_from_reads_in_words_of_its_own() -> None:
+    from custintel.features.customer import FEATURE_COLUMNS
+    from custintel.value.explain import describe
+
+    learnt = [*FEATURE_COLUMNS[2:], "btyd_p_alive", "btyd_orders_rate", "btyd_spend_rate"]
+    for feature in learnt:
+        words = describe(feature, 2345.678)
+        # not the fallback "<column name> <number>", nor a number in e-notation
+        assert not words.startswith(feature.replace("_", " ")), words
+        assert "e+" not in words and "e-" not in words, words
+    assert describe("order_value_max", 2700.0) == "largest order 2,700.00"
+    # a wholesale account's 120 orders a month is not 1.2e+02
+    assert describe("btyd_orders_rate", 4.0) == "120 expected orders a month by the BTYD model"
+    assert describe("weekend_share", 0.25) == "25% of purchase days at the weekend"
+
+
 def test_a_count_of_one_reads_in_the_singular() -> None:
     from custintel.value.explain import describe
 
@@ -298,6 +314,11 @@ def test_a_count_of_one_reads_in_the_singular() -> None:
     assert describe("btyd_orders_rate", 1 / 30) == "1 expected order a month by the BTYD model"
     assert describe("btyd_orders_rate", 0.1 / 30) == "0.1 expected orders a month by the BTYD model"
     assert describe("tenure_days", 1.0) == "customer for 1 day"
+    assert describe("cancelled_count", 1.0) == "1 cancelled order"
+    assert describe("distinct_products", 1.0) == "1 different product bought"
+    assert describe("distinct_categories", 1.0) == "bought in 1 category"
+    assert describe("distinct_categories", 11.0) == "bought in 11 categories"
+    assert describe("distinct_stores", 1.0) == "bought in 1 store"
     assert describe("orders_365d", 11.0) == "11 orders in the last 365 days"
 
 

@@ -35,13 +35,31 @@ _PHRASES = {
     "monetary_mean": "{v:,.2f} per order on average",
     "tenure_days": "customer for {v:.0f} days",
     "refund_count": "{v:.0f} refunds",
+    "refund_amount": "refunds of {v:,.2f} so far",
+    "cancelled_count": "{v:.0f} cancelled orders",
+    "repeat_spend": "spent {v:,.2f} after the first purchase day",
+    "order_value_max": "largest order {v:,.2f}",
+    "order_value_std": "order values vary by {v:,.2f}",
+    "distinct_products": "{v:.0f} different products bought",
+    "distinct_categories": "bought in {v:.0f} categories",
+    "distinct_stores": "bought in {v:.0f} stores",
+    "weekend_share": "{v:.0%} of purchase days at the weekend",
+    "avg_basket_lines": "{v:.1f} lines per order on average",
     "btyd_p_alive": "P(active) {v:.0%} by the BTYD model",
 }
+
+
 # BTYD's rates are per day of the horizon; a month reads without a decimal pile-up, and
 # a month's rate under MONTHLY_FLOOR as "under 0.01" (not 8.4e-06, nor a spend of 0.00).
+def _count(value: float) -> str:
+    """Two significant digits below 10 (0.49, 2.2), whole numbers above (1,250), never
+    e-notation."""
+    return f"{value:.2g}" if value < 10 else f"{value:,.0f}"
+
+
 _MONTHLY = {
-    "btyd_orders_rate": ("{:.2g}", "{} expected orders a month by the BTYD model"),
-    "btyd_spend_rate": ("{:,.2f}", "{} expected spend a month by the BTYD models"),
+    "btyd_orders_rate": (_count, "{} expected orders a month by the BTYD model"),
+    "btyd_spend_rate": ("{:,.2f}".format, "{} expected spend a month by the BTYD models"),
 }
 MONTHLY_FLOOR = 0.01
 # What a missing value means, where it has one: the gap features need two purchase days.
@@ -63,14 +81,17 @@ def _trend_in_words(value: float) -> str:
 
 
 # A count that reads as exactly 1 takes the singular: "1 day ago", "1 order so far".
-_ONE = re.compile(r"(?<![\d.,])1 (day|order|refund|expected order)s\b")
+_ONE = re.compile(
+    r"(?<![\d.,])1 (day|order|refund|expected order|cancelled order|different product|store)s\b"
+)
+_ONE_CATEGORY = re.compile(r"(?<![\d.,])1 categories\b")
 
 
 def describe(feature: str, value: float) -> str:
     """One feature's value in words a marketer reads without a glossary."""
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return _MISSING.get(feature, f"no {feature.replace('_', ' ')} yet")
-    return _ONE.sub(r"1 \1", _in_phrase(feature, value))
+    return _ONE_CATEGORY.sub("1 category", _ONE.sub(r"1 \1", _in_phrase(feature, value)))
 
 
 def _in_phrase(feature: str, value: float) -> str:
@@ -82,7 +103,7 @@ def _in_phrase(feature: str, value: float) -> str:
         number, phrase = _MONTHLY[feature]
         month = value * 30
         return phrase.format(
-            f"under {MONTHLY_FLOOR}" if 0 < month < MONTHLY_FLOOR else number.format(month)
+            f"under {MONTHLY_FLOOR}" if 0 < month < MONTHLY_FLOOR else number(month)
         )
     window = _WINDOW.match(feature)
     if window:
