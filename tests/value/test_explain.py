@@ -80,6 +80,33 @@ def test_an_at_risk_customer_reads_first_what_raises_the_risk() -> None:
     assert one[0] == parts[0]
 
 
+def test_features_missing_for_one_reason_are_named_once() -> None:
+    rng = np.random.default_rng(1)
+    n = 3000
+    one_day = rng.uniform(size=n) < 0.4  # bought on one day: no gaps to measure
+    gap = np.where(one_day, np.nan, rng.uniform(5, 90, n))
+    frame = pd.DataFrame(
+        {
+            "ipi_mean_days": gap,
+            "ipi_std_days": np.where(one_day, np.nan, gap / 3),
+            "recency_vs_usual": np.where(one_day, np.nan, rng.uniform(0, 5, n)),
+            "recency_days": rng.uniform(0, 300, n),
+            "frequency": np.where(one_day, 1.0, rng.poisson(4, n) + 2.0),
+        }
+    )
+    churned = (rng.uniform(size=n) < np.where(one_day, 0.8, 0.3)).astype(int)
+    model = lgb.LGBMClassifier(n_estimators=40, num_leaves=7, verbose=-1).fit(frame, churned)
+    texts, _ = explain_churn(model, frame, list(frame.columns))
+    for text, single in zip(texts, one_day, strict=True):
+        parts = text.split("; ")
+        assert len(parts) == 3
+        phrases = [p.rsplit(" (", 1)[0] for p in parts]
+        assert len(set(phrases)) == 3  # no reason said twice
+        if single:
+            assert phrases.count("bought on one day only") <= 1
+    assert any("bought on one day only" in t for t in texts)
+
+
 def test_other_tree_models_are_explained_by_the_shap_package() -> None:
     frame, churned = churn_data(500)
     forest = RandomForestClassifier(n_estimators=10, max_depth=4, random_state=0)

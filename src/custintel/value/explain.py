@@ -62,11 +62,29 @@ _MONTHLY = {
     "btyd_spend_rate": ("{:,.2f}".format, "{} expected spend a month by the BTYD models"),
 }
 MONTHLY_FLOOR = 0.01
-# What a missing value means, where it has one: the gap features need two purchase days.
+# What a missing value means, where it has one: the gap features need two purchase days,
+# the order values a completed purchase (a customer with only cancelled or refunded
+# orders has none), BTYD a purchase history. Features missing for one reason share its
+# words, and a customer's factors name each reason once (_in_words).
+_ONE_DAY = "bought on one day only"
+_NO_PURCHASE = "no completed purchase yet"
 _MISSING = {
-    "ipi_mean_days": "no usual gap between orders yet (bought on one day only)",
-    "ipi_std_days": "no spread of gaps between orders yet (bought on one day only)",
-    "recency_vs_usual": "no usual gap to compare the last order with (bought on one day only)",
+    "ipi_mean_days": _ONE_DAY,
+    "ipi_std_days": _ONE_DAY,
+    "recency_vs_usual": _ONE_DAY,
+    **dict.fromkeys(
+        (
+            "monetary_mean",
+            "order_value_max",
+            "order_value_std",
+            "weekend_share",
+            "avg_basket_lines",
+            "btyd_p_alive",
+            "btyd_orders_rate",
+            "btyd_spend_rate",
+        ),
+        _NO_PURCHASE,
+    ),
 }
 
 
@@ -223,13 +241,16 @@ def _in_words(
     """Each row's ``top`` contributions as "<feature in words> (raises churn risk)"
     joined by semicolons: the largest first or, with ``at_risk``, the largest of those
     that raise the risk first in a row at risk (those that lower it in the others), then
-    the largest of the rest.
+    the largest of the rest. A factor whose words an earlier one of the row already said
+    (three gap features missing for one reason all read "bought on one day only") is
+    passed over for the next.
 
     Why the direction comes first: a valuable customer at 60 % churn risk in a shop
     where 90 % of customers order nothing in the horizon is less at risk than most, so
     their largest contributions all lower the risk (many orders a month, a recent
     order); listed by size alone, the at-risk table said why they might stay and never
-    why they might leave.
+    why they might leave. Credit scoring's reason codes list a declined applicant's
+    adverse factors the same way.
 
     Each distinct (feature, value) is described once: among the 100,000 customers
     explained at a time many share a recency or an order count, and describing every
@@ -239,7 +260,8 @@ def _in_words(
         wanted = np.where(np.asarray(at_risk, bool)[:, None], values > 0, values < 0)
         # Every contribution pointing the wanted way ranks above every other.
         size = size + wanted * (size.max(initial=0.0) + 1.0)
-    order = np.argsort(-size, axis=1, kind="stable")[:, :top]
+    # A few more than ``top`` in order, to pass over repeated words.
+    order = np.argsort(-size, axis=1, kind="stable")[:, : top + len(_MISSING)]
     rows = np.arange(len(order))[:, None]
     picked_values = data[rows, order]
     raises = values[rows, order] > 0
@@ -248,13 +270,19 @@ def _in_words(
     for picks, row_values, row_raises in zip(
         order.tolist(), picked_values.tolist(), raises.tolist(), strict=True
     ):
+        said: list[str] = []
         parts = []
         for j, value, up in zip(picks, row_values, row_raises, strict=True):
             key = (j, value if value == value else None)  # every NaN is one key
             phrase = phrases.get(key)
             if phrase is None:
                 phrase = phrases[key] = describe(features[j], value)
+            if phrase in said:
+                continue
+            said.append(phrase)
             parts.append(f"{phrase} ({'raises' if up else 'lowers'} churn risk)")
+            if len(parts) == top:
+                break
         texts.append("; ".join(parts))
     return texts
 
