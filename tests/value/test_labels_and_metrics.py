@@ -267,7 +267,8 @@ def test_factors_read_as_words() -> None:
     assert describe("orders_90d", 2.0) == "2 orders in the last 90 days"
     assert describe("spend_365d", 1234.5) == "spent 1,234.50 in the last 365 days"
     assert describe("share__grocery", 0.25) == "25% of spend on grocery"
-    assert describe("ipi_mean_days", float("nan")) == ("bought on one day only")
+    assert describe("ipi_mean_days", float("nan")) == "no repeat purchase yet"
+    assert describe("share__grocery", float("nan")) == "no completed purchase yet"
     assert describe("btyd_orders_rate", 0.0106 / 30) == (
         "0.011 expected orders a month by the BTYD model"
     )

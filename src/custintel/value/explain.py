@@ -62,16 +62,18 @@ _MONTHLY = {
     "btyd_spend_rate": ("{:,.2f}".format, "{} expected spend a month by the BTYD models"),
 }
 MONTHLY_FLOOR = 0.01
-# What a missing value means, where it has one: the gap features need two purchase days,
-# the order values a completed purchase (a customer with only cancelled or refunded
-# orders has none), BTYD a purchase history. Features missing for one reason share its
-# words, and a customer's factors name each reason once (_in_words).
-_ONE_DAY = "bought on one day only"
+
+# What a missing value means, where it has one: the gap features need two purchase days
+# (a customer with none or one has made no repeat purchase), the order values and shares
+# a completed purchase (a customer with only cancelled or refunded orders has none),
+# BTYD a purchase history. Features missing for one reason share its words, and a
+# customer's factors name each reason once (_in_words).
+_NO_REPEAT = "no repeat purchase yet"
 _NO_PURCHASE = "no completed purchase yet"
 _MISSING = {
-    "ipi_mean_days": _ONE_DAY,
-    "ipi_std_days": _ONE_DAY,
-    "recency_vs_usual": _ONE_DAY,
+    "ipi_mean_days": _NO_REPEAT,
+    "ipi_std_days": _NO_REPEAT,
+    "recency_vs_usual": _NO_REPEAT,
     **dict.fromkeys(
         (
             "monetary_mean",
@@ -108,6 +110,8 @@ _ONE_CATEGORY = re.compile(r"(?<![\d.,])1 categories\b")
 def describe(feature: str, value: float) -> str:
     """One feature's value in words a marketer reads without a glossary."""
     if value is None or (isinstance(value, float) and np.isnan(value)):
+        if feature.startswith("share__"):  # a share of no sale spend
+            return _NO_PURCHASE
         return _MISSING.get(feature, f"no {feature.replace('_', ' ')} yet")
     return _ONE_CATEGORY.sub("1 category", _ONE.sub(r"1 \1", _in_phrase(feature, value)))
 
@@ -242,7 +246,7 @@ def _in_words(
     joined by semicolons: the largest first or, with ``at_risk``, the largest of those
     that raise the risk first in a row at risk (those that lower it in the others), then
     the largest of the rest. A factor whose words an earlier one of the row already said
-    (three gap features missing for one reason all read "bought on one day only") is
+    (three gap features missing for one reason all read "no repeat purchase yet") is
     passed over for the next.
 
     Why the direction comes first: a valuable customer at 60 % churn risk in a shop
