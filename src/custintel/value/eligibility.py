@@ -404,6 +404,11 @@ def _top_factors(
             f"{factors['customers']:,} customers): where the two disagree, a factor says "
             f"why {model} sees the risk, not why {chosen} does"
         )
+    # explain._in_words: the factors pointing the way of the customer's risk come first
+    note += (
+        "; a customer at medium or high risk reads first what raises it, one at low risk "
+        "what lowers it"
+    )
     chance = _at_chance(_chosen_p(measured, "roc_auc_p"))
     if chance:
         note += (
