@@ -1,7 +1,7 @@
 """Spend and orders chosen on two windows instead of one, checked where no holdout is
 read. docs/value-experiments.md, "Choosing on two windows".
 
-    python -m bench.two_window_choice     # prints JSON lines, about 15 minutes
+    python -m bench.two_window_choice     # prints JSON lines, about 4 minutes
 
 custintel chooses each target's model on one window, the validation cutoff's. At a
 30-day horizon that is one month: on CDNOW at 1998-01-01 it was December, and the forest
