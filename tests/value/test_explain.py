@@ -12,6 +12,7 @@ from sklearn.ensemble import RandomForestClassifier
 
 from custintel.value.explain import (
     PATTERN_ROWS,
+    _in_words,
     _lightgbm_by_pattern,
     _shap_values,
     describe,
@@ -105,6 +106,20 @@ def test_features_missing_for_one_reason_are_named_once() -> None:
         if single:
             assert phrases.count("no repeat purchase yet") <= 1
     assert any("no repeat purchase yet" in t for t in texts)
+
+
+def test_a_customer_without_a_purchase_still_reads_three_reasons() -> None:
+    # only cancelled orders: every share is missing and reads "no completed purchase yet";
+    # the twenty shares contribute most, so two of the three reasons lie past them
+    shares = [f"share__c{k}" for k in range(20)]
+    features = [*shares, "recency_days", "frequency", "tenure_days"]
+    data = np.array([[np.nan] * 20 + [40.0, 0.0, 90.0]])
+    values = np.array([[*np.linspace(0.9, 0.5, 20), 0.3, 0.2, -0.1]])
+    (text,) = _in_words(values, data, features, 3, np.array([True]))
+    assert text == (
+        "no completed purchase yet (raises churn risk); last order 40 days ago (raises "
+        "churn risk); 0 orders so far (raises churn risk)"
+    )
 
 
 def test_other_tree_models_are_explained_by_the_shap_package() -> None:

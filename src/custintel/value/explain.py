@@ -100,6 +100,9 @@ def _trend_in_words(value: float) -> str:
     return "spent as much in the last 90 days as in the 90 before"
 
 
+# Places beyond ``top`` read in one pass, to pass over a factor whose words repeat.
+_SPARE_FACTORS = 3
+
 # A count that reads as exactly 1 takes the singular: "1 day ago", "1 order so far".
 _ONE = re.compile(
     r"(?<![\d.,])1 (day|order|refund|expected order|cancelled order|different product|store)s\b"
@@ -264,16 +267,15 @@ def _in_words(
         wanted = np.where(np.asarray(at_risk, bool)[:, None], values > 0, values < 0)
         # Every contribution pointing the wanted way ranks above every other.
         size = size + wanted * (size.max(initial=0.0) + 1.0)
-    # A few more than ``top`` in order, to pass over repeated words.
-    order = np.argsort(-size, axis=1, kind="stable")[:, : top + len(_MISSING)]
+    ranked = np.argsort(-size, axis=1, kind="stable")
+    # A few spare places pass over most repeats; a row that still falls short (a
+    # customer with no purchase, whose many missing shares all read alike) reads its
+    # whole ranking.
+    order = ranked[:, : top + _SPARE_FACTORS]
     rows = np.arange(len(order))[:, None]
-    picked_values = data[rows, order]
-    raises = values[rows, order] > 0
     phrases: dict[tuple[int, float | None], str] = {}
-    texts = []
-    for picks, row_values, row_raises in zip(
-        order.tolist(), picked_values.tolist(), raises.tolist(), strict=True
-    ):
+
+    def distinct(picks: list[int], row_values: list[float], row_raises: list[bool]) -> list[str]:
         said: list[str] = []
         parts = []
         for j, value, up in zip(picks, row_values, row_raises, strict=True):
@@ -287,6 +289,24 @@ def _in_words(
             parts.append(f"{phrase} ({'raises' if up else 'lowers'} churn risk)")
             if len(parts) == top:
                 break
+        return parts
+
+    texts = []
+    wanted_parts = min(top, len(features))
+    for i, (picks, row_values, row_raises) in enumerate(
+        zip(
+            order.tolist(),
+            data[rows, order].tolist(),
+            (values[rows, order] > 0).tolist(),
+            strict=True,
+        )
+    ):
+        parts = distinct(picks, row_values, row_raises)
+        if len(parts) < wanted_parts and order.shape[1] < ranked.shape[1]:
+            whole = ranked[i]
+            parts = distinct(
+                whole.tolist(), data[i, whole].tolist(), (values[i, whole] > 0).tolist()
+            )
         texts.append("; ".join(parts))
     return texts
 
