@@ -104,10 +104,17 @@ def _trend_in_words(value: float) -> str:
 _SPARE_FACTORS = 3
 
 # A count that reads as exactly 1 takes the singular: "1 day ago", "1 order so far".
-_ONE = re.compile(
-    r"(?<![\d.,])1 (day|order|refund|expected order|cancelled order|different product|store)s\b"
-)
-_ONE_CATEGORY = re.compile(r"(?<![\d.,])1 categories\b")
+_SINGULAR = {
+    "days": "day",
+    "orders": "order",
+    "refunds": "refund",
+    "expected orders": "expected order",
+    "cancelled orders": "cancelled order",
+    "different products": "different product",
+    "stores": "store",
+    "categories": "category",
+}
+_ONE = re.compile(r"(?<![\d.,])1 (" + "|".join(_SINGULAR) + r")\b")
 
 
 def describe(feature: str, value: float) -> str:
@@ -116,7 +123,7 @@ def describe(feature: str, value: float) -> str:
         if feature.startswith("share__"):  # a share of no sale spend
             return _NO_PURCHASE
         return _MISSING.get(feature, f"no {feature.replace('_', ' ')} yet")
-    return _ONE_CATEGORY.sub("1 category", _ONE.sub(r"1 \1", _in_phrase(feature, value)))
+    return _ONE.sub(lambda m: "1 " + _SINGULAR[m.group(1)], _in_phrase(feature, value))
 
 
 def _in_phrase(feature: str, value: float) -> str:
