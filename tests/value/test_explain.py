@@ -93,6 +93,8 @@ def test_features_missing_for_one_reason_are_named_once() -> None:
             "recency_vs_usual": np.where(one_day, np.nan, rng.uniform(0, 5, n)),
             "recency_days": rng.uniform(0, 300, n),
             "frequency": np.where(one_day, 1.0, rng.poisson(4, n) + 2.0),
+            "monetary": rng.gamma(2, 50, n),
+            "tenure_days": rng.uniform(0, 700, n),
         }
     )
     churned = (rng.uniform(size=n) < np.where(one_day, 0.8, 0.3)).astype(int)
@@ -103,9 +105,54 @@ def test_features_missing_for_one_reason_are_named_once() -> None:
         assert len(parts) == 3
         phrases = [p.rsplit(" (", 1)[0] for p in parts]
         assert len(set(phrases)) == 3  # no reason said twice
+        # the four timing features are one reason, led by the last order and usual gap
+        timing = [p for p in phrases if "last order" in p or "gap" in p]
+        assert len(timing) <= 1
         if single:
-            assert phrases.count("no repeat purchase yet") <= 1
+            assert text.count("no repeat purchase yet") <= 1
+            assert all(p.startswith("last order ") for p in timing)
+            assert all(p.endswith(", no repeat purchase yet") for p in timing)
     assert any("no repeat purchase yet" in t for t in texts)
+
+
+def test_a_reason_is_its_features_together() -> None:
+    features = ["btyd_p_alive", "btyd_orders_rate", "btyd_spend_rate", "tenure_days", "frequency"]
+    data = np.array([[0.2, 0.001, 0.5, 700.0, 5.0]])
+    # each BTYD output alone is smaller than the tenure's contribution, together larger
+    values = np.array([[0.3, 0.25, -0.05, 0.4, 0.1]])
+    (by_reason,) = _in_words(values, data, features, 2)
+    assert by_reason == (
+        "P(active) 20%, 0.03 expected orders a month by the BTYD model (raises churn risk); "
+        "customer for 700 days (raises churn risk)"
+    )
+    (by_feature,) = _in_words(values, data, features, 2, by_reason=False)
+    assert by_feature == (
+        "customer for 700 days (raises churn risk); "
+        "P(active) 20% by the BTYD model (raises churn risk)"
+    )
+    # a reason's direction is its sum's, and its words name the figures pointing that way
+    against = np.array([[0.1, 0.1, -0.3, 0.4, 0.05]])
+    (netted,) = _in_words(against, data, features, 3)
+    assert (
+        netted.split("; ")[1]
+        == "15.00 expected spend a month by the BTYD model (lowers churn risk)"
+    )
+
+
+def test_timing_reads_as_the_last_order_and_the_usual_gap() -> None:
+    features = ["recency_days", "recency_vs_usual", "ipi_mean_days", "ipi_std_days", "monetary"]
+    data = np.array([[94.0, 94 / 31, 31.0, 12.0, 300.0]])
+    # the multiple of the usual gap contributes most; the lead figures say it already
+    values = np.array([[0.2, 0.6, 0.1, 0.0, -0.1]])
+    (text,) = _in_words(values, data, features, 1)
+    assert text == "last order 94 days ago, usual gap between orders 31 days (raises churn risk)"
+    # a spread of the gaps that raises the risk is said after them
+    values = np.array([[0.2, 0.1, 0.1, 0.5, -0.1]])
+    (text,) = _in_words(values, data, features, 1)
+    assert text == (
+        "last order 94 days ago, usual gap between orders 31 days, gaps between orders "
+        "vary by 12 days (raises churn risk)"
+    )
 
 
 def test_a_customer_without_a_purchase_still_reads_three_reasons() -> None:

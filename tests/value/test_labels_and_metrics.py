@@ -272,13 +272,13 @@ def test_factors_read_as_words() -> None:
     assert describe("btyd_orders_rate", 0.0106 / 30) == (
         "0.011 expected orders a month by the BTYD model"
     )
-    assert describe("btyd_spend_rate", 0.5) == "15.00 expected spend a month by the BTYD models"
+    assert describe("btyd_spend_rate", 0.5) == "15.00 expected spend a month by the BTYD model"
     # a month's rate too small to print in two decimals reads as under 0.01, never 8.4e-06
     assert describe("btyd_orders_rate", 8.4e-6 / 30) == (
         "under 0.01 expected orders a month by the BTYD model"
     )
     assert describe("btyd_spend_rate", 0.003 / 30) == (
-        "under 0.01 expected spend a month by the BTYD models"
+        "under 0.01 expected spend a month by the BTYD model"
     )
     assert describe("btyd_orders_rate", 0.0) == "0 expected orders a month by the BTYD model"
     assert describe("trend_90d", 0.25).startswith("spent more in the last 90 days")

@@ -2,12 +2,14 @@
 
 TreeSHAP (LightGBM's own ``pred_contrib`` for the LightGBM model, the ``shap`` package
 for other trees) splits each customer's churn score (log-odds of the
-gradient-boosting churn model) into one contribution per feature. Three of them, with
-their direction, become ``top_factors``: "last order 94 days ago (raises churn risk);
-usual gap 31 days (raises churn risk); ...". For a customer at risk, the largest of
-those that raise the risk come first; for one not at risk, the largest that lower it;
-the largest of the others fill the list. The mean absolute contribution per feature is
-the global importance.
+gradient-boosting churn model) into one contribution per feature. Features that say one
+thing about the customer (the days since the last order and the usual gap; BTYD's three
+outputs; the spend in each category and its share) form one reason, whose contribution
+is the sum of theirs, as SHAP values add up. Three reasons, with their direction, become
+``top_factors``: "last order 94 days ago, usual gap between orders 31 days (raises churn
+risk); ...". For a customer at risk, the largest of those that raise the risk come
+first; for one not at risk, the largest that lower it; the largest of the others fill
+the list. The mean absolute contribution per feature is the global importance.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ _PHRASES = {
     "distinct_stores": "bought in {v:.0f} stores",
     "weekend_share": "{v:.0%} of purchase days at the weekend",
     "avg_basket_lines": "{v:.1f} lines per order on average",
-    "btyd_p_alive": "P(active) {v:.0%} by the BTYD model",
+    "btyd_p_alive": "P(active) {v:.0%}",
 }
 
 
@@ -58,8 +60,8 @@ def _count(value: float) -> str:
 
 
 _MONTHLY = {
-    "btyd_orders_rate": (_count, "{} expected orders a month by the BTYD model"),
-    "btyd_spend_rate": ("{:,.2f}".format, "{} expected spend a month by the BTYD models"),
+    "btyd_orders_rate": (_count, "{} expected orders a month"),
+    "btyd_spend_rate": ("{:,.2f}".format, "{} expected spend a month"),
 }
 MONTHLY_FLOOR = 0.01
 
@@ -100,6 +102,44 @@ def _trend_in_words(value: float) -> str:
     return "spent as much in the last 90 days as in the 90 before"
 
 
+# Which reason each feature tells (the others tell one of their own), and the words
+# said once after a reason's figures. A reason's contribution is the sum of its
+# features': BTYD's P(active), orders and spend a month are one model's view, and listed
+# apart they filled all three places of most lapsed customers with it.
+_REASON_OF = {
+    **dict.fromkeys(
+        ("recency_days", "recency_vs_usual", "ipi_mean_days", "ipi_std_days"), "timing"
+    ),
+    **dict.fromkeys(("btyd_p_alive", "btyd_orders_rate", "btyd_spend_rate"), "btyd"),
+    **dict.fromkeys(("frequency", "purchase_days"), "orders"),
+    **dict.fromkeys(("monetary", "repeat_spend", "trend_90d"), "spend"),
+    **dict.fromkeys(
+        ("monetary_mean", "order_value_max", "order_value_std", "avg_basket_lines"), "order size"
+    ),
+    **dict.fromkeys(("refund_count", "refund_amount", "cancelled_count"), "returns"),
+    "distinct_categories": "categories",
+}
+_REASON_TAIL = {"btyd": " by the BTYD model"}
+# Figures said first whenever their reason is named, as the issue's "last order 94 days
+# ago, usual gap 31 days"; the gap as a multiple of the usual one is what they imply.
+_LEAD = ("recency_days", "ipi_mean_days")
+_LEAD_IMPLIES = ("recency_vs_usual",)
+# Figures of one reason said at most: the largest contributions pointing its way.
+_FIGURES_PER_REASON = 2
+
+
+def reason_of(feature: str) -> str:
+    """The reason ``feature`` tells: "orders" for the order counts (``orders_90d`` too),
+    "categories" for each category's spend and share, the feature itself for one that
+    tells its own."""
+    window = _WINDOW.match(feature)
+    if window:
+        return window.group(1)
+    if feature.startswith(("share__", "spend__")):
+        return "categories"
+    return _REASON_OF.get(feature, feature)
+
+
 # Places beyond ``top`` read in one pass, to pass over a factor whose words repeat.
 _SPARE_FACTORS = 3
 
@@ -119,11 +159,34 @@ _ONE = re.compile(r"(?<![\d.,])1 (" + "|".join(_SINGULAR) + r")\b")
 
 def describe(feature: str, value: float) -> str:
     """One feature's value in words a marketer reads without a glossary."""
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        if feature.startswith("share__"):  # a share of no sale spend
+    return _say([(feature, value)])
+
+
+def _missing(value: float | None) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value))
+
+
+def _figure(feature: str, value: float) -> str:
+    """One feature's value in words, without its reason's tail."""
+    if _missing(value):
+        if feature.startswith(("share__", "spend__")):  # a category of no sale spend
             return _NO_PURCHASE
         return _MISSING.get(feature, f"no {feature.replace('_', ' ')} yet")
     return _ONE.sub(lambda m: "1 " + _SINGULAR[m.group(1)], _in_phrase(feature, value))
+
+
+def _say(figures: list[tuple[str, float]]) -> str:
+    """One reason in words: its figures (features of one reason, largest contribution
+    first), each said once, then the reason's tail ("by the BTYD model") where a figure
+    has a value."""
+    said: list[str] = []
+    for feature, value in figures:
+        text = _figure(feature, value)
+        if text not in said:
+            said.append(text)
+    known = [feature for feature, value in figures if not _missing(value)]
+    tail = _REASON_TAIL.get(reason_of(known[0]), "") if known else ""
+    return ", ".join(said) + tail
 
 
 def _in_phrase(feature: str, value: float) -> str:
@@ -245,19 +308,60 @@ def _split_patterns(
     return distinct_rows(key)
 
 
+def _reasons(features: list[str], by_reason: bool = True) -> list[np.ndarray]:
+    """The feature indices of each reason (:func:`reason_of`), in the order the reasons
+    first appear; with ``by_reason=False`` every feature is a reason of its own."""
+    if not by_reason:
+        return [np.array([j]) for j in range(len(features))]
+    members: dict[str, list[int]] = {}
+    for j, feature in enumerate(features):
+        members.setdefault(reason_of(feature), []).append(j)
+    return [np.array(group) for group in members.values()]
+
+
+def _figures(
+    values: np.ndarray, reasons: list[np.ndarray], totals: np.ndarray, features: list[str]
+) -> np.ndarray:
+    """Per row and reason, the features its words name (-1 pads): the reason's lead
+    figures (the days since the last order and the usual gap, "last order 94 days ago,
+    usual gap between orders 31 days"), then its ``_FIGURES_PER_REASON`` largest
+    contributions pointing its way that the lead does not already say; at least one
+    figure whichever way it points."""
+    width = max(len(_LEAD) + _FIGURES_PER_REASON, _FIGURES_PER_REASON)
+    figures = np.full((len(values), len(reasons), width), -1, dtype=np.int64)
+    for r, members in enumerate(reasons):
+        toward = values[:, members] * np.sign(totals[:, r])[:, None]
+        order = np.argsort(-toward, axis=1, kind="stable")[:, :_FIGURES_PER_REASON]
+        picked = members[order]
+        picked[np.take_along_axis(toward, order, axis=1) <= 0] = -1
+        picked[:, 0] = members[order[:, 0]]
+        lead = [j for name in _LEAD for j in members if features[j] == name]
+        if lead:
+            implied = [j for j in members if features[j] in _LEAD_IMPLIES]
+            picked[np.isin(picked, lead + implied)] = -1
+            figures[:, r, : len(lead)] = lead
+        figures[:, r, len(lead) : len(lead) + picked.shape[1]] = picked
+    return figures
+
+
 def _in_words(
     values: np.ndarray,
     data: np.ndarray,
     features: list[str],
     top: int,
     at_risk: np.ndarray | None = None,
+    *,
+    by_reason: bool = True,
 ) -> list[str]:
-    """Each row's ``top`` contributions as "<feature in words> (raises churn risk)"
-    joined by semicolons: the largest first or, with ``at_risk``, the largest of those
-    that raise the risk first in a row at risk (those that lower it in the others), then
-    the largest of the rest. A factor whose words an earlier one of the row already said
-    (three gap features missing for one reason all read "no repeat purchase yet") is
-    passed over for the next.
+    """Each row's ``top`` reasons as "<reason in words> (raises churn risk)" joined by
+    semicolons. A reason's contribution is the sum of its features' (:func:`reason_of`;
+    ``by_reason=False`` makes every feature a reason, for measuring what the grouping
+    changes) and its words name its largest figures pointing its way. The largest
+    reasons come first or, with ``at_risk``, the largest of those that raise the risk
+    first in a row at risk (those that lower it in the others), then the largest of the
+    rest. A reason whose words an earlier one of the row already said (shares and order
+    values missing for one reason all read "no completed purchase yet") is passed over
+    for the next.
 
     Why the direction comes first: a valuable customer at 60 % churn risk in a shop
     where 90 % of customers order nothing in the horizon is less at risk than most, so
@@ -266,54 +370,50 @@ def _in_words(
     why they might leave. Credit scoring's reason codes list a declined applicant's
     adverse factors the same way.
 
-    Each distinct (feature, value) is described once: among the 100,000 customers
-    explained at a time many share a recency or an order count, and describing every
-    factor anew took 6 of a 1M-customer scoring run's 64 s (docs/performance.md)."""
-    size = np.abs(values)
+    Each distinct set of (feature, value) figures is described once: among the 100,000
+    customers explained at a time many share a recency or an order count, and describing
+    every factor anew took 6 of a 1M-customer scoring run's 64 s (docs/performance.md)."""
+    reasons = _reasons(features, by_reason)
+    membership = np.zeros((len(features), len(reasons)))
+    for r, members in enumerate(reasons):
+        membership[members, r] = 1.0
+    totals = values @ membership
+    size = np.abs(totals)
     if at_risk is not None:
-        wanted = np.where(np.asarray(at_risk, bool)[:, None], values > 0, values < 0)
-        # Every contribution pointing the wanted way ranks above every other.
+        wanted = np.where(np.asarray(at_risk, bool)[:, None], totals > 0, totals < 0)
+        # Every reason pointing the wanted way ranks above every other.
         size = size + wanted * (size.max(initial=0.0) + 1.0)
     ranked = np.argsort(-size, axis=1, kind="stable")
+    figures = _figures(values, reasons, totals, features)
     # A few spare places pass over most repeats; a row that still falls short (a
-    # customer with no purchase, whose many missing shares all read alike) reads its
+    # customer with no purchase, whose many missing figures all read alike) reads its
     # whole ranking.
     order = ranked[:, : top + _SPARE_FACTORS]
-    rows = np.arange(len(order))[:, None]
-    phrases: dict[tuple[int, float | None], str] = {}
+    phrases: dict[tuple[tuple[int, float | None], ...], str] = {}
 
-    def distinct(picks: list[int], row_values: list[float], row_raises: list[bool]) -> list[str]:
+    def distinct(i: int, picks: list[int]) -> list[str]:
         said: list[str] = []
         parts = []
-        for j, value, up in zip(picks, row_values, row_raises, strict=True):
-            key = (j, value if value == value else None)  # every NaN is one key
+        for r, named in zip(picks, figures[i, picks].tolist(), strict=True):
+            shown = [(j, float(data[i, j])) for j in named if j >= 0]
+            key = tuple((j, v if v == v else None) for j, v in shown)  # every NaN one key
             phrase = phrases.get(key)
             if phrase is None:
-                phrase = phrases[key] = describe(features[j], value)
+                phrase = phrases[key] = _say([(features[j], v) for j, v in shown])
             if phrase in said:
                 continue
             said.append(phrase)
-            parts.append(f"{phrase} ({'raises' if up else 'lowers'} churn risk)")
+            parts.append(f"{phrase} ({'raises' if totals[i, r] > 0 else 'lowers'} churn risk)")
             if len(parts) == top:
                 break
         return parts
 
     texts = []
-    wanted_parts = min(top, len(features))
-    for i, (picks, row_values, row_raises) in enumerate(
-        zip(
-            order.tolist(),
-            data[rows, order].tolist(),
-            (values[rows, order] > 0).tolist(),
-            strict=True,
-        )
-    ):
-        parts = distinct(picks, row_values, row_raises)
+    wanted_parts = min(top, len(reasons))
+    for i, picks in enumerate(order.tolist()):
+        parts = distinct(i, picks)
         if len(parts) < wanted_parts and order.shape[1] < ranked.shape[1]:
-            whole = ranked[i]
-            parts = distinct(
-                whole.tolist(), data[i, whole].tolist(), (values[i, whole] > 0).tolist()
-            )
+            parts = distinct(i, ranked[i].tolist())
         texts.append("; ".join(parts))
     return texts
 
