@@ -15,9 +15,8 @@ customer:
   figures the three items name carry;
 - ``seconds``: putting every customer's three items in words.
 
-The rankings behind the first two are the wanted-way-first top three, before repeated
-words are passed over (which moves a few customers without a purchase, whose missing
-figures read alike).
+Both are measured on the three factors as scoring lists them (``explain._top_factors``;
+by feature, with every feature a reason of its own).
 
 Two ways of grouping were tried. The first, run before any bar was written, summed each
 reason's contributions and ranked the sums: every customer read three reasons, but the
@@ -91,31 +90,31 @@ def _fitted(shop: str, horizon: int, folder: Path) -> tuple[Any, ...]:
 
 
 def _measures(
-    values: np.ndarray, features: list[str], at_risk: np.ndarray, by_reason: bool
+    values: np.ndarray,
+    data: np.ndarray,
+    features: list[str],
+    at_risk: np.ndarray,
+    by_reason: bool,
 ) -> dict[str, float]:
-    """Distinct reasons among each customer's top three and the share of the wanted-way
-    contributions they carry (module docstring)."""
-    from custintel.value.explain import _reasons, reason_of
+    """Distinct reasons among each customer's top three factors as scoring lists them,
+    and the share of the wanted-way contributions their figures carry (module
+    docstring)."""
+    from custintel.value.explain import _top_factors, reason_of
 
-    reasons = _reasons(features, by_reason)
-    membership = np.zeros((len(features), len(reasons)))
-    for r, members in enumerate(reasons):
-        membership[members, r] = 1.0
-    totals = values @ membership
-    sign = np.where(at_risk, 1.0, -1.0)[:, None]
-    toward = totals * sign
-    size = np.abs(totals) + (toward > 0) * (np.abs(totals).max() + 1.0)
-    top = np.argsort(-size, axis=1, kind="stable")[:, :TOP]
-    rows = np.arange(len(top))[:, None]
-    wanted = np.clip(values * sign, 0, None).sum(axis=1)
-    carried = np.clip(toward[rows, top], 0, None).sum(axis=1)
-    covered = np.divide(carried, wanted, out=np.ones_like(wanted), where=wanted > 0)
-    concept = [reason_of(features[int(r[0])]) for r in reasons]
-    distinct = np.array([len({concept[r] for r in row}) for row in top.tolist()])
+    listed = _top_factors(values, data, features, TOP, at_risk, by_reason=by_reason)
+    sign = np.where(at_risk, 1.0, -1.0)
+    wanted = np.clip(values * sign[:, None], 0, None).sum(axis=1)
+    distinct, carried = [], []
+    for i, factors in enumerate(listed):
+        distinct.append(len({reason_of(features[f.named[0]]) for f in factors}))
+        named = [k for f in factors for k in f.named]
+        carried.append(float(np.clip(values[i, named] * sign[i], 0, None).sum()))
+    share = np.divide(carried, wanted, out=np.ones_like(wanted), where=wanted > 0)
+    counts = np.array(distinct)
     return {
-        "distinct_reasons": float(distinct.mean()),
-        "fewer_than_three": float((distinct < TOP).mean()),
-        "covered": float(covered.mean()),
+        "distinct_reasons": float(counts.mean()),
+        "fewer_than_three": float((counts < TOP).mean()),
+        "covered": float(share.mean()),
     }
 
 
@@ -139,7 +138,7 @@ def step_compare(shop: str, horizon: str) -> None:
         seconds = time.perf_counter() - clock
         key = "by_reason" if by_reason else "by_feature"
         result[key] = {
-            **_measures(values, features, at_risk, by_reason),
+            **_measures(values, data, features, at_risk, by_reason),
             "seconds": seconds,
             "examples": [texts[i] for i in np.flatnonzero(at_risk)[:3]],
         }

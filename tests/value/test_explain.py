@@ -15,6 +15,7 @@ from custintel.value.explain import (
     _in_words,
     _lightgbm_by_pattern,
     _shap_values,
+    _top_factors,
     describe,
     explain_churn,
 )
@@ -115,28 +116,28 @@ def test_features_missing_for_one_reason_are_named_once() -> None:
     assert any("no repeat purchase yet" in t for t in texts)
 
 
-def test_a_reason_is_its_features_together() -> None:
+def test_a_reason_is_named_once_with_its_figures_pointing_its_way() -> None:
     features = ["btyd_p_alive", "btyd_orders_rate", "btyd_spend_rate", "tenure_days", "frequency"]
     data = np.array([[0.2, 0.001, 0.5, 700.0, 5.0]])
-    # each BTYD output alone is smaller than the tenure's contribution, together larger
-    values = np.array([[0.3, 0.25, -0.05, 0.4, 0.1]])
-    (by_reason,) = _in_words(values, data, features, 2)
+    # by feature, BTYD's outputs fill two of three places; by reason, one
+    values = np.array([[0.3, 0.25, -0.05, 0.2, 0.1]])
+    (by_feature,) = _in_words(values, data, features, 3, by_reason=False)
+    assert by_feature == (
+        "P(active) 20% by the BTYD model (raises churn risk); 0.03 expected orders a month "
+        "by the BTYD model (raises churn risk); customer for 700 days (raises churn risk)"
+    )
+    (by_reason,) = _in_words(values, data, features, 3)
     assert by_reason == (
         "P(active) 20%, 0.03 expected orders a month by the BTYD model (raises churn risk); "
-        "customer for 700 days (raises churn risk)"
+        "customer for 700 days (raises churn risk); 5 orders so far (raises churn risk)"
     )
-    (by_feature,) = _in_words(values, data, features, 2, by_reason=False)
-    assert by_feature == (
-        "customer for 700 days (raises churn risk); "
-        "P(active) 20% by the BTYD model (raises churn risk)"
-    )
-    # a reason's direction is its sum's, and its words name the figures pointing that way
-    against = np.array([[0.1, 0.1, -0.3, 0.4, 0.05]])
-    (netted,) = _in_words(against, data, features, 3)
-    assert (
-        netted.split("; ")[1]
-        == "15.00 expected spend a month by the BTYD model (lowers churn risk)"
-    )
+    # a reason is named at its largest feature, with that feature's direction, and its
+    # words leave out the figure pointing the other way (the spend a month lowers it)
+    (staying,) = _in_words(values, data, features, 3, np.array([False]))
+    assert staying.startswith("15.00 expected spend a month by the BTYD model (lowers churn risk)")
+    factors = _top_factors(values, data, features, 3)[0]
+    assert [f.named for f in factors] == [(0, 1), (3,), (4,)]
+    assert [f.raises for f in factors] == [True, True, True]
 
 
 def test_timing_reads_as_the_last_order_and_the_usual_gap() -> None:

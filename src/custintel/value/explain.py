@@ -4,19 +4,19 @@ TreeSHAP (LightGBM's own ``pred_contrib`` for the LightGBM model, the ``shap`` p
 for other trees) splits each customer's churn score (log-odds of the
 gradient-boosting churn model) into one contribution per feature. Features that say one
 thing about the customer (the days since the last order and the usual gap; BTYD's three
-outputs; the spend in each category and its share) form one reason, whose contribution
-is the sum of theirs, as SHAP values add up. Three reasons, with their direction, become
-``top_factors``: "last order 94 days ago, usual gap between orders 31 days (raises churn
-risk); ...". For a customer at risk, the largest of those that raise the risk come
-first; for one not at risk, the largest that lower it; the largest of the others fill
-the list. The mean absolute contribution per feature is the global importance.
+outputs; the spend in each category and its share) are one reason, named once, at its
+largest feature. Three reasons, with their direction, become ``top_factors``: "last
+order 94 days ago, usual gap between orders 31 days (raises churn risk); ...". For a
+customer at risk, the largest of the contributions that raise the risk come first; for
+one not at risk, the largest that lower it; the largest of the others fill the list.
+The mean absolute contribution per feature is the global importance.
 """
 
 from __future__ import annotations
 
 import re
 import warnings
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -103,9 +103,8 @@ def _trend_in_words(value: float) -> str:
 
 
 # Which reason each feature tells (the others tell one of their own), and the words
-# said once after a reason's figures. A reason's contribution is the sum of its
-# features': BTYD's P(active), orders and spend a month are one model's view, and listed
-# apart they filled all three places of most lapsed customers with it.
+# said once after a reason's figures. BTYD's P(active), orders and spend a month are one
+# model's view, and listed apart they filled all three places of many lapsed customers.
 _REASON_OF = {
     **dict.fromkeys(
         ("recency_days", "recency_vs_usual", "ipi_mean_days", "ipi_std_days"), "timing"
@@ -140,8 +139,9 @@ def reason_of(feature: str) -> str:
     return _REASON_OF.get(feature, feature)
 
 
-# Places beyond ``top`` read in one pass, to pass over a factor whose words repeat.
-_SPARE_FACTORS = 3
+# Places of the features' ranking read per factor in one pass, to pass over the later
+# features of a reason already named and words already said.
+_PLACES_PER_FACTOR = 3
 
 # A count that reads as exactly 1 takes the singular: "1 day ago", "1 order so far".
 _SINGULAR = {
@@ -320,21 +320,20 @@ def _reasons(features: list[str], by_reason: bool = True) -> list[np.ndarray]:
 
 
 def _figures(
-    values: np.ndarray, reasons: list[np.ndarray], totals: np.ndarray, features: list[str]
+    values: np.ndarray, reasons: list[np.ndarray], features: list[str], sign: float
 ) -> np.ndarray:
-    """Per row and reason, the features its words name (-1 pads): the reason's lead
-    figures (the days since the last order and the usual gap, "last order 94 days ago,
-    usual gap between orders 31 days"), then its ``_FIGURES_PER_REASON`` largest
-    contributions pointing its way that the lead does not already say; at least one
-    figure whichever way it points."""
-    width = max(len(_LEAD) + _FIGURES_PER_REASON, _FIGURES_PER_REASON)
+    """Per row and reason, the features its words name when it points the way of
+    ``sign`` (-1 pads): the reason's lead figures (the days since the last order and the
+    usual gap, "last order 94 days ago, usual gap between orders 31 days"), then its
+    ``_FIGURES_PER_REASON`` largest contributions pointing that way that the lead does
+    not already say."""
+    width = len(_LEAD) + _FIGURES_PER_REASON
     figures = np.full((len(values), len(reasons), width), -1, dtype=np.int64)
     for r, members in enumerate(reasons):
-        toward = values[:, members] * np.sign(totals[:, r])[:, None]
+        toward = values[:, members] * sign
         order = np.argsort(-toward, axis=1, kind="stable")[:, :_FIGURES_PER_REASON]
         picked = members[order]
         picked[np.take_along_axis(toward, order, axis=1) <= 0] = -1
-        picked[:, 0] = members[order[:, 0]]
         lead = [j for name in _LEAD for j in members if features[j] == name]
         if lead:
             implied = [j for j in members if features[j] in _LEAD_IMPLIES]
@@ -342,6 +341,99 @@ def _figures(
             figures[:, r, : len(lead)] = lead
         figures[:, r, len(lead) : len(lead) + picked.shape[1]] = picked
     return figures
+
+
+class Factor(NamedTuple):
+    """One of a customer's top factors: a reason in words, which way it points, and the
+    features whose values the words name."""
+
+    words: str
+    raises: bool
+    named: tuple[int, ...]
+
+
+def _top_factors(
+    values: np.ndarray,
+    data: np.ndarray,
+    features: list[str],
+    top: int,
+    at_risk: np.ndarray | None = None,
+    *,
+    by_reason: bool = True,
+) -> list[list[Factor]]:
+    """Each row's ``top`` factors, one per reason (:func:`reason_of`; ``by_reason=False``
+    makes every feature a reason, for measuring what the grouping changes).
+
+    The features are ranked by their contributions, the largest first or, with
+    ``at_risk``, the largest of those that raise the risk first in a row at risk (those
+    that lower it in the others), then the largest of the rest. Down that ranking, a
+    reason is named at its first feature, with that feature's direction, in the words
+    of its figures pointing the same way (:func:`_figures`); its later features are
+    passed over, as is a reason whose words an earlier factor already said (shares and
+    order values missing for one reason all read "no completed purchase yet").
+
+    Why the direction comes first: a valuable customer at 60 % churn risk in a shop
+    where 90 % of customers order nothing in the horizon is less at risk than most, so
+    their largest contributions all lower the risk (many orders a month, a recent
+    order); listed by size alone, the at-risk table said why they might stay and never
+    why they might leave. Credit scoring's reason codes list a declined applicant's
+    adverse factors the same way. Why a reason is named at its largest feature rather
+    than ranked by its features' sum: a sum nets a reason's figures against each other
+    (a late last order against a long usual gap), and the three reasons so ranked
+    carried less of what pushes a customer the wanted way than three features
+    (bench/churn_reasons.py).
+
+    Each distinct set of (feature, value) figures is described once: among the 100,000
+    customers explained at a time many share a recency or an order count, and describing
+    every factor anew took 6 of a 1M-customer scoring run's 64 s (docs/performance.md)."""
+    reasons = _reasons(features, by_reason)
+    reason_index = np.empty(len(features), dtype=np.int64)
+    for r, members in enumerate(reasons):
+        reason_index[members] = r
+    size = np.abs(values)
+    if at_risk is not None:
+        wanted = np.where(np.asarray(at_risk, bool)[:, None], values > 0, values < 0)
+        # Every contribution pointing the wanted way ranks above every other.
+        size = size + wanted * (size.max(initial=0.0) + 1.0)
+    ranked = np.argsort(-size, axis=1, kind="stable")
+    figures = {up: _figures(values, reasons, features, 1.0 if up else -1.0) for up in (True, False)}
+    # A few places per reason pass over most repeats; a row that still falls short (a
+    # customer with no purchase, whose many missing figures all read alike) reads its
+    # whole ranking.
+    order = ranked[:, : top * _PLACES_PER_FACTOR]
+    phrases: dict[tuple[tuple[int, float | None], ...], str] = {}
+
+    def distinct(i: int, picks: list[int]) -> list[Factor]:
+        named_reasons: set[int] = set()
+        said: set[str] = set()
+        factors = []
+        for j in picks:
+            r = int(reason_index[j])
+            if r in named_reasons:
+                continue
+            named_reasons.add(r)
+            up = bool(values[i, j] > 0)
+            shown = [(k, float(data[i, k])) for k in figures[up][i, r].tolist() if k >= 0]
+            key = tuple((k, v if v == v else None) for k, v in shown)  # every NaN one key
+            phrase = phrases.get(key)
+            if phrase is None:
+                phrase = phrases[key] = _say([(features[k], v) for k, v in shown])
+            if phrase in said:
+                continue
+            said.add(phrase)
+            factors.append(Factor(phrase, up, tuple(k for k, _ in shown)))
+            if len(factors) == top:
+                break
+        return factors
+
+    listed = []
+    wanted_parts = min(top, len(reasons))
+    for i, picks in enumerate(order.tolist()):
+        factors = distinct(i, picks)
+        if len(factors) < wanted_parts and order.shape[1] < ranked.shape[1]:
+            factors = distinct(i, ranked[i].tolist())
+        listed.append(factors)
+    return listed
 
 
 def _in_words(
@@ -353,69 +445,12 @@ def _in_words(
     *,
     by_reason: bool = True,
 ) -> list[str]:
-    """Each row's ``top`` reasons as "<reason in words> (raises churn risk)" joined by
-    semicolons. A reason's contribution is the sum of its features' (:func:`reason_of`;
-    ``by_reason=False`` makes every feature a reason, for measuring what the grouping
-    changes) and its words name its largest figures pointing its way. The largest
-    reasons come first or, with ``at_risk``, the largest of those that raise the risk
-    first in a row at risk (those that lower it in the others), then the largest of the
-    rest. A reason whose words an earlier one of the row already said (shares and order
-    values missing for one reason all read "no completed purchase yet") is passed over
-    for the next.
-
-    Why the direction comes first: a valuable customer at 60 % churn risk in a shop
-    where 90 % of customers order nothing in the horizon is less at risk than most, so
-    their largest contributions all lower the risk (many orders a month, a recent
-    order); listed by size alone, the at-risk table said why they might stay and never
-    why they might leave. Credit scoring's reason codes list a declined applicant's
-    adverse factors the same way.
-
-    Each distinct set of (feature, value) figures is described once: among the 100,000
-    customers explained at a time many share a recency or an order count, and describing
-    every factor anew took 6 of a 1M-customer scoring run's 64 s (docs/performance.md)."""
-    reasons = _reasons(features, by_reason)
-    membership = np.zeros((len(features), len(reasons)))
-    for r, members in enumerate(reasons):
-        membership[members, r] = 1.0
-    totals = values @ membership
-    size = np.abs(totals)
-    if at_risk is not None:
-        wanted = np.where(np.asarray(at_risk, bool)[:, None], totals > 0, totals < 0)
-        # Every reason pointing the wanted way ranks above every other.
-        size = size + wanted * (size.max(initial=0.0) + 1.0)
-    ranked = np.argsort(-size, axis=1, kind="stable")
-    figures = _figures(values, reasons, totals, features)
-    # A few spare places pass over most repeats; a row that still falls short (a
-    # customer with no purchase, whose many missing figures all read alike) reads its
-    # whole ranking.
-    order = ranked[:, : top + _SPARE_FACTORS]
-    phrases: dict[tuple[tuple[int, float | None], ...], str] = {}
-
-    def distinct(i: int, picks: list[int]) -> list[str]:
-        said: list[str] = []
-        parts = []
-        for r, named in zip(picks, figures[i, picks].tolist(), strict=True):
-            shown = [(j, float(data[i, j])) for j in named if j >= 0]
-            key = tuple((j, v if v == v else None) for j, v in shown)  # every NaN one key
-            phrase = phrases.get(key)
-            if phrase is None:
-                phrase = phrases[key] = _say([(features[j], v) for j, v in shown])
-            if phrase in said:
-                continue
-            said.append(phrase)
-            parts.append(f"{phrase} ({'raises' if totals[i, r] > 0 else 'lowers'} churn risk)")
-            if len(parts) == top:
-                break
-        return parts
-
-    texts = []
-    wanted_parts = min(top, len(reasons))
-    for i, picks in enumerate(order.tolist()):
-        parts = distinct(i, picks)
-        if len(parts) < wanted_parts and order.shape[1] < ranked.shape[1]:
-            parts = distinct(i, ranked[i].tolist())
-        texts.append("; ".join(parts))
-    return texts
+    """Each row's ``top`` factors (:func:`_top_factors`) as "<reason in words> (raises
+    churn risk)", joined by semicolons."""
+    return [
+        "; ".join(f"{f.words} ({'raises' if f.raises else 'lowers'} churn risk)" for f in row)
+        for row in _top_factors(values, data, features, top, at_risk, by_reason=by_reason)
+    ]
 
 
 def explain_churn(
