@@ -225,6 +225,7 @@ def test_the_top_factors_say_which_model_they_explain_and_how_it_agrees() -> Non
     assert own.status == "measured" and own.model == "gbm"
     assert "ROC-AUC 0.800" in own.note and "the model behind churn_probability" in own.note
     assert "at medium or high risk reads first what raises it" in own.note
+    assert "each factor is one reason" in own.note
     other = factors("btyd", 0.83)
     assert other.status == "measured" and other.model == "gbm"
     assert "comes from btyd" in other.note

@@ -404,10 +404,12 @@ def _top_factors(
             f"{factors['customers']:,} customers): where the two disagree, a factor says "
             f"why {model} sees the risk, not why {chosen} does"
         )
-    # explain._in_words: the factors pointing the way of the customer's risk come first
+    # explain._top_factors: one factor per reason, those pointing the way of the
+    # customer's risk first
     note += (
-        "; a customer at medium or high risk reads first what raises it, one at low risk "
-        "what lowers it"
+        "; each factor is one reason (features that say one thing, such as the last order "
+        "and the usual gap, together); a customer at medium or high risk reads first what "
+        "raises it, one at low risk what lowers it"
     )
     chance = _at_chance(_chosen_p(measured, "roc_auc_p"))
     if chance:

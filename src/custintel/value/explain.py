@@ -159,11 +159,11 @@ _ONE = re.compile(r"(?<![\d.,])1 (" + "|".join(_SINGULAR) + r")\b")
 
 def describe(feature: str, value: float) -> str:
     """One feature's value in words a marketer reads without a glossary."""
-    return _say([(feature, value)])
+    return _joined([_figure(feature, value)], reason_of(feature), not _missing(value))
 
 
 def _missing(value: float | None) -> bool:
-    return value is None or (isinstance(value, float) and np.isnan(value))
+    return value is None or value != value  # NaN is the one value unequal to itself
 
 
 def _figure(feature: str, value: float) -> str:
@@ -172,21 +172,14 @@ def _figure(feature: str, value: float) -> str:
         if feature.startswith(("share__", "spend__")):  # a category of no sale spend
             return _NO_PURCHASE
         return _MISSING.get(feature, f"no {feature.replace('_', ' ')} yet")
-    return _ONE.sub(lambda m: "1 " + _SINGULAR[m.group(1)], _in_phrase(feature, value))
+    text = _in_phrase(feature, value)
+    return _ONE.sub(lambda m: "1 " + _SINGULAR[m.group(1)], text) if "1 " in text else text
 
 
-def _say(figures: list[tuple[str, float]]) -> str:
-    """One reason in words: its figures (features of one reason, largest contribution
-    first), each said once, then the reason's tail ("by the BTYD model") where a figure
-    has a value."""
-    said: list[str] = []
-    for feature, value in figures:
-        text = _figure(feature, value)
-        if text not in said:
-            said.append(text)
-    known = [feature for feature, value in figures if not _missing(value)]
-    tail = _REASON_TAIL.get(reason_of(known[0]), "") if known else ""
-    return ", ".join(said) + tail
+def _joined(words: list[str], reason: str, known: bool) -> str:
+    """One reason in words: its figures' words (largest contribution first), each said
+    once, then the reason's tail ("by the BTYD model") where a figure has a value."""
+    return ", ".join(dict.fromkeys(words)) + (_REASON_TAIL.get(reason, "") if known else "")
 
 
 def _in_phrase(feature: str, value: float) -> str:
@@ -319,30 +312,6 @@ def _reasons(features: list[str], by_reason: bool = True) -> list[np.ndarray]:
     return [np.array(group) for group in members.values()]
 
 
-def _figures(
-    values: np.ndarray, reasons: list[np.ndarray], features: list[str], sign: float
-) -> np.ndarray:
-    """Per row and reason, the features its words name when it points the way of
-    ``sign`` (-1 pads): the reason's lead figures (the days since the last order and the
-    usual gap, "last order 94 days ago, usual gap between orders 31 days"), then its
-    ``_FIGURES_PER_REASON`` largest contributions pointing that way that the lead does
-    not already say."""
-    width = len(_LEAD) + _FIGURES_PER_REASON
-    figures = np.full((len(values), len(reasons), width), -1, dtype=np.int64)
-    for r, members in enumerate(reasons):
-        toward = values[:, members] * sign
-        order = np.argsort(-toward, axis=1, kind="stable")[:, :_FIGURES_PER_REASON]
-        picked = members[order]
-        picked[np.take_along_axis(toward, order, axis=1) <= 0] = -1
-        lead = [j for name in _LEAD for j in members if features[j] == name]
-        if lead:
-            implied = [j for j in members if features[j] in _LEAD_IMPLIES]
-            picked[np.isin(picked, lead + implied)] = -1
-            figures[:, r, : len(lead)] = lead
-        figures[:, r, len(lead) : len(lead) + picked.shape[1]] = picked
-    return figures
-
-
 class Factor(NamedTuple):
     """One of a customer's top factors: a reason in words, which way it points, and the
     features whose values the words name."""
@@ -367,10 +336,13 @@ def _top_factors(
     The features are ranked by their contributions, the largest first or, with
     ``at_risk``, the largest of those that raise the risk first in a row at risk (those
     that lower it in the others), then the largest of the rest. Down that ranking, a
-    reason is named at its first feature, with that feature's direction, in the words
-    of its figures pointing the same way (:func:`_figures`); its later features are
-    passed over, as is a reason whose words an earlier factor already said (shares and
-    order values missing for one reason all read "no completed purchase yet").
+    reason is named at its first feature, with that feature's direction; its words name
+    the reason's lead figures (the last order and the usual gap: "last order 94 days ago,
+    usual gap between orders 31 days"), then that feature and the reason's next largest
+    pointing the same way, ``_FIGURES_PER_REASON`` at most, those the lead says already
+    left out. Its later features are passed over, as is a reason whose words an earlier
+    factor already said (shares and order values missing for one reason all read "no
+    completed purchase yet").
 
     Why the direction comes first: a valuable customer at 60 % churn risk in a shop
     where 90 % of customers order nothing in the horizon is less at risk than most, so
@@ -383,55 +355,80 @@ def _top_factors(
     carried less of what pushes a customer the wanted way than three features
     (bench/churn_reasons.py).
 
-    Each distinct set of (feature, value) figures is described once: among the 100,000
-    customers explained at a time many share a recency or an order count, and describing
-    every factor anew took 6 of a 1M-customer scoring run's 64 s (docs/performance.md)."""
-    reasons = _reasons(features, by_reason)
-    reason_index = np.empty(len(features), dtype=np.int64)
+    Each distinct (feature, value) is put in words once: among the 100,000 customers
+    explained at a time many share a recency or an order count, and describing every
+    factor anew took 6 of a 1M-customer scoring run's 64 s (docs/performance.md)."""
+    reasons = [group.tolist() for group in _reasons(features, by_reason)]
+    reason_of_feature = [0] * len(features)
     for r, members in enumerate(reasons):
-        reason_index[members] = r
+        for j in members:
+            reason_of_feature[j] = r
+    names = [reason_of(features[members[0]]) for members in reasons]
+    leads = [[j for name in _LEAD for j in members if features[j] == name] for members in reasons]
+    unsaid = [
+        set(lead) | {j for j in members if lead and features[j] in _LEAD_IMPLIES}
+        for members, lead in zip(reasons, leads, strict=True)
+    ]
     size = np.abs(values)
     if at_risk is not None:
         wanted = np.where(np.asarray(at_risk, bool)[:, None], values > 0, values < 0)
         # Every contribution pointing the wanted way ranks above every other.
         size = size + wanted * (size.max(initial=0.0) + 1.0)
     ranked = np.argsort(-size, axis=1, kind="stable")
-    figures = {up: _figures(values, reasons, features, 1.0 if up else -1.0) for up in (True, False)}
-    # A few places per reason pass over most repeats; a row that still falls short (a
-    # customer with no purchase, whose many missing figures all read alike) reads its
-    # whole ranking.
-    order = ranked[:, : top * _PLACES_PER_FACTOR]
-    phrases: dict[tuple[tuple[int, float | None], ...], str] = {}
+    words: dict[tuple[int, float | None], str] = {}
 
-    def distinct(i: int, picks: list[int]) -> list[Factor]:
+    def figure(k: int, value: float) -> str:
+        key = (k, value if value == value else None)  # every NaN is one key
+        text = words.get(key)
+        if text is None:
+            text = words[key] = _figure(features[k], value)
+        return text
+
+    def walk(picks: list[int], row: list[float], row_data: list[float]) -> list[Factor]:
         named_reasons: set[int] = set()
         said: set[str] = set()
-        factors = []
+        factors: list[Factor] = []
         for j in picks:
-            r = int(reason_index[j])
+            r = reason_of_feature[j]
             if r in named_reasons:
                 continue
             named_reasons.add(r)
-            up = bool(values[i, j] > 0)
-            shown = [(k, float(data[i, k])) for k in figures[up][i, r].tolist() if k >= 0]
-            key = tuple((k, v if v == v else None) for k, v in shown)  # every NaN one key
-            phrase = phrases.get(key)
-            if phrase is None:
-                phrase = phrases[key] = _say([(features[k], v) for k, v in shown])
+            raises = row[j] > 0
+            members = reasons[r]
+            if len(members) == 1:
+                named = members
+            else:
+                # the reason's figures pointing the way of j, j (its largest) first
+                same_way = sorted(
+                    (k for k in members if k not in unsaid[r] and (row[k] > 0) == raises),
+                    key=lambda k: -abs(row[k]),
+                )
+                named = leads[r] + same_way[:_FIGURES_PER_REASON] or [j]
+            shown = [row_data[k] for k in named]
+            phrase = _joined(
+                [figure(k, v) for k, v in zip(named, shown, strict=True)],
+                names[r],
+                any(v == v for v in shown),
+            )
             if phrase in said:
                 continue
             said.add(phrase)
-            factors.append(Factor(phrase, up, tuple(k for k, _ in shown)))
+            factors.append(Factor(phrase, raises, tuple(named)))
             if len(factors) == top:
                 break
         return factors
 
-    listed = []
+    # A few places per reason pass over most repeats; a row that still falls short (a
+    # customer with no purchase, whose many missing figures all read alike) reads its
+    # whole ranking.
+    places = min(top * _PLACES_PER_FACTOR, len(features))
     wanted_parts = min(top, len(reasons))
-    for i, picks in enumerate(order.tolist()):
-        factors = distinct(i, picks)
-        if len(factors) < wanted_parts and order.shape[1] < ranked.shape[1]:
-            factors = distinct(i, ranked[i].tolist())
+    listed = []
+    rows = zip(ranked[:, :places].tolist(), values.tolist(), data.tolist(), strict=True)
+    for i, (picks, row, row_data) in enumerate(rows):
+        factors = walk(picks, row, row_data)
+        if len(factors) < wanted_parts and places < len(features):
+            factors = walk(ranked[i].tolist(), row, row_data)
         listed.append(factors)
     return listed
 
