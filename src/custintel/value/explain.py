@@ -301,15 +301,15 @@ def _split_patterns(
     return distinct_rows(key)
 
 
-def _reasons(features: list[str], by_reason: bool = True) -> list[np.ndarray]:
+def _reasons(features: list[str], by_reason: bool = True) -> list[list[int]]:
     """The feature indices of each reason (:func:`reason_of`), in the order the reasons
     first appear; with ``by_reason=False`` every feature is a reason of its own."""
     if not by_reason:
-        return [np.array([j]) for j in range(len(features))]
+        return [[j] for j in range(len(features))]
     members: dict[str, list[int]] = {}
     for j, feature in enumerate(features):
         members.setdefault(reason_of(feature), []).append(j)
-    return [np.array(group) for group in members.values()]
+    return list(members.values())
 
 
 class Factor(NamedTuple):
@@ -339,10 +339,10 @@ def _top_factors(
     reason is named at its first feature, with that feature's direction; its words name
     the reason's lead figures (the last order and the usual gap: "last order 94 days ago,
     usual gap between orders 31 days"), then that feature and the reason's next largest
-    pointing the same way, ``_FIGURES_PER_REASON`` at most, those the lead says already
-    left out. Its later features are passed over, as is a reason whose words an earlier
-    factor already said (shares and order values missing for one reason all read "no
-    completed purchase yet").
+    pointing the same way among the places of the ranking read, ``_FIGURES_PER_REASON``
+    at most, those the lead says already left out. Its later features are passed over,
+    as is a reason whose words an earlier factor already said (shares and order values
+    missing for one reason all read "no completed purchase yet").
 
     Why the direction comes first: a valuable customer at 60 % churn risk in a shop
     where 90 % of customers order nothing in the horizon is less at risk than most, so
@@ -358,7 +358,7 @@ def _top_factors(
     Each distinct (feature, value) is put in words once: among the 100,000 customers
     explained at a time many share a recency or an order count, and describing every
     factor anew took 6 of a 1M-customer scoring run's 64 s (docs/performance.md)."""
-    reasons = [group.tolist() for group in _reasons(features, by_reason)]
+    reasons = _reasons(features, by_reason)
     reason_of_feature = [0] * len(features)
     for r, members in enumerate(reasons):
         for j in members:
@@ -376,6 +376,7 @@ def _top_factors(
         size = size + wanted * (size.max(initial=0.0) + 1.0)
     ranked = np.argsort(-size, axis=1, kind="stable")
     words: dict[tuple[int, float | None], str] = {}
+    alone: dict[tuple[int, float | None], str] = {}
 
     def figure(k: int, value: float) -> str:
         key = (k, value if value == value else None)  # every NaN is one key
@@ -384,32 +385,47 @@ def _top_factors(
             text = words[key] = _figure(features[k], value)
         return text
 
-    def walk(picks: list[int], row: list[float], row_data: list[float]) -> list[Factor]:
+    single = [len(members) == 1 for members in reasons]
+    # The lead figures' values, said whatever their place in a row's ranking.
+    lead_values = {j: data[:, j].tolist() for lead in leads for j in lead}
+
+    def walk(i: int, picks: list[int], row: list[float], row_data: list[float]) -> list[Factor]:
+        """Row ``i``'s factors down its ranked features ``picks`` (``row`` and
+        ``row_data``: their contributions and values, in that order)."""
+        reason = [reason_of_feature[j] for j in picks]
         named_reasons: set[int] = set()
         said: set[str] = set()
         factors: list[Factor] = []
-        for j in picks:
-            r = reason_of_feature[j]
+        for p, j in enumerate(picks):
+            r = reason[p]
             if r in named_reasons:
                 continue
             named_reasons.add(r)
-            raises = row[j] > 0
-            members = reasons[r]
-            if len(members) == 1:
-                named = members
+            raises = row[p] > 0
+            if single[r]:  # most reasons: one feature, its words kept by value
+                value = row_data[p]
+                key = (j, value if value == value else None)
+                phrase = alone.get(key)
+                if phrase is None:
+                    phrase = alone[key] = describe(features[j], value)
+                named = [j]
             else:
-                # the reason's figures pointing the way of j, j (its largest) first
-                same_way = sorted(
-                    (k for k in members if k not in unsaid[r] and (row[k] > 0) == raises),
-                    key=lambda k: -abs(row[k]),
+                # j and the reason's next features down the ranking pointing its way:
+                # the largest of them, as the ranking puts each way's largest first
+                same_way = [
+                    q
+                    for q in range(p, len(picks))
+                    if reason[q] == r and picks[q] not in unsaid[r] and (row[q] > 0) == raises
+                ][:_FIGURES_PER_REASON]
+                named = leads[r] + [picks[q] for q in same_way]
+                shown = [lead_values[k][i] for k in leads[r]] + [row_data[q] for q in same_way]
+                if not named:  # the lead's own ratio, with no lead to say it
+                    named, shown = [j], [row_data[p]]
+                phrase = _joined(
+                    [figure(k, v) for k, v in zip(named, shown, strict=True)],
+                    names[r],
+                    any(v == v for v in shown),
                 )
-                named = leads[r] + same_way[:_FIGURES_PER_REASON] or [j]
-            shown = [row_data[k] for k in named]
-            phrase = _joined(
-                [figure(k, v) for k, v in zip(named, shown, strict=True)],
-                names[r],
-                any(v == v for v in shown),
-            )
             if phrase in said:
                 continue
             said.add(phrase)
@@ -420,15 +436,18 @@ def _top_factors(
 
     # A few places per reason pass over most repeats; a row that still falls short (a
     # customer with no purchase, whose many missing figures all read alike) reads its
-    # whole ranking.
+    # whole ranking. Only the places read are gathered into lists.
     places = min(top * _PLACES_PER_FACTOR, len(features))
     wanted_parts = min(top, len(reasons))
+    order = ranked[:, :places]
+    at = np.arange(len(values))[:, None]
     listed = []
-    rows = zip(ranked[:, :places].tolist(), values.tolist(), data.tolist(), strict=True)
+    rows = zip(order.tolist(), values[at, order].tolist(), data[at, order].tolist(), strict=True)
     for i, (picks, row, row_data) in enumerate(rows):
-        factors = walk(picks, row, row_data)
+        factors = walk(i, picks, row, row_data)
         if len(factors) < wanted_parts and places < len(features):
-            factors = walk(ranked[i].tolist(), row, row_data)
+            whole = ranked[i]
+            factors = walk(i, whole.tolist(), values[i, whole].tolist(), data[i, whole].tolist())
         listed.append(factors)
     return listed
 
