@@ -378,8 +378,11 @@ def _top_factors(
     words: dict[tuple[int, float | None], str] = {}
     alone: dict[tuple[int, float | None], str] = {}
 
+    def key_of(k: int, value: float) -> tuple[int, float | None]:
+        return (k, value if value == value else None)  # every NaN is one key
+
     def figure(k: int, value: float) -> str:
-        key = (k, value if value == value else None)  # every NaN is one key
+        key = key_of(k, value)
         text = words.get(key)
         if text is None:
             text = words[key] = _figure(features[k], value)
@@ -403,11 +406,10 @@ def _top_factors(
             named_reasons.add(r)
             raises = row[p] > 0
             if single[r]:  # most reasons: one feature, its words kept by value
-                value = row_data[p]
-                key = (j, value if value == value else None)
+                key = key_of(j, row_data[p])
                 phrase = alone.get(key)
                 if phrase is None:
-                    phrase = alone[key] = describe(features[j], value)
+                    phrase = alone[key] = describe(features[j], row_data[p])
                 named = [j]
             else:
                 # j and the reason's next features down the ranking pointing its way:
