@@ -166,8 +166,43 @@ def test_a_customer_without_a_purchase_still_reads_three_reasons() -> None:
     (text,) = _in_words(values, data, features, 3, np.array([True]))
     assert text == (
         "no completed purchase yet (raises churn risk); last order 40 days ago (raises "
-        "churn risk); 0 orders so far (raises churn risk)"
+        "churn risk); no orders so far (raises churn risk)"
     )
+
+
+def test_a_zero_reads_as_none_and_refunds_beyond_spend_as_such() -> None:
+    assert describe("orders_90d", 0.0) == "no orders in the last 90 days"
+    assert describe("spend_90d", 0.0) == "no spend in the last 90 days"
+    assert describe("spend__beauty", 0.0) == "no spend on beauty"
+    assert describe("share__beauty", 0.0) == "no spend on beauty"
+    assert describe("cancelled_count", 0.0) == "no cancelled orders"
+    assert describe("spend_90d", -31.99) == "refunded 31.99 more than spent in the last 90 days"
+    assert describe("monetary", -5.0) == "refunded 5.00 more than spent so far"
+    assert describe("monetary", 1234.5) == "spent 1,234.50 so far"
+    # a reason's figures that read alike at 0 are said once
+    features = ["refund_count", "refund_amount", "tenure_days"]
+    data = np.array([[0.0, 0.0, 300.0]])
+    (text,) = _in_words(np.array([[0.5, 0.4, 0.1]]), data, features, 2)
+    assert text == "no refunds (raises churn risk); customer for 300 days (raises churn risk)"
+
+
+def test_a_zero_that_stands_for_another_figure_reads_as_that_figure() -> None:
+    features = ["order_value_std", "monetary_mean", "trend_90d", "spend_90d", "frequency"]
+    # one order: its values cannot vary; two empty 90-day windows: no trend to speak of
+    one_order = [0.0, 40.0, 0.0, 0.0, 1.0]
+    # three orders of one value, and as much spent in both windows
+    alike = [0.0, 40.0, 0.0, 40.0, 3.0]
+    values = np.array([[0.5, 0.3, 0.4, 0.1, 0.05]] * 2)
+    texts = _in_words(values, np.array([one_order, alike]), features, 2)
+    assert texts == [
+        "a single order so far, 40.00 per order on average (raises churn risk); "
+        "no spend in the last 180 days (raises churn risk)",
+        "order values vary by 0.00, 40.00 per order on average (raises churn risk); "
+        "spent as much in the last 90 days as in the 90 before, spent 40.00 in the last "
+        "90 days (raises churn risk)",
+    ]
+    assert describe("ipi_std_days", 0.0, context=2.0) == "a single gap between orders so far"
+    assert describe("ipi_std_days", 0.0) == "gaps between orders vary by 0 days"
 
 
 def test_other_tree_models_are_explained_by_the_shap_package() -> None:

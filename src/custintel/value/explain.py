@@ -33,13 +33,11 @@ _PHRASES = {
     "recency_vs_usual": "{v:.1f}× their usual gap since the last order",
     "frequency": "{v:.0f} orders so far",
     "purchase_days": "bought on {v:.0f} days so far",
-    "monetary": "spent {v:,.2f} so far",
     "monetary_mean": "{v:,.2f} per order on average",
     "tenure_days": "customer for {v:.0f} days",
     "refund_count": "{v:.0f} refunds",
     "refund_amount": "refunds of {v:,.2f} so far",
     "cancelled_count": "{v:.0f} cancelled orders",
-    "repeat_spend": "spent {v:,.2f} after the first purchase day",
     "order_value_max": "largest order {v:,.2f}",
     "order_value_std": "order values vary by {v:,.2f}",
     "distinct_products": "{v:.0f} different products bought",
@@ -90,6 +88,41 @@ _MISSING = {
         _NO_PURCHASE,
     ),
 }
+
+
+# A count or amount of exactly 0 reads as "no ...", not "0 refunds" or "spent 0.00"; a
+# reason's figures that read alike at 0 are said once ("no refunds", "no orders so far").
+_NONE = {
+    "frequency": "no orders so far",
+    "purchase_days": "no orders so far",
+    "refund_count": "no refunds",
+    "refund_amount": "no refunds",
+    "cancelled_count": "no cancelled orders",
+    "distinct_products": "no product bought",
+    "distinct_categories": "no category bought",
+    "distinct_stores": "no store bought from",
+}
+# Money that refunds can take below 0, and where it was spent: "spent -31.99 in the last
+# 90 days" reads as "refunded 31.99 more than spent in the last 90 days".
+_NET_MONEY = {"monetary": "so far", "repeat_spend": "after the first purchase day"}
+
+# Figures whose 0 stands for something another figure of the row says plainly: the spread
+# of order values of a single order, of the gaps of two purchase days, the trend of two
+# empty 90-day windows. Each such 0 is read beside that other figure (_figure's context).
+_CONTEXT = {
+    "order_value_std": ("frequency", 1.0, "a single order so far"),
+    "ipi_std_days": ("purchase_days", 2.0, "a single gap between orders so far"),
+    "trend_90d": ("spend_90d", 0.0, "no spend in the last 180 days"),
+}
+
+
+def _money(value: float, where: str) -> str:
+    """An amount spent ``where`` ("in the last 90 days", "on beauty"), net of refunds."""
+    if value == 0:
+        return f"no spend {where}"
+    if value < 0:
+        return f"refunded {-value:,.2f} more than spent {where}"
+    return f"spent {value:,.2f} {where}"
 
 
 def _trend_in_words(value: float) -> str:
@@ -157,21 +190,28 @@ _SINGULAR = {
 _ONE = re.compile(r"(?<![\d.,])1 (" + "|".join(_SINGULAR) + r")\b")
 
 
-def describe(feature: str, value: float) -> str:
-    """One feature's value in words a marketer reads without a glossary."""
-    return _joined([_figure(feature, value)], reason_of(feature), not _missing(value))
+def describe(feature: str, value: float, context: float | None = None) -> str:
+    """One feature's value in words a marketer reads without a glossary. ``context`` is
+    the row's value of the figure a 0 of ``feature`` stands for (``_CONTEXT``), where it
+    has one: an ``order_value_std`` of 0 with one order reads "a single order so far"."""
+    return _joined([_figure(feature, value, context)], reason_of(feature), not _missing(value))
 
 
 def _missing(value: float | None) -> bool:
     return value is None or value != value  # NaN is the one value unequal to itself
 
 
-def _figure(feature: str, value: float) -> str:
-    """One feature's value in words, without its reason's tail."""
+def _figure(feature: str, value: float, context: float | None = None) -> str:
+    """One feature's value in words, without its reason's tail; ``context`` as in
+    :func:`describe`."""
     if _missing(value):
         if feature.startswith(("share__", "spend__")):  # a category of no sale spend
             return _NO_PURCHASE
         return _MISSING.get(feature, f"no {feature.replace('_', ' ')} yet")
+    if value == 0 and feature in _CONTEXT:
+        _, stands_for, words = _CONTEXT[feature]
+        if context == stands_for:
+            return words
     text = _in_phrase(feature, value)
     return _ONE.sub(lambda m: "1 " + _SINGULAR[m.group(1)], text) if "1 " in text else text
 
@@ -185,6 +225,10 @@ def _joined(words: list[str], reason: str, known: bool) -> str:
 def _in_phrase(feature: str, value: float) -> str:
     if feature == "trend_90d":
         return _trend_in_words(value)
+    if value == 0 and feature in _NONE:
+        return _NONE[feature]
+    if feature in _NET_MONEY:
+        return _money(value, _NET_MONEY[feature])
     if feature in _PHRASES:
         return _PHRASES[feature].format(v=value)
     if feature in _MONTHLY:
@@ -197,12 +241,17 @@ def _in_phrase(feature: str, value: float) -> str:
     if window:
         what, days = window.groups()
         if what == "orders":
-            return f"{value:.0f} orders in the last {days} days"
-        return f"spent {value:,.2f} in the last {days} days"
+            return (
+                f"{value:.0f} orders in the last {days} days"
+                if value
+                else f"no orders in the last {days} days"
+            )
+        return _money(value, f"in the last {days} days")
     if feature.startswith("share__"):
-        return f"{value:.0%} of spend on {feature.removeprefix('share__')}"
+        category = feature.removeprefix("share__")
+        return f"{value:.0%} of spend on {category}" if value else f"no spend on {category}"
     if feature.startswith("spend__"):
-        return f"spent {value:,.2f} on {feature.removeprefix('spend__')}"
+        return _money(value, f"on {feature.removeprefix('spend__')}")
     return f"{feature.replace('_', ' ')} {value:,.3g}"
 
 
@@ -312,6 +361,11 @@ def _reasons(features: list[str], by_reason: bool = True) -> list[list[int]]:
     return list(members.values())
 
 
+# A figure's words depend on its feature, its value (every NaN alike) and, for a 0 of a
+# _CONTEXT feature, the row's value of the figure that 0 stands for.
+_Key = tuple[int, float | None, float | None]
+
+
 class Factor(NamedTuple):
     """One of a customer's top factors: a reason in words, which way it points, and the
     features whose values the words name."""
@@ -375,17 +429,33 @@ def _top_factors(
         # Every contribution pointing the wanted way ranks above every other.
         size = size + wanted * (size.max(initial=0.0) + 1.0)
     ranked = np.argsort(-size, axis=1, kind="stable")
-    words: dict[tuple[int, float | None], str] = {}
-    alone: dict[tuple[int, float | None], str] = {}
+    words: dict[_Key, str] = {}
+    alone: dict[_Key, str] = {}
+    # The row's value of the figure a 0 of these features stands for (_CONTEXT).
+    column = {name: k for k, name in enumerate(features)}
+    stood_for = {
+        k: column[_CONTEXT[name][0]]
+        for k, name in enumerate(features)
+        if name in _CONTEXT and _CONTEXT[name][0] in column
+    }
+    context_values = {k: data[:, c].tolist() for k, c in stood_for.items()}
 
-    def key_of(k: int, value: float) -> tuple[int, float | None]:
-        return (k, value if value == value else None)  # every NaN is one key
+    def key_of(i: int, k: int, value: float) -> _Key:
+        context = context_values[k][i] if k in context_values and value == 0 else None
+        return (k, value if value == value else None, context)  # every NaN is one key
 
-    def figure(k: int, value: float) -> str:
-        key = key_of(k, value)
+    def says_other(i: int, k: int, value: float) -> bool:
+        """Whether feature ``k``'s ``value`` in row ``i`` reads as the figure it stands
+        for (_CONTEXT), which then need not be said beside it."""
+        return (
+            value == 0 and k in context_values and context_values[k][i] == _CONTEXT[features[k]][1]
+        )
+
+    def figure(i: int, k: int, value: float) -> str:
+        key = key_of(i, k, value)
         text = words.get(key)
         if text is None:
-            text = words[key] = _figure(features[k], value)
+            text = words[key] = _figure(features[k], value, key[2])
         return text
 
     single = [len(members) == 1 for members in reasons]
@@ -406,10 +476,10 @@ def _top_factors(
             named_reasons.add(r)
             raises = row[p] > 0
             if single[r]:  # most reasons: one feature, its words kept by value
-                key = key_of(j, row_data[p])
+                key = key_of(i, j, row_data[p])
                 phrase = alone.get(key)
                 if phrase is None:
-                    phrase = alone[key] = describe(features[j], row_data[p])
+                    phrase = alone[key] = describe(features[j], row_data[p], key[2])
                 named = [j]
             else:
                 # j and the reason's next features down the ranking pointing its way:
@@ -423,8 +493,13 @@ def _top_factors(
                 shown = [lead_values[k][i] for k in leads[r]] + [row_data[q] for q in same_way]
                 if not named:  # the lead's own ratio, with no lead to say it
                     named, shown = [j], [row_data[p]]
+                pairs = list(zip(named, shown, strict=True))
+                implied = {stood_for[k] for k, v in pairs if says_other(i, k, v)}
+                if implied:  # "no spend in the last 180 days" says the last 90's 0 too
+                    pairs = [(k, v) for k, v in pairs if k not in implied]
+                    named, shown = [k for k, _ in pairs], [v for _, v in pairs]
                 phrase = _joined(
-                    [figure(k, v) for k, v in zip(named, shown, strict=True)],
+                    [figure(i, k, v) for k, v in pairs],
                     names[r],
                     any(v == v for v in shown),
                 )
