@@ -66,8 +66,9 @@ class BTYDViews:
     fitted at every other cutoff. Measured error, not in-sample likelihood: on CDNOW the
     likelihood prefers MBG/NBD, whose holdout error is the worst of the three. Pareto/NBD
     is left out of the automatic choice and can be asked for by name: PyMC-Marketing's
-    fit of it costs some 8 s at any size (100 s on a busy 2-core machine), and it wins
-    neither on CDNOW's holdout RMSE nor by enough elsewhere to pay for that at every run.
+    fit of it costs some 3.5 to 8 s at any size (100 s on a busy 2-core machine), and on
+    CDNOW, whose holdout it predicts a little better than BG/NBD, this rule would not
+    pick it (bench/btyd_families.py), so it would cost every run that fit for nothing.
     Without :meth:`choose`, ``family`` is used as given ("auto": by likelihood).
     """
 
