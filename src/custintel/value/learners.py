@@ -72,10 +72,12 @@ def _gbm(
     weighted: bool = False,
     n_jobs: int | None = None,
     monotone: list[int] | None = None,
+    objective: str | None = None,
 ) -> Any:
     """LightGBM: 300 rounds of 15-leaf trees at a learning rate of 0.03, rows and
     columns subsampled to 0.8; histogram training on every core unless ``n_jobs``;
-    ``monotone`` constraints (one direction per feature, LightGBM's basic method).
+    ``monotone`` constraints (one direction per feature, LightGBM's basic method); a
+    regressor's ``objective`` is LightGBM's (squared error unless given).
     Measured at 1M rows × 50 features on 2 cores: 21 s a regressor, 39 s a classifier
     (55 s on the 1.43M rows SMOTE makes of them)."""
     import lightgbm as lgb
@@ -95,7 +97,7 @@ def _gbm(
     if monotone:
         params["monotone_constraints"] = monotone
     if not classifier:
-        return lgb.LGBMRegressor(**params)
+        return lgb.LGBMRegressor(objective=objective, **params)
     return lgb.LGBMClassifier(class_weight="balanced" if weighted else None, **params)
 
 
@@ -174,11 +176,13 @@ def regressor(
     seed: int = 0,
     n_jobs: int | None = None,
     monotone: list[int] | None = None,
+    objective: str | None = None,
 ) -> Any:
     """An unfitted ``learner`` regressor for ``rows`` training rows, with ``monotone``
-    constraints (:func:`monotone_directions`) for LightGBM and XGBoost."""
+    constraints (:func:`monotone_directions`) for LightGBM and XGBoost, and LightGBM's
+    ``objective`` (squared error unless given; LightGBM only)."""
     if learner == "gbm":
-        return _gbm(False, seed, n_jobs=n_jobs, monotone=monotone)
+        return _gbm(False, seed, n_jobs=n_jobs, monotone=monotone, objective=objective)
     if learner == "xgboost":
         return _xgboost(False, seed, n_jobs=n_jobs, monotone=monotone)
     return _forest(False, seed, rows, n_jobs=n_jobs)
