@@ -87,15 +87,17 @@ def test_features_missing_for_one_reason_are_named_once() -> None:
     n = 3000
     one_day = rng.uniform(size=n) < 0.4  # bought on one day: no gaps to measure
     gap = np.where(one_day, np.nan, rng.uniform(5, 90, n))
+    recency = rng.uniform(0, 300, n).round()
     frame = pd.DataFrame(
         {
             "ipi_mean_days": gap,
             "ipi_std_days": np.where(one_day, np.nan, gap / 3),
             "recency_vs_usual": np.where(one_day, np.nan, rng.uniform(0, 5, n)),
-            "recency_days": rng.uniform(0, 300, n),
+            "recency_days": recency,
             "frequency": np.where(one_day, 1.0, rng.poisson(4, n) + 2.0),
             "monetary": rng.gamma(2, 50, n),
-            "tenure_days": rng.uniform(0, 700, n),
+            # the first order of a customer who bought on one day was their last
+            "tenure_days": np.where(one_day, recency, recency + rng.uniform(10, 700, n)),
         }
     )
     churned = (rng.uniform(size=n) < np.where(one_day, 0.8, 0.3)).astype(int)
@@ -106,14 +108,16 @@ def test_features_missing_for_one_reason_are_named_once() -> None:
         assert len(parts) == 3
         phrases = [p.rsplit(" (", 1)[0] for p in parts]
         assert len(set(phrases)) == 3  # no reason said twice
-        # the four timing features are one reason, led by the last order and usual gap
-        timing = [p for p in phrases if "last order" in p or "gap" in p]
+        # the five timing features are one reason, led by the last order and usual gap
+        timing = [p for p in phrases if "last order" in p or "gap" in p or "customer for" in p]
         assert len(timing) <= 1
         if single:
             assert text.count("no repeat purchase yet") <= 1
             assert all(p.startswith("last order ") for p in timing)
+            # and the tenure, equal to the last order's days, is not said again
             assert all(p.endswith(", no repeat purchase yet") for p in timing)
     assert any("no repeat purchase yet" in t for t in texts)
+    assert any("customer for" in t for t in texts)
 
 
 def test_a_reason_is_named_once_with_its_figures_pointing_its_way() -> None:

@@ -140,7 +140,8 @@ def _trend_in_words(value: float) -> str:
 # model's view, and listed apart they filled all three places of many lapsed customers.
 _REASON_OF = {
     **dict.fromkeys(
-        ("recency_days", "recency_vs_usual", "ipi_mean_days", "ipi_std_days"), "timing"
+        ("recency_days", "recency_vs_usual", "ipi_mean_days", "ipi_std_days", "tenure_days"),
+        "timing",
     ),
     **dict.fromkeys(("btyd_p_alive", "btyd_orders_rate", "btyd_spend_rate"), "btyd"),
     **dict.fromkeys(("frequency", "purchase_days"), "orders"),
@@ -156,6 +157,11 @@ _REASON_TAIL = {"btyd": " by the BTYD model"}
 # ago, usual gap 31 days"; the gap as a multiple of the usual one is what they imply.
 _LEAD = ("recency_days", "ipi_mean_days")
 _LEAD_IMPLIES = ("recency_vs_usual",)
+# A figure the lead says when the two are equal: the first order of a customer who
+# bought on one day only was their last ("last order 509 days ago, no repeat purchase
+# yet" needs no "customer for 509 days", which filled the third place of half of
+# CDNOW's customers' factors when tenure was a reason of its own).
+_SAME_AS_LEAD = {"tenure_days": "recency_days"}
 # Figures of one reason said at most: the largest contributions pointing its way.
 _FIGURES_PER_REASON = 2
 
@@ -461,6 +467,12 @@ def _top_factors(
     single = [len(members) == 1 for members in reasons]
     # The lead figures' values, said whatever their place in a row's ranking.
     lead_values = {j: data[:, j].tolist() for lead in leads for j in lead}
+    # Per feature said by the lead when equal to it (_SAME_AS_LEAD), that lead's values.
+    same_as_lead = {
+        k: lead_values[column[_SAME_AS_LEAD[name]]]
+        for k, name in enumerate(features)
+        if name in _SAME_AS_LEAD and column.get(_SAME_AS_LEAD[name]) in lead_values
+    }
 
     def walk(i: int, picks: list[int], row: list[float], row_data: list[float]) -> list[Factor]:
         """Row ``i``'s factors down its ranked features ``picks`` (``row`` and
@@ -487,7 +499,10 @@ def _top_factors(
                 same_way = [
                     q
                     for q in range(p, len(picks))
-                    if reason[q] == r and picks[q] not in unsaid[r] and (row[q] > 0) == raises
+                    if reason[q] == r
+                    and picks[q] not in unsaid[r]
+                    and (row[q] > 0) == raises
+                    and not (picks[q] in same_as_lead and same_as_lead[picks[q]][i] == row_data[q])
                 ][:_FIGURES_PER_REASON]
                 named = leads[r] + [picks[q] for q in same_way]
                 shown = [lead_values[k][i] for k in leads[r]] + [row_data[q] for q in same_way]

@@ -122,7 +122,7 @@ NOT_FEATURES = {
 RATE = {"spend": "spend_rate", "orders": "orders_rate"}
 # LightGBM's loss for the days to the next order (as a share of the window); the dates
 # are chosen and reported by their mean absolute error in days.
-NEXT_ORDER_OBJECTIVE = "regression"
+NEXT_ORDER_OBJECTIVE = "l1"
 
 
 def feature_columns(frame: pd.DataFrame) -> list[str]:
