@@ -1,7 +1,7 @@
 """The days to the next order learnt with an absolute loss instead of a squared one,
 checked where no holdout is read. docs/value-experiments.md, "Next order by the median".
 
-    PYTHONPATH=. python -m bench.next_order_loss     # prints JSON lines
+    PYTHONPATH=. python -m bench.next_order_loss     # prints JSON lines, about 11 minutes
 
 LightGBM learns each customer's days to their next order (as a share of the window,
 among the customers who ordered within it) with a squared loss, which estimates the
@@ -33,6 +33,10 @@ Written before it ran (2026-12-03). Made if both:
   at most zero: the dates customers read are no worse in all.
 
 Otherwise it is not made.
+
+Result (2026-12-03, 11 minutes on 2 cores): met. LightGBM's error fell at 5 of the 9
+checks, by -17.8 % summed, and the served dates' by -14.5 % summed; made
+(``models.NEXT_ORDER_OBJECTIVE``). The table is in docs/value-experiments.md.
 """
 
 from __future__ import annotations
