@@ -205,6 +205,16 @@ def test_a_zero_that_stands_for_another_figure_reads_as_that_figure() -> None:
         "spent as much in the last 90 days as in the 90 before, spent 40.00 in the last "
         "90 days (raises churn risk)",
     ]
+    # an empty window says every shorter one of its kind is empty too
+    features = ["orders_90d", "orders_365d", "spend_30d", "tenure_days"]
+    data = np.array([[0.0, 0.0, 0.0, 400.0], [0.0, 2.0, 0.0, 400.0]])
+    values = np.array([[0.5, 0.4, 0.3, 0.1]] * 2)
+    assert _in_words(values, data, features, 2) == [
+        "no orders in the last 365 days (raises churn risk); no spend in the last 30 days "
+        "(raises churn risk)",
+        "no orders in the last 90 days, 2 orders in the last 365 days (raises churn risk); "
+        "no spend in the last 30 days (raises churn risk)",
+    ]
     assert describe("ipi_std_days", 0.0, context=2.0) == "a single gap between orders so far"
     assert describe("ipi_std_days", 0.0) == "gaps between orders vary by 0 days"
 

@@ -356,6 +356,25 @@ def _split_patterns(
     return distinct_rows(key)
 
 
+def _shorter_empty_windows(figures: list[tuple[str, int, float]]) -> set[int]:
+    """Of (feature, index, value) figures, the indices of windows ("orders_90d") at 0
+    inside a longer window of the same kind at 0: "no orders in the last 365 days" says
+    the last 90 days' too."""
+    longest: dict[str, int] = {}
+    for feature, _, value in figures:
+        window = _WINDOW.match(feature)
+        if window and value == 0:
+            kind, days = window.group(1), int(window.group(2))
+            longest[kind] = max(longest.get(kind, 0), days)
+    return {
+        k
+        for feature, k, value in figures
+        if value == 0
+        and (window := _WINDOW.match(feature))
+        and int(window.group(2)) < longest[window.group(1)]
+    }
+
+
 def _reasons(features: list[str], by_reason: bool = True) -> list[list[int]]:
     """The feature indices of each reason (:func:`reason_of`), in the order the reasons
     first appear; with ``by_reason=False`` every feature is a reason of its own."""
@@ -510,6 +529,7 @@ def _top_factors(
                     named, shown = [j], [row_data[p]]
                 pairs = list(zip(named, shown, strict=True))
                 implied = {stood_for[k] for k, v in pairs if says_other(i, k, v)}
+                implied |= _shorter_empty_windows([(features[k], k, v) for k, v in pairs])
                 if implied:  # "no spend in the last 180 days" says the last 90's 0 too
                     pairs = [(k, v) for k, v in pairs if k not in implied]
                     named, shown = [k for k, _ in pairs], [v for _, v in pairs]
