@@ -107,7 +107,7 @@ def _measures(
     distinct, carried = [], []
     for i, factors in enumerate(listed):
         distinct.append(len({reason_of(features[f.named[0]]) for f in factors}))
-        named = [k for f in factors for k in f.named]
+        named = sorted({k for f in factors for k in f.named})  # a figure counts once
         carried.append(float(np.clip(values[i, named] * sign[i], 0, None).sum()))
     share = np.divide(carried, wanted, out=np.ones_like(wanted), where=wanted > 0)
     counts = np.array(distinct)

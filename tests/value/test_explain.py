@@ -160,6 +160,24 @@ def test_timing_reads_as_the_last_order_and_the_usual_gap() -> None:
     )
 
 
+def test_the_tenure_of_a_one_day_buyer_is_said_by_the_last_order() -> None:
+    features = ["tenure_days", "recency_days", "ipi_mean_days", "monetary"]
+    one_day = [300.0, 300.0, np.nan, 50.0]
+    repeat = [700.0, 300.0, 90.0, 50.0]
+    values = np.array([[0.6, 0.3, 0.1, 0.2]] * 2)
+    factors = _top_factors(values, np.array([one_day, repeat]), features, 2)
+    assert [f.words for f in factors[0]] == [
+        "last order 300 days ago, no repeat purchase yet",
+        "spent 50.00 so far",
+    ]
+    # the words say the tenure without naming it: it counts among the figures named
+    assert factors[0][0].named == (1, 2, 0)
+    assert factors[1][0].words == (
+        "last order 300 days ago, usual gap between orders 90 days, customer for 700 days"
+    )
+    assert factors[1][0].named == (1, 2, 0)
+
+
 def test_a_customer_without_a_purchase_still_reads_three_reasons() -> None:
     # only cancelled orders: every share is missing and reads "no completed purchase yet";
     # the twenty shares contribute most, so two of the three reasons lie past them

@@ -393,7 +393,9 @@ _Key = tuple[int, float | None, float | None]
 
 class Factor(NamedTuple):
     """One of a customer's top factors: a reason in words, which way it points, and the
-    features whose values the words name."""
+    features whose values the words name: those they put in figures, then those the
+    figures say without naming them (the tenure of a customer who bought on one day,
+    which "last order 509 days ago, no repeat purchase yet" says)."""
 
     words: str
     raises: bool
@@ -486,11 +488,12 @@ def _top_factors(
     single = [len(members) == 1 for members in reasons]
     # The lead figures' values, said whatever their place in a row's ranking.
     lead_values = {j: data[:, j].tolist() for lead in leads for j in lead}
-    # Per feature said by the lead when equal to it (_SAME_AS_LEAD), that lead's values.
-    same_as_lead = {
-        k: lead_values[column[_SAME_AS_LEAD[name]]]
+    # The features the lead says when equal to it (_SAME_AS_LEAD), and whether they are,
+    # per row.
+    said_by_lead = {
+        k: [a == b for a, b in zip(data[:, k].tolist(), lead_values[lead], strict=True)]
         for k, name in enumerate(features)
-        if name in _SAME_AS_LEAD and column.get(_SAME_AS_LEAD[name]) in lead_values
+        if name in _SAME_AS_LEAD and (lead := column.get(_SAME_AS_LEAD[name])) in lead_values
     }
 
     def walk(i: int, picks: list[int], row: list[float], row_data: list[float]) -> list[Factor]:
@@ -521,23 +524,27 @@ def _top_factors(
                     if reason[q] == r
                     and picks[q] not in unsaid[r]
                     and (row[q] > 0) == raises
-                    and not (picks[q] in same_as_lead and same_as_lead[picks[q]][i] == row_data[q])
+                    and not (picks[q] in said_by_lead and said_by_lead[picks[q]][i])
                 ][:_FIGURES_PER_REASON]
-                named = leads[r] + [picks[q] for q in same_way]
+                worded = leads[r] + [picks[q] for q in same_way]
                 shown = [lead_values[k][i] for k in leads[r]] + [row_data[q] for q in same_way]
-                if not named:  # the lead's own ratio, with no lead to say it
-                    named, shown = [j], [row_data[p]]
-                pairs = list(zip(named, shown, strict=True))
+                if not worded:  # the lead's own ratio, with no lead to say it
+                    worded, shown = [j], [row_data[p]]
+                pairs = list(zip(worded, shown, strict=True))
+                # Figures the words say without naming them: "no spend in the last 180
+                # days" says the last 90 days' 0, "no repeat purchase yet" the tenure.
                 implied = {stood_for[k] for k, v in pairs if says_other(i, k, v)}
                 implied |= _shorter_empty_windows([(features[k], k, v) for k, v in pairs])
-                if implied:  # "no spend in the last 180 days" says the last 90's 0 too
-                    pairs = [(k, v) for k, v in pairs if k not in implied]
-                    named, shown = [k for k, _ in pairs], [v for _, v in pairs]
+                implied |= {
+                    k for k in said_by_lead if reason_of_feature[k] == r and said_by_lead[k][i]
+                }
+                pairs = [(k, v) for k, v in pairs if k not in implied]
                 phrase = _joined(
                     [figure(i, k, v) for k, v in pairs],
                     names[r],
-                    any(v == v for v in shown),
+                    any(v == v for _, v in pairs),
                 )
+                named = [k for k, _ in pairs] + sorted(implied)
             if phrase in said:
                 continue
             said.add(phrase)
