@@ -356,23 +356,29 @@ def _split_patterns(
     return distinct_rows(key)
 
 
-def _shorter_empty_windows(figures: list[tuple[str, int, float]]) -> set[int]:
-    """Of (feature, index, value) figures, the indices of windows ("orders_90d") at 0
-    inside a longer window of the same kind at 0: "no orders in the last 365 days" says
-    the last 90 days' too."""
-    longest: dict[str, int] = {}
-    for feature, _, value in figures:
-        window = _WINDOW.match(feature)
-        if window and value == 0:
-            kind, days = window.group(1), int(window.group(2))
-            longest[kind] = max(longest.get(kind, 0), days)
+def _windows(features: list[str]) -> dict[int, tuple[str, int]]:
+    """The window features' indices, each with its kind and days: ``orders_90d`` is
+    ("orders", 90)."""
     return {
-        k
-        for feature, k, value in figures
-        if value == 0
-        and (window := _WINDOW.match(feature))
-        and int(window.group(2)) < longest[window.group(1)]
+        k: (window.group(1), int(window.group(2)))
+        for k, feature in enumerate(features)
+        if (window := _WINDOW.match(feature))
     }
+
+
+def _shorter_empty_windows(
+    figures: list[tuple[int, float]], windows: dict[int, tuple[str, int]]
+) -> set[int]:
+    """Of (feature index, value) figures, the windows (:func:`_windows`) at 0 inside a
+    longer window of the same kind at 0: "no orders in the last 365 days" says the last
+    90 days' too."""
+    empty = [windows[k] + (k,) for k, value in figures if value == 0 and k in windows]
+    if len(empty) < 2:
+        return set()
+    longest: dict[str, int] = {}
+    for kind, days, _ in empty:
+        longest[kind] = max(longest.get(kind, 0), days)
+    return {k for kind, days, k in empty if days < longest[kind]}
 
 
 def _reasons(features: list[str], by_reason: bool = True) -> list[list[int]]:
@@ -486,6 +492,7 @@ def _top_factors(
         return text
 
     single = [len(members) == 1 for members in reasons]
+    windows = _windows(features)
     # The lead figures' values, said whatever their place in a row's ranking.
     lead_values = {j: data[:, j].tolist() for lead in leads for j in lead}
     # The features the lead says when equal to it (_SAME_AS_LEAD), and whether they are,
@@ -495,6 +502,9 @@ def _top_factors(
         for k, name in enumerate(features)
         if name in _SAME_AS_LEAD and (lead := column.get(_SAME_AS_LEAD[name])) in lead_values
     }
+    lead_says = [
+        [k for k in said_by_lead if reason_of_feature[k] == r] for r in range(len(reasons))
+    ]
 
     def walk(i: int, picks: list[int], row: list[float], row_data: list[float]) -> list[Factor]:
         """Row ``i``'s factors down its ranked features ``picks`` (``row`` and
@@ -533,12 +543,12 @@ def _top_factors(
                 pairs = list(zip(worded, shown, strict=True))
                 # Figures the words say without naming them: "no spend in the last 180
                 # days" says the last 90 days' 0, "no repeat purchase yet" the tenure.
-                implied = {stood_for[k] for k, v in pairs if says_other(i, k, v)}
-                implied |= _shorter_empty_windows([(features[k], k, v) for k, v in pairs])
-                implied |= {
-                    k for k in said_by_lead if reason_of_feature[k] == r and said_by_lead[k][i]
-                }
-                pairs = [(k, v) for k, v in pairs if k not in implied]
+                implied = {k for k in lead_says[r] if said_by_lead[k][i]}
+                if any(v == 0 for _, v in pairs):
+                    implied |= {stood_for[k] for k, v in pairs if says_other(i, k, v)}
+                    implied |= _shorter_empty_windows(pairs, windows)
+                if implied:
+                    pairs = [(k, v) for k, v in pairs if k not in implied]
                 phrase = _joined(
                     [figure(i, k, v) for k, v in pairs],
                     names[r],
