@@ -463,3 +463,22 @@ def test_monotone_directions_name_each_feature_and_leave_the_rest_free() -> None
     assert learners.monotone_directions(features, "spend") == [1, -1, 1, 0, 1]
     assert learners.monotone_directions(features, "orders") == [1, -1, 0, 0, 1]
     assert learners.monotone_directions(features, "next_order") is None
+
+
+def test_the_next_order_is_learnt_by_its_median() -> None:
+    # Skewed times to a next order: two kinds of customer, each waiting an exponential
+    # share of the window. The dates are judged by mean absolute error, which the median
+    # of each kind's share minimises, not its mean (1.44 times the median).
+    rng = np.random.default_rng(3)
+    n = 20_000
+    frequent = rng.uniform(size=n) < 0.5
+    share = np.clip(rng.exponential(np.where(frequent, 0.1, 0.3)), 0, 1)
+    rows = pd.DataFrame({"frequent": frequent.astype(float), "noise": rng.normal(size=n)})
+    model = learners.regressor("gbm", n, seed=0, objective=value_models.NEXT_ORDER_OBJECTIVE).fit(
+        rows, share
+    )
+    for kind in (True, False):
+        guess = model.predict(pd.DataFrame({"frequent": [float(kind)], "noise": [0.0]}))[0]
+        median = np.median(share[frequent == kind])
+        assert guess == pytest.approx(median, rel=0.1)
+        assert guess < 0.85 * share[frequent == kind].mean()
