@@ -95,7 +95,7 @@ def test_order_days_nothing_foretells_are_timed_by_the_middle_of_the_window() ->
     train, calibration, validation = splits(3, 3000)
     models = fit_candidates(train, calibration, candidates=["btyd", "gbm"], n_jobs=1)
     table = compare(models, validation, WINDOW)
-    assert set(table["next_order"]) == {"gbm", "gbm_for_regulars", "usual_gap", "midpoint"}
+    assert set(table["next_order"]) == {"gbm", "usual_gap", "midpoint"}
     days = models.next_order_days(validation, WINDOW)["midpoint"]
     assert (days == (WINDOW - 1) / 2).all()
     assert table["next_order"]["midpoint"]["mae_days"] == pytest.approx(WINDOW / 4, abs=0.5)

@@ -265,11 +265,7 @@ def assess(
     timing = comparison.get("next_order", {})
     nxt = timing.get(chosen.get("next_order", ""), {})
     if nxt and nxt.get("customers", 0) > 0:
-        words = {
-            "midpoint": "the middle of the window",
-            "usual_gap": "their usual gap",
-            "gbm_for_regulars": "gbm where the usual gap is under the horizon",
-        }
+        words = {"midpoint": "the middle of the window", "usual_gap": "their usual gap"}
         others = [
             f"{measured['mae_days']:.1f} for {words.get(name, name)}"
             for name, measured in timing.items()
@@ -280,11 +276,6 @@ def assess(
             what += (
                 " (the middle of the window for every customer: nothing in their history "
                 "timed their orders better)"
-            )
-        elif what == "gbm_for_regulars":
-            what += (
-                " (gbm for customers whose usual gap between orders is under the horizon, "
-                "the middle of the window for the others)"
             )
         measured = (
             f"{what}: off by {nxt['mae_days']:.1f} days on average for "

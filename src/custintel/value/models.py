@@ -354,24 +354,16 @@ class ValueModels:
         days since the last order, at least 0; half the horizon without a gap yet) and
         the middle of the horizon for everyone, which is what knowing only that the
         customer orders within it is worth (an order day spread evenly over the horizon
-        is off by a quarter of it on average). And ``gbm_for_regulars``: the trees' estimate
-        for customers whose usual gap is shorter than the horizon, who have a rhythm to
-        time within it, the middle of the horizon for the others."""
-        usual_gap = frame["ipi_mean_days"].to_numpy(float)
-        gap = usual_gap - frame["recency_days"].to_numpy(float)
+        is off by a quarter of it on average)."""
+        gap = frame["ipi_mean_days"].to_numpy(float) - frame["recency_days"].to_numpy(float)
         usual = np.where(np.isnan(gap), horizon_days / 2, np.clip(gap, 0, horizon_days - 1))
         middle = np.full(len(frame), (horizon_days - 1) / 2)
         out = {"usual_gap": usual, "midpoint": middle}
         learnt = self.regressors["next_order"].get("gbm")
         if learnt is None:  # nobody ordered in a training window (fit_candidates)
             return out
-        learnt_days = np.clip(learnt.predict(frame[self.features]), 0, 1) * (horizon_days - 1)
-        regular = usual_gap < horizon_days  # False without a gap yet (NaN)
-        return {
-            "gbm": learnt_days,
-            "gbm_for_regulars": np.where(regular, learnt_days, middle),
-            **out,
-        }
+        share = learnt.predict(frame[self.features])
+        return {"gbm": np.clip(share, 0, 1) * (horizon_days - 1), **out}
 
     def _wanted(self, only: str | None) -> set[str]:
         if only is None:
