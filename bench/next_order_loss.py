@@ -86,6 +86,7 @@ def timing_on_horizon(shop: str, as_of: date, horizon: int) -> dict[str, Any]:
         "chosen": chosen,
         "validation_mae": {n: round(m["mae_days"], 3) for n, m in run.choice["next_order"].items()},
         "horizon_mae": {n: round(float(np.mean(np.abs(d - actual))), 3) for n, d in days.items()},
+        "chance_p": run.choice["next_order"][chosen].get("chance_p"),
         "customers": len(ordered),
     }
 

@@ -50,9 +50,7 @@ from unittest import mock
 import numpy as np
 
 from bench.measure import print_checks
-from bench.next_order_loss import CHECKS
-from bench.trial_regressors import shop_store
-from bench.value import fitted_on_cdnow
+from bench.next_order_loss import CHECKS, timing_on_horizon
 
 CANDIDATE = "gbm_for_regulars"
 
@@ -81,27 +79,19 @@ def at(check: tuple[str, date, int]) -> dict[str, Any]:
     days on the horizon's customers who ordered."""
     shop, as_of, horizon = check
     with regulars_timed():
-        run = fitted_on_cdnow(as_of, horizon, shop_store(shop))
-        rows = run.current.set_index("customer_id").join(run.truth[["days_to_next_order"]])
-        ordered = rows[rows["days_to_next_order"].notna()].reset_index()
-        days = run.final.next_order_days(ordered, horizon)
-    actual = ordered["days_to_next_order"].to_numpy(float)
-    horizon_mae = {n: float(np.mean(np.abs(d - actual))) for n, d in days.items()}
-    validation = {n: m["mae_days"] for n, m in run.choice["next_order"].items()}
+        timing = timing_on_horizon(shop, as_of, horizon)
+    validation, horizon_mae = timing["validation_mae"], timing["horizon_mae"]
     without = min((n for n in validation if n != CANDIDATE), key=validation.__getitem__)
-    with_it = run.final.chosen["next_order"]
+    with_it = timing["chosen"]
     return {
         "shop": shop,
         "as_of": as_of.isoformat(),
         "horizon_days": horizon,
         "chosen_without": without,
         "chosen_with": with_it,
-        "served_mae_without": round(horizon_mae[without], 3),
-        "served_mae_with": round(horizon_mae[with_it], 3),
-        "validation_mae": {n: round(v, 3) for n, v in validation.items()},
-        "horizon_mae": {n: round(v, 3) for n, v in horizon_mae.items()},
-        "chance_p": run.choice["next_order"][with_it].get("chance_p"),
-        "customers": len(ordered),
+        "served_mae_without": horizon_mae[without],
+        "served_mae_with": horizon_mae[with_it],
+        **timing,
     }
 
 
