@@ -41,8 +41,8 @@ checks, by -17.8 % summed, and the served dates' by -14.5 % summed; made
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from datetime import date
 from typing import Any
 from unittest import mock
@@ -88,6 +88,52 @@ def timing_on_horizon(shop: str, as_of: date, horizon: int) -> dict[str, Any]:
         "horizon_mae": {n: round(float(np.mean(np.abs(d - actual))), 3) for n, d in days.items()},
         "chance_p": run.choice["next_order"][chosen].get("chance_p"),
         "customers": len(ordered),
+    }
+
+
+@contextmanager
+def added_candidate(
+    name: str, days_of: Callable[[Any, int, dict[str, np.ndarray]], np.ndarray | None]
+) -> Iterator[None]:
+    """Inside the block every ``ValueModels.next_order_days`` adds the candidate
+    ``name``: ``days_of(frame, horizon_days, days)`` given the other candidates' days
+    (None leaves it out)."""
+    from custintel.value.models import ValueModels
+
+    plain = ValueModels.next_order_days
+
+    def with_candidate(self: Any, frame: Any, horizon_days: int) -> dict[str, np.ndarray]:
+        days = plain(self, frame, horizon_days)
+        added = days_of(frame, horizon_days, days)
+        if added is not None:
+            days[name] = added
+        return days
+
+    with mock.patch.object(ValueModels, "next_order_days", with_candidate):
+        yield
+
+
+def candidate_at(
+    check: tuple[str, date, int], candidate: str, added: AbstractContextManager[None]
+) -> dict[str, Any]:
+    """One check of a next-order candidate added by ``added``: the choice with and
+    without it and each candidate's error in days on the horizon's customers who
+    ordered; without it, the choice is the validation's best of the others."""
+    shop, as_of, horizon = check
+    with added:
+        timing = timing_on_horizon(shop, as_of, horizon)
+    validation, horizon_mae = timing["validation_mae"], timing["horizon_mae"]
+    without = min((n for n in validation if n != candidate), key=validation.__getitem__)
+    with_it = timing["chosen"]
+    return {
+        "shop": shop,
+        "as_of": as_of.isoformat(),
+        "horizon_days": horizon,
+        "chosen_without": without,
+        "chosen_with": with_it,
+        "served_mae_without": horizon_mae[without],
+        "served_mae_with": horizon_mae[with_it],
+        **timing,
     }
 
 

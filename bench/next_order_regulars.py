@@ -10,7 +10,7 @@ inside it: the middle is what their history is worth, and LightGBM's estimate fo
 adds noise. On CDNOW at 30 days from 1998-07-01 that noise made the middle win (7.57
 days against LightGBM's 7.63), and every customer, one who orders every 4 days too, was
 dated on the window's 15th day. The candidate ``gbm_for_regulars`` (added by
-``regulars_timed``) is LightGBM's date for customers whose usual gap is under the
+``for_regulars``) is LightGBM's date for customers whose usual gap is under the
 horizon and the middle for the others; it is chosen like the others, on the validation
 window, and its lead over the middle is tested like theirs (``metrics.timing_p``, which
 counts it among the rivals).
@@ -35,64 +35,33 @@ Result (2026-12-03, 8 minutes on 2 cores): failed. The choice changed at 4 of th
 checks and the served dates' error fell by 6.6 % summed (Superstore -9.2 %, CDNOW at 30
 days from 1997-09-01 -0.9 %), but at The Complete Journey's 30 days from 2017-07-01 they
 were 2.2 % worse (4.52 days against LightGBM's 4.42), and at CDNOW's 121-day check 1.2 %
-worse. Not made: the candidate lives in this bench only (``regulars_timed``). The table
+worse. Not made: the candidate lives in this bench only (``for_regulars``). The table
 is in docs/value-experiments.md.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 from typing import Any
-from unittest import mock
 
 import numpy as np
 
 from bench.measure import print_checks
-from bench.next_order_loss import CHECKS, timing_on_horizon
+from bench.next_order_loss import CHECKS, added_candidate, candidate_at
 
 CANDIDATE = "gbm_for_regulars"
 
 
-@contextmanager
-def regulars_timed() -> Iterator[None]:
-    """Inside the block every ``ValueModels.next_order_days`` adds the candidate:
-    LightGBM's days where the usual gap is under the horizon, the middle elsewhere."""
-    from custintel.value.models import ValueModels
-
-    plain = ValueModels.next_order_days
-
-    def with_candidate(self: Any, frame: Any, horizon_days: int) -> dict[str, np.ndarray]:
-        days = plain(self, frame, horizon_days)
-        if "gbm" in days:
-            regular = frame["ipi_mean_days"].to_numpy(float) < horizon_days  # NaN: False
-            days[CANDIDATE] = np.where(regular, days["gbm"], days["midpoint"])
-        return days
-
-    with mock.patch.object(ValueModels, "next_order_days", with_candidate):
-        yield
+def for_regulars(frame: Any, horizon_days: int, days: dict[str, np.ndarray]) -> np.ndarray | None:
+    """LightGBM's days where the usual gap is under the horizon, the middle elsewhere."""
+    if "gbm" not in days:
+        return None
+    regular = frame["ipi_mean_days"].to_numpy(float) < horizon_days  # NaN: False
+    return np.where(regular, days["gbm"], days["midpoint"])
 
 
 def at(check: tuple[str, date, int]) -> dict[str, Any]:
-    """One check: the choice with and without the candidate and each one's error in
-    days on the horizon's customers who ordered."""
-    shop, as_of, horizon = check
-    with regulars_timed():
-        timing = timing_on_horizon(shop, as_of, horizon)
-    validation, horizon_mae = timing["validation_mae"], timing["horizon_mae"]
-    without = min((n for n in validation if n != CANDIDATE), key=validation.__getitem__)
-    with_it = timing["chosen"]
-    return {
-        "shop": shop,
-        "as_of": as_of.isoformat(),
-        "horizon_days": horizon,
-        "chosen_without": without,
-        "chosen_with": with_it,
-        "served_mae_without": horizon_mae[without],
-        "served_mae_with": horizon_mae[with_it],
-        **timing,
-    }
+    return candidate_at(check, CANDIDATE, added_candidate(CANDIDATE, for_regulars))
 
 
 def main() -> None:
