@@ -95,7 +95,7 @@ def test_order_days_nothing_foretells_are_timed_by_the_middle_of_the_window() ->
     train, calibration, validation = splits(3, 3000)
     models = fit_candidates(train, calibration, candidates=["btyd", "gbm"], n_jobs=1)
     table = compare(models, validation, WINDOW)
-    assert set(table["next_order"]) == {"gbm", "usual_gap", "midpoint"}
+    assert set(table["next_order"]) == {"gbm", "btyd_rate", "usual_gap", "midpoint"}
     days = models.next_order_days(validation, WINDOW)["midpoint"]
     assert (days == (WINDOW - 1) / 2).all()
     assert table["next_order"]["midpoint"]["mae_days"] == pytest.approx(WINDOW / 4, abs=0.5)
@@ -251,7 +251,7 @@ def test_training_rows_of_one_class_fit_no_churn_learner(churned: bool) -> None:
     models = fit_candidates(train, calibration, n_jobs=1)
     assert set(models.predict(validation, "churn", WINDOW)) == {"btyd"}
     assert models.classifier is None
-    timing = {"usual_gap", "midpoint"} | (set() if churned else {"gbm"})
+    timing = {"btyd_rate", "usual_gap", "midpoint"} | (set() if churned else {"gbm"})
     assert set(models.next_order_days(validation, WINDOW)) == timing
     compare(models, validation, WINDOW)  # the choice is made among what was fitted
     assert models.chosen["next_order"] in timing and models.chosen["churn"] == "btyd"
@@ -482,3 +482,53 @@ def test_the_next_order_is_learnt_by_its_median() -> None:
         median = np.median(share[frequent == kind])
         assert guess == pytest.approx(median, rel=0.1)
         assert guess < 0.85 * share[frequent == kind].mean()
+
+
+def _first_order_days(rng: np.random.Generator, rate: np.ndarray, horizon: int) -> np.ndarray:
+    """The day of each customer's first order at ``rate`` a day, drawn until it falls
+    within the horizon: what an order inside the window looks like at that rate."""
+    days = np.floor(rng.exponential(1 / rate))
+    late = days >= horizon
+    while late.any():
+        days[late] = np.floor(rng.exponential(1 / rate[late]))
+        late = days >= horizon
+    return days
+
+
+@pytest.mark.parametrize("rate", [0.005, 0.05, 0.3])
+def test_btyds_next_order_day_is_the_median_of_a_first_order_at_its_rate(rate: float) -> None:
+    # Active with probability 0.4 and ordering at ``rate`` a day while active: BTYD's
+    # expected rate is 0.4 x rate. The median day minimises the mean absolute error.
+    rng = np.random.default_rng(11)
+    days = _first_order_days(rng, np.full(50_000, rate), WINDOW)
+    rows = pd.DataFrame({"btyd_orders_rate": [0.4 * rate], "btyd_p_alive": [0.4]})
+    guess = value_models.btyd_next_order_days(rows, WINDOW)[0]
+    best = np.mean(np.abs(days - np.median(days)))
+    assert np.mean(np.abs(days - guess)) <= best + 0.05
+    assert 0 <= guess <= (WINDOW - 1) / 2
+
+
+def test_btyd_gives_no_timing_where_it_knows_nothing_of_the_customer() -> None:
+    rows = pd.DataFrame(
+        {"btyd_orders_rate": [np.nan, 0.0, 0.1], "btyd_p_alive": [np.nan, 1.0, 0.0]}
+    )
+    days = value_models.btyd_next_order_days(rows, WINDOW)
+    assert (days == (WINDOW - 1) / 2).all()
+
+
+def test_the_choice_times_orders_by_btyd_where_they_come_at_its_rate() -> None:
+    """The trees learn from training windows whose order days are spread evenly; in the
+    validation window each customer's first order comes at BTYD's rate while active,
+    and the choice follows the validation."""
+    train, calibration, validation = splits(17, 3000)
+    ordered = validation["days_to_next_order"].notna().to_numpy()
+    rate = (validation["btyd_orders_rate"] / validation["btyd_p_alive"]).to_numpy(float)
+    rng = np.random.default_rng(17)
+    days = validation["days_to_next_order"].to_numpy(float, copy=True)
+    days[ordered] = _first_order_days(rng, rate[ordered], WINDOW)
+    validation = validation.assign(days_to_next_order=days)
+    models = fit_candidates(train, calibration, candidates=["btyd", "gbm"], n_jobs=1)
+    table = compare(models, validation, WINDOW)
+    mae = {name: measured["mae_days"] for name, measured in table["next_order"].items()}
+    assert models.chosen["next_order"] == "btyd_rate"
+    assert mae["btyd_rate"] < 0.8 * mae["midpoint"]

@@ -265,7 +265,11 @@ def assess(
     timing = comparison.get("next_order", {})
     nxt = timing.get(chosen.get("next_order", ""), {})
     if nxt and nxt.get("customers", 0) > 0:
-        words = {"midpoint": "the middle of the window", "usual_gap": "their usual gap"}
+        words = {
+            "midpoint": "the middle of the window",
+            "usual_gap": "their usual gap",
+            "btyd_rate": "BTYD's purchase rate",
+        }
         others = [
             f"{measured['mae_days']:.1f} for {words.get(name, name)}"
             for name, measured in timing.items()
