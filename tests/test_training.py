@@ -14,6 +14,7 @@ from custintel.errors import NotEnoughData
 from custintel.registry.versions import active, list_versions
 from custintel.services import app_database, run_forecast
 from custintel.training import score_ids, train_capability
+from custintel.value.eligibility import chance_caveats
 
 pytestmark = pytest.mark.slow
 
@@ -102,7 +103,12 @@ def test_score_ids_keeps_the_order_and_flags_unknown_ids(demo: Settings) -> None
         value = active(s, "value")
     assert value is not None and frame.attrs["model_version"] == value.version
     assert frame.attrs["versions"]["value"] == value.id
-    assert frame.attrs["caveats"] == []  # the demo's rankings are all measured
+    # The demo's rankings are all measured. At 1,000 customers its next-order dates are
+    # not: the best candidate's lead over the middle of the window is within chance.
+    caveats = frame.attrs["caveats"]
+    assert caveats == chance_caveats(value.summary)
+    assert {c["output"] for c in caveats} <= {"next_order_date"}
+    assert all(c["status"] == "no better than chance" for c in caveats)
     assert frame["customer_id"].tolist() == ["C000002", "nobody", "C000001"]
     assert frame["found"].tolist() == [True, False, True]
     assert frame.loc[0, "expected_spend"] >= 0 and frame.loc[0, "churn_risk"] in {
