@@ -94,6 +94,11 @@ def test_measured_columns_name_model_error_and_baseline() -> None:
     midpoint = assessed(table, 5000, next_order="midpoint")["next_order_date"]
     assert midpoint.note.startswith("midpoint (the middle of the window for every customer")
     assert "against 6.0 for gbm, 10.6 for their usual gap" in midpoint.note
+    # BTYD's rate says what it is, and its rivals read as words
+    table["next_order"]["btyd_rate"] = {"mae_days": 5.5, "customers": 5000.0}
+    btyd = assessed(table, 5000, next_order="btyd_rate")["next_order_date"]
+    assert btyd.note.startswith("btyd_rate (the median day of a first order within the window")
+    assert "off by 5.5 days" in btyd.note and "7.4 for the middle of the window" in btyd.note
     assert out["clv"].status == "not measured"
     assert out["p_active"].status == "not measured" and "churn_probability" in out["p_active"].note
     # categories by their column slug; one without a measured figure says so

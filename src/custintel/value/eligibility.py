@@ -127,6 +127,16 @@ def _outlying(outlying: Sequence[str], outlier_spend: float) -> str:
     )
 
 
+# What a next-order candidate's name stands for, said beside it when it is chosen (the
+# learners' names are said as they are, as for every other output).
+_TIMING_MEANS = {
+    "midpoint": "the middle of the window for every customer: nothing in their history "
+    "timed their orders better",
+    "btyd_rate": "the median day of a first order within the window at each customer's "
+    "purchase rate by the BTYD model",
+}
+
+
 def assess(
     comparison: dict[str, dict[str, dict[str, float]]],
     chosen: dict[str, str],
@@ -276,11 +286,8 @@ def assess(
             if name != chosen["next_order"]
         ]
         what = chosen["next_order"]
-        if what == "midpoint":
-            what += (
-                " (the middle of the window for every customer: nothing in their history "
-                "timed their orders better)"
-            )
+        if what in _TIMING_MEANS:
+            what += f" ({_TIMING_MEANS[what]})"
         measured = (
             f"{what}: off by {nxt['mae_days']:.1f} days on average for "
             f"the {_customers(nxt['customers'])} who ordered in {window}"
