@@ -127,8 +127,14 @@ def _outlying(outlying: Sequence[str], outlier_spend: float) -> str:
     )
 
 
-# What a next-order candidate's name stands for, said beside it when it is chosen (the
-# learners' names are said as they are, as for every other output).
+# A next-order candidate's name as a rival is said in words, and what it stands for is
+# said beside it when it is chosen (the learners' names are said as they are, as for
+# every other output).
+_TIMING_WORDS = {
+    "midpoint": "the middle of the window",
+    "usual_gap": "their usual gap",
+    "btyd_rate": "BTYD's purchase rate",
+}
 _TIMING_MEANS = {
     "midpoint": "the middle of the window for every customer: nothing in their history "
     "timed their orders better",
@@ -275,13 +281,8 @@ def assess(
     timing = comparison.get("next_order", {})
     nxt = timing.get(chosen.get("next_order", ""), {})
     if nxt and nxt.get("customers", 0) > 0:
-        words = {
-            "midpoint": "the middle of the window",
-            "usual_gap": "their usual gap",
-            "btyd_rate": "BTYD's purchase rate",
-        }
         others = [
-            f"{measured['mae_days']:.1f} for {words.get(name, name)}"
+            f"{measured['mae_days']:.1f} for {_TIMING_WORDS.get(name, name)}"
             for name, measured in timing.items()
             if name != chosen["next_order"]
         ]
