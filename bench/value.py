@@ -152,16 +152,12 @@ def next_order_on_holdout(
     a marketer reads: how many customers are given a date (served churn probability
     below 0.5), the share of them who ordered, and the chosen candidate's error on
     those."""
+    from custintel.value.metrics import timing_errors
+
     ordered = current["days_to_next_order"].notna().to_numpy()
     actual = current["days_to_next_order"].to_numpy(float)
     days = run.final.next_order_days(current, horizon)
-    out = {
-        name: {
-            "mae_days": float(np.mean(np.abs(d[ordered] - actual[ordered]))),
-            "customers": float(ordered.sum()),
-        }
-        for name, d in days.items()
-    }
+    out = timing_errors(actual[ordered], {name: d[ordered] for name, d in days.items()})
     dated = churn < 0.5
     chosen = days[run.final.chosen["next_order"]]
     both = dated & ordered

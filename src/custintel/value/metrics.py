@@ -29,6 +29,7 @@ __all__ = [
     "reliability_table",
     "spearman",
     "spend_metrics",
+    "timing_errors",
     "timing_p",
 ]
 
@@ -242,6 +243,23 @@ def chosen_ranking_p(
             return enough / (start + int(np.argmax(hits >= enough)) + 1)
         at_least = int(hits[-1])
     return (1 + at_least) / (1 + permutations)
+
+
+def timing_errors(
+    actual_days: np.ndarray, predictions: dict[str, np.ndarray]
+) -> dict[str, dict[str, float]]:
+    """Each next-order candidate's mean and median absolute error in days against the
+    days to the next order of customers who ordered, and how many they are: what the
+    choice compares (mean) and reports."""
+    actual = np.asarray(actual_days, float)
+    return {
+        name: {
+            "mae_days": float(np.mean(np.abs(days - actual))),
+            "median_abs_days": float(np.median(np.abs(days - actual))),
+            "customers": float(len(actual)),
+        }
+        for name, days in predictions.items()
+    }
 
 
 def timing_p(

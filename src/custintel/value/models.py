@@ -72,6 +72,7 @@ from custintel.value.metrics import (
     churn_metrics,
     reliability_table,
     spend_metrics,
+    timing_errors,
     timing_p,
 )
 from custintel.value.seasons import Seasons
@@ -605,14 +606,7 @@ def compare(
     ordered = validation[validation["days_to_next_order"].notna()]
     actual_days = ordered["days_to_next_order"].to_numpy(float)
     timing = models.next_order_days(ordered, horizon_days)
-    table["next_order"] = {
-        name: {
-            "mae_days": float(np.mean(np.abs(days - actual_days))),
-            "median_abs_days": float(np.median(np.abs(days - actual_days))),
-            "customers": float(len(ordered)),
-        }
-        for name, days in timing.items()
-    }
+    table["next_order"] = timing_errors(actual_days, timing)
     chosen = min(table["next_order"], key=lambda n: table["next_order"][n]["mae_days"])
     models.chosen["next_order"] = chosen
     if chosen != "midpoint" and len(ordered):
