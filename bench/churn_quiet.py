@@ -40,6 +40,11 @@ Written before it ran (2026-12-03). Made if all of:
   does not rise.
 
 Otherwise it is not made and no holdout is run with it.
+
+Result (2026-12-03, 6 minutes on 2 cores): not met. ``btyd``'s ROC-AUC fell at both
+CDNOW checks (0.7525 -> 0.7504 and 0.7123 -> 0.7114) and its Brier rose by up to 0.0005;
+it rose on The Complete Journey (0.8883 -> 0.8919) and the demo shop (0.8900 -> 0.8926).
+Not made, and no holdout run with it. The table is in docs/value-experiments.md.
 """
 
 from __future__ import annotations
