@@ -256,12 +256,24 @@ def test_a_chosen_run_rate_is_not_measured_against_itself() -> None:
 
 
 def test_a_short_history_gets_btyd_only_and_says_what_is_missing() -> None:
-    out = by_output(history_too_short("the history is 40 days; checking needs 102", 365))
+    reason = "the history is 40 days; checking needs 102"
+    out = by_output(history_too_short(reason, 365, customers=5000, repeat_buyers=1200))
     assert {out[c].status for c in ("expected_spend", "expected_orders", "p_active", "clv")} == {
         "not measured"
     }
+    assert "(5,000 customers, of whom 1,200 ordered again); not measured" in out["p_active"].note
     assert out["churn_probability"].status == "not available"
     assert "102" in out["churn_probability"].note
+
+
+@pytest.mark.parametrize(("customers", "repeat_buyers"), [(150, 60), (5000, 12)])
+def test_btyd_fitted_on_few_customers_or_repeat_buyers_is_called_rough(
+    customers: int, repeat_buyers: int
+) -> None:
+    reason = "the history is 40 days; checking needs 102"
+    out = by_output(history_too_short(reason, 365, customers, repeat_buyers))
+    for column in ("expected_spend", "expected_orders", "p_active", "clv"):
+        assert "parameters are a guess: treat them as rough" in out[column].note
 
 
 def test_value_settings_from_toml() -> None:

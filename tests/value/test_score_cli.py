@@ -196,6 +196,13 @@ def test_a_young_shop_gets_btyd_scores_labelled_not_measured(home: Path, tmp_pat
     summary = json.loads(out.with_name("s.summary.json").read_text())
     statements = {s["output"]: s for s in summary["eligibility"]}
     assert statements["expected_spend"]["status"] == "not measured"
+    # what BTYD was fitted on: the customers with a purchase, and how many ordered again
+    note = statements["expected_spend"]["note"]
+    fitted = re.search(r"\(([\d,]+) customers, of whom ([\d,]+) ordered again\)", note)
+    assert fitted, note
+    customers, repeat = (int(n.replace(",", "")) for n in fitted.groups())
+    assert 0 < repeat < customers <= len(scores)
+    assert "rough" not in note  # hundreds of customers, over a hundred repeat buyers
     assert statements["churn_probability"]["status"] == "not available"
     assert "102" in statements["churn_probability"]["note"]  # the days it needs
     assert "not measured" in result.output

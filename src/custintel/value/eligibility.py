@@ -431,10 +431,23 @@ def _top_factors(
     return Statement("top_factors", AT_CHANCE if chance else "measured", model, note)
 
 
-def history_too_short(reason: str, clv_days: int) -> list[Statement]:
+def history_too_short(
+    reason: str, clv_days: int, customers: int, repeat_buyers: int
+) -> list[Statement]:
     """Statements for a shop whose history cannot hold out a validation window: BTYD's
-    predictions only, none of them measured, and what is missing for the rest."""
-    unmeasured = f"BTYD models fitted on all the history; not measured: {reason}"
+    predictions only, none of them measured, what they were fitted on (``customers``,
+    of whom ``repeat_buyers`` ordered more than once: BTYD learns how often and how long
+    customers buy from the repeat buyers), rough below ``FEW_CUSTOMERS`` or
+    ``FEW_EVENTS``, and what is missing for the rest."""
+    fitted_on = f"{_customers(customers)}, of whom {repeat_buyers:,} ordered again"
+    rough = (
+        "; so few to learn from that the models' parameters are a guess: treat them as rough"
+        if customers < FEW_CUSTOMERS or repeat_buyers < FEW_EVENTS
+        else ""
+    )
+    unmeasured = (
+        f"BTYD models fitted on all the history ({fitted_on}){rough}; not measured: {reason}"
+    )
     return [
         Statement("expected_orders", "not measured", "btyd", unmeasured),
         Statement("expected_spend", "not measured", "btyd", unmeasured),

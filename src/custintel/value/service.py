@@ -536,7 +536,12 @@ def _btyd_only(
         btyd_family_errors={},
         crossval={},
         reliability={},
-        eligibility=history_too_short(reason, settings.clv_days),
+        eligibility=history_too_short(
+            reason,
+            settings.clv_days,
+            customers=len(summary),
+            repeat_buyers=int((summary["frequency"] > 0).sum()),
+        ),
     )
 
 
