@@ -60,7 +60,7 @@ import pandas as pd
 
 from bench.measure import print_checks
 from bench.trial_regressors import CHECKS, shop_store
-from bench.value import fitted_on_cdnow, scored_on_holdout
+from bench.value import extra_btyd_columns, fitted_on_cdnow, scored_on_holdout
 
 QUIET = "btyd_p_quiet"
 KEPT = ("roc_auc", "brier")
@@ -70,16 +70,9 @@ KEPT = ("roc_auc", "brier")
 def churn_from_quiet() -> Iterator[None]:
     """Inside the block BTYD's rate columns carry P(no order in the window), scoring
     feeds it over the label window like the rates, and the ``btyd`` churn score is it."""
-    from custintel.value import examples, models, service
     from custintel.value.models import ChurnClassifiers
 
-    plain_rates = examples.btyd_rates
     plain_scores = ChurnClassifiers.scores
-
-    def with_quiet(summary: pd.DataFrame, model: Any, window_days: int) -> pd.DataFrame:
-        rates = plain_rates(summary, model, window_days)
-        rates[QUIET] = model.p_no_orders(summary, window_days).to_numpy(float)
-        return rates
 
     def scores(self: Any, frame: pd.DataFrame, **kw: Any) -> dict[str, np.ndarray]:
         out = plain_scores(self, frame, **kw)
@@ -87,13 +80,8 @@ def churn_from_quiet() -> Iterator[None]:
             out["btyd"] = np.nan_to_num(frame[QUIET].to_numpy(float), nan=1.0)
         return out
 
-    with (
-        mock.patch.object(examples, "btyd_rates", with_quiet),
-        mock.patch.object(service, "btyd_rates", with_quiet),
-        mock.patch.object(service, "BTYD_FEATURES", (*examples.BTYD_FEATURES, QUIET)),
-        mock.patch.object(models, "NOT_FEATURES", models.NOT_FEATURES | {QUIET}),
-        mock.patch.object(ChurnClassifiers, "scores", scores),
-    ):
+    quiet = {QUIET: lambda summary, model, window: model.p_no_orders(summary, window).to_numpy()}
+    with extra_btyd_columns(quiet), mock.patch.object(ChurnClassifiers, "scores", scores):
         yield
 
 

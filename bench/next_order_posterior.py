@@ -50,21 +50,19 @@ The table is in docs/value-experiments.md.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import date
 from typing import Any
-from unittest import mock
 
 import numpy as np
 import pandas as pd
 
 from bench.measure import print_checks
 from bench.next_order_loss import CHECKS, added_candidate, timing_on_horizon
+from bench.value import extra_btyd_columns
 
 VARIANT = "btyd_posterior"
 CURRENT = "btyd_rate"
-POSTERIOR_COLUMNS = ("btyd_rate_shape", "btyd_rate_scale_days")
 
 
 def posterior_median_days(
@@ -82,29 +80,21 @@ def posterior_median_days(
     return np.where(known, np.clip(median - 0.5, 0, horizon_days - 1), middle)
 
 
-@contextmanager
-def posterior_columns() -> Iterator[None]:
+def posterior_columns() -> AbstractContextManager[None]:
     """Inside the block BTYD's rate columns carry each customer's posterior purchase
     rate's shape r + x and rate alpha + T (in days), and no model learns from them."""
-    from custintel.value import examples, models, service
     from custintel.value.btyd_model import DAYS_PER_WEEK
 
-    plain = examples.btyd_rates
-
-    def with_posterior(summary: pd.DataFrame, model: Any, window_days: int) -> pd.DataFrame:
-        rates = plain(summary, model, window_days)
-        rates["btyd_rate_shape"] = model.r + summary["frequency"].to_numpy(float)
-        rates["btyd_rate_scale_days"] = (model.alpha + summary["T"].to_numpy(float)) * (
-            DAYS_PER_WEEK
-        )
-        return rates
-
-    with (
-        mock.patch.object(examples, "btyd_rates", with_posterior),
-        mock.patch.object(service, "btyd_rates", with_posterior),
-        mock.patch.object(models, "NOT_FEATURES", models.NOT_FEATURES | set(POSTERIOR_COLUMNS)),
-    ):
-        yield
+    return extra_btyd_columns(
+        {
+            "btyd_rate_shape": lambda summary, model, _: (
+                model.r + summary["frequency"].to_numpy(float)
+            ),
+            "btyd_rate_scale_days": lambda summary, model, _: (
+                (model.alpha + summary["T"].to_numpy(float)) * DAYS_PER_WEEK
+            ),
+        }
+    )
 
 
 def variant_days(frame: pd.DataFrame, horizon_days: int, days: dict[str, np.ndarray]) -> Any:

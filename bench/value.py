@@ -33,9 +33,12 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
+from unittest import mock
 
 import numpy as np
 
@@ -86,6 +89,33 @@ def fitted_on_cdnow(as_of: date, horizon: int, shop: Any = None) -> FittedOnCdno
         truth = labels(store.con, [as_of], horizon, categories=kept).set_index("customer_id")
     seconds = time.perf_counter() - started
     return FittedOnCdnow(final, choice, plan, views, current, summary, model, truth, seconds)
+
+
+@contextmanager
+def extra_btyd_columns(
+    columns: Mapping[str, Callable[[Any, Any, int], np.ndarray]],
+) -> Iterator[None]:
+    """Inside the block BTYD's rate columns (``examples.btyd_rates``) carry ``columns``
+    too, each ``make(summary, model, window_days)``; scoring feeds them to the churn
+    candidates over the label window like the rates (``service.churn_inputs``), and no
+    model learns from them: what a variant reading more of BTYD's view needs."""
+    from custintel.value import examples, models, service
+
+    plain = examples.btyd_rates
+
+    def with_columns(summary: Any, model: Any, window_days: int) -> Any:
+        rates = plain(summary, model, window_days)
+        for name, make in columns.items():
+            rates[name] = make(summary, model, window_days)
+        return rates
+
+    with (
+        mock.patch.object(examples, "btyd_rates", with_columns),
+        mock.patch.object(service, "btyd_rates", with_columns),
+        mock.patch.object(service, "BTYD_FEATURES", (*examples.BTYD_FEATURES, *columns)),
+        mock.patch.object(models, "NOT_FEATURES", models.NOT_FEATURES | set(columns)),
+    ):
+        yield
 
 
 class Holdout(NamedTuple):
