@@ -10,7 +10,8 @@ how likely a ranking at least this good would be if the prediction were unrelate
 what happened, so that a small shop's lucky-looking figure is not read as skill; and
 the model chosen as the best of several on a window gets ``chosen_ranking_p``, which
 allows for that choice. A next-order date is judged against knowing nothing of the
-timing (``timing_p``).
+timing (``timing_p``). The candidates whose loss on the window is within its noise of
+the chosen one's are named (``within_noise``): the choice between them is a tie.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ __all__ = [
     "spend_metrics",
     "timing_errors",
     "timing_p",
+    "within_noise",
 ]
 
 # Equal-width bins of predicted probability in a reliability table.
@@ -39,6 +41,9 @@ RELIABILITY_BINS = 10
 PERMUTATIONS = 999
 # Below this many customers a Spearman p-value is exact (8! = 40,320 orderings at most).
 EXACT_SPEARMAN_BELOW = 9
+# A candidate whose mean loss exceeds the best one's by less than this many standard
+# errors of the per-customer difference is within noise of it (about 95 % two-sided).
+NOISE_Z = 2.0
 
 
 def _gini(actual: np.ndarray, predicted: np.ndarray) -> float:
@@ -294,3 +299,29 @@ def timing_p(
     p = float(ttest_1samp(differential, 0.0, alternative="greater").pvalue)
     rivals = sum(1 for name in predictions if name != baseline)
     return min(1.0, p * rivals)
+
+
+def within_noise(losses: dict[str, np.ndarray], best: str, *, z: float = NOISE_Z) -> list[str]:
+    """The candidates other than ``best`` whose mean loss per customer exceeds
+    ``best``'s by no more than ``z`` standard errors of the per-customer difference.
+
+    ``losses`` holds each candidate's loss per customer on the same customers (squared
+    error for RMSE, squared probability error for the Brier score, absolute days for a
+    date); ``best`` is the candidate of lowest mean loss. The difference is paired, as in
+    :func:`timing_p`: every candidate is scored on the same customers, whose own
+    difficulty cancels out, so a lead too small to tell from which customers happened to
+    fall in the window shows as one. A candidate whose losses equal ``best``'s
+    everywhere is within noise; with fewer than two customers every one is."""
+    chosen = np.asarray(losses[best], float)
+    tied = []
+    for name, loss in losses.items():
+        if name == best:
+            continue
+        difference = np.asarray(loss, float) - chosen
+        if len(difference) < 2:
+            tied.append(name)
+            continue
+        error = float(np.std(difference, ddof=1)) / math.sqrt(len(difference))
+        if float(np.mean(difference)) <= z * error:
+            tied.append(name)
+    return tied
