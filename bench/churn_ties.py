@@ -37,6 +37,14 @@ Written before it ran (2026-12-03). Made if all of:
   more than 0.001.
 
 Otherwise it is not made and no holdout is run with it.
+
+Result (2026-12-03, 357 s on 2 cores): not met. The rule changed the served model at
+two checks, CDNOW at 30 days from 1997-07-01 (random_forest -> blend, ROC-AUC 0.7576 ->
+0.7560) and The Complete Journey at 30 days from 2017-07-01 (blend -> random_forest,
+0.8697 -> 0.8759): up at one of the two, not more than half, though +0.0046 summed and
+the Brier summed -0.0013. Elsewhere the lowest-Brier candidate had the best validation
+ROC-AUC of its ties too. Not made, and no holdout run with it. The table is in
+docs/value-experiments.md.
 """
 
 from __future__ import annotations
