@@ -26,7 +26,9 @@ procedure once (``fit_and_choose``, every candidate refitted): both rules choose
 the same validation table, and every churn candidate is measured on the horizon as
 scoring serves it (calibrated on the window, carried to the horizon). The ties of the
 spend, orders and next-order choices are printed too, for the record; no rule for them
-is judged here.
+is judged here. (The ties are the comparison table's ``within_noise`` marks since
+they were made; the run below computed the same losses here, as ``models.compare`` now
+does.)
 
 Written before it ran (2026-12-03). Made if all of:
 
@@ -51,10 +53,6 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Any
-from unittest import mock
-
-import numpy as np
-import pandas as pd
 
 from bench.measure import print_checks
 from bench.next_order_loss import CHECKS
@@ -64,49 +62,14 @@ from bench.value import fitted_on_cdnow, scored_on_holdout
 KEPT = ("roc_auc", "brier")
 
 
-def losses_per_customer(models: Any, validation: pd.DataFrame, horizon: int) -> dict[str, Any]:
-    """Each target's loss per customer and candidate on the validation rows, as
-    ``models.compare`` measures the choice: squared error of spend (on the ordinary
-    customers) and orders, squared probability error of churn, absolute days of the
-    next order among those who ordered."""
-    from custintel.value.models import ordinary
-
-    out: dict[str, dict[str, np.ndarray]] = {}
-    measured = {"spend": validation[ordinary(validation)], "orders": validation}
-    for target, rows in measured.items():
-        actual = rows[target].to_numpy(float)
-        predicted = models.predict(rows, target, horizon)
-        out[target] = {n: (p - actual) ** 2 for n, p in predicted.items()}
-    churned = validation["churned"].to_numpy(float)
-    churn = models.predict(validation, "churn", horizon)
-    out["churn"] = {n: (p - churned) ** 2 for n, p in churn.items()}
-    ordered = validation[validation["days_to_next_order"].notna()]
-    days = ordered["days_to_next_order"].to_numpy(float)
-    timing = models.next_order_days(ordered, horizon)
-    out["next_order"] = {n: np.abs(p - days) for n, p in timing.items()}
-    return out
-
-
 def at(check: tuple[str, date, int]) -> dict[str, Any]:
     """Both churn rules at one check, and every choice's ties."""
-    from custintel.value import service
-    from custintel.value.metrics import within_noise
-
     shop, as_of, horizon = check
-    seen: dict[str, Any] = {}
-    plain_compare = service.compare
-
-    def recording(models: Any, validation: pd.DataFrame, horizon_days: int) -> Any:
-        table = plain_compare(models, validation, horizon_days)
-        seen["losses"] = losses_per_customer(models, validation, horizon_days)
-        return table
-
-    with mock.patch.object(service, "compare", recording):
-        run = fitted_on_cdnow(as_of, horizon, shop_store(shop))
+    run = fitted_on_cdnow(as_of, horizon, shop_store(shop))
     churn = scored_on_holdout(run, horizon).measures["churn"]
     ties = {
-        target: within_noise(losses, run.final.chosen[target])
-        for target, losses in seen["losses"].items()
+        target: [n for n, m in run.choice[target].items() if m.get("within_noise")]
+        for target in ("spend", "orders", "churn", "next_order")
     }
     validation = run.choice["churn"]
     by_brier = run.final.chosen["churn"]

@@ -29,6 +29,12 @@ def test_choice_follows_the_validation_error(btyd_knows: bool) -> None:
         trees = ("gbm", "xgboost", "random_forest")
         assert max(rmse[t] for t in trees) < 0.9 * rmse["btyd"]
         assert models.chosen["spend"] in trees
+        # A lead that large is no tie.
+        assert table["spend"]["btyd"]["within_noise"] == 0.0
+    # Every candidate but the chosen one says whether it ties with it.
+    for target in ("spend", "orders", "churn", "next_order"):
+        marked = {n for n, m in table[target].items() if "within_noise" in m}
+        assert marked == set(table[target]) - {models.chosen[target]}, target
     brier = {name: m["brier"] for name, m in table["churn"].items()}
     assert models.chosen["churn"] == min(brier, key=brier.get)
 

@@ -394,3 +394,30 @@ def test_outlying_customers_are_named_in_the_spend_note_and_nowhere_else() -> No
 def test_the_outlier_spend_is_a_thousand_medians_of_those_who_spent() -> None:
     assert outlier_spend(np.array([0.0, -5.0, 10.0, 20.0, 30.0])) == 20_000.0
     assert outlier_spend(np.array([0.0, -5.0])) == float("inf")
+
+
+def test_candidates_within_noise_of_the_chosen_one_are_named_as_ties() -> None:
+    table = comparison(0.6, 0.8, 5000)
+    table["spend"]["run_rate"]["within_noise"] = 1.0
+    table["orders"]["run_rate"]["within_noise"] = 0.0
+    table["churn"]["btyd"] = {"roc_auc": 0.78, "brier": 0.1001, "within_noise": 1.0}
+    table["churn"]["blend"] = {"roc_auc": 0.79, "brier": 0.1002, "within_noise": 1.0}
+    table["next_order"]["midpoint"]["within_noise"] = 1.0
+    out = assessed(table, 5000)
+    tie = "did as well within the noise of this window, so another window may choose"
+    assert f"; run_rate {tie} it" in out["expected_spend"].note
+    assert tie not in out["expected_orders"].note  # a clear lead is not called a tie
+    assert f"; btyd and blend {tie} one of them" in out["churn_probability"].note
+    # The next order's candidates are said in words, as elsewhere in its note.
+    assert f"; the middle of the window {tie} it" in out["next_order_date"].note
+
+
+def test_a_ranking_at_chance_is_not_also_called_a_tie() -> None:
+    """At chance the note says the ranking tells nothing; which model won is moot."""
+    table = comparison(0.6, 0.8, 5000)
+    table["spend"]["run_rate"]["within_noise"] = 1.0
+    table["spend"]["gbm"]["chance_p"] = 0.4
+    table["spend"]["gbm"]["spearman"] = 0.01
+    out = assessed(table, 5000)
+    assert "could not be told from chance" in out["expected_spend"].note
+    assert "within the noise" not in out["expected_spend"].note

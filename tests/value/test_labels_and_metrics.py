@@ -22,6 +22,7 @@ from custintel.value.metrics import (
     spearman,
     spend_metrics,
     timing_p,
+    within_noise,
 )
 
 
@@ -392,3 +393,21 @@ def test_a_few_customers_get_the_exact_spearman_p_value() -> None:
     actual, predicted = rng.normal(size=12), rng.normal(size=12)
     expected = spearmanr(actual, predicted, alternative="greater").pvalue
     assert spearman(actual, predicted)[1] == pytest.approx(expected)
+
+
+def test_within_noise_names_the_leads_a_window_cannot_tell_from_chance() -> None:
+    rng = np.random.default_rng(3)
+    best = rng.exponential(1.0, 2000)
+    losses = {
+        "best": best,
+        # A lead of 0.01 against a standard error of about 0.022: a tie.
+        "close": best + rng.normal(0.01, 1.0, 2000),
+        # A lead of 0.2, about nine standard errors: a real one.
+        "clear": best + rng.normal(0.2, 1.0, 2000),
+        # Worse by 0.05 on every customer: small beside the losses' own spread of 1, but
+        # the difference is paired, and it never varies.
+        "shifted": best + 0.05,
+        "same": best.copy(),
+    }
+    assert sorted(within_noise(losses, "best")) == ["close", "same"]
+    assert within_noise({"best": best[:1], "other": best[:1] + 5}, "best") == ["other"]

@@ -103,6 +103,16 @@ def test_score_writes_one_row_per_customer_with_the_choice(
     assert first[may_stay].str.endswith("(lowers churn risk)").all()
     importance = summary["churn_importance"]
     assert list(importance.values()) == sorted(importance.values(), reverse=True)
+    # A candidate whose lead the window cannot tell from noise is marked in the tables.
+    tables = ("spend", "orders", "churn")
+    ties = {
+        t: [n for n, m in summary["validation"][t].items() if m.get("within_noise")] for t in tables
+    }
+    for name in (name for tied in ties.values() for name in tied):
+        assert re.search(rf"│ {name} ≈ ", result.output), name
+    assert ("≈ as good as the chosen one (*) within the noise" in result.output) == any(
+        ties.values()
+    )
     for target in ("spend", "orders"):
         assert summary["chosen"][target] in summary["validation"][target]
         chosen = summary["validation"][target][summary["chosen"][target]]["rmse"]

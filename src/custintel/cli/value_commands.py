@@ -58,10 +58,15 @@ def score(
     for target in ("spend", "orders", "churn"):
         if target not in run.comparison:
             continue
+        tied = any(m.get("within_noise") for m in run.comparison[target].values())
         table = Table(
             title=f"{target}: candidates on {cut['validation']} to {cut['validation_ends']} "
             f"(chosen: {run.chosen[target]})",
             title_justify="left",
+            caption="≈ as good as the chosen one (*) within the noise of this window"
+            if tied
+            else None,
+            caption_justify="left",
         )
         columns = (
             ("rmse", "mae", "spearman", "top_decile_capture", "aggregate_error")
@@ -72,7 +77,9 @@ def score(
         for column in columns:
             table.add_column(column, justify="right")
         for name, metrics in run.comparison[target].items():
-            mark = " *" if name == run.chosen[target] else ""
+            mark = (
+                " *" if name == run.chosen[target] else " ≈" if metrics.get("within_noise") else ""
+            )
             # NaN: no ranking to measure (one class of churn, one amount for everyone)
             table.add_row(
                 name + mark,

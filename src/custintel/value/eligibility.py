@@ -111,13 +111,33 @@ def _rough(customers: float) -> str:
     return ""
 
 
+def _listed(names: Sequence[str], shown: int = 3) -> str:
+    """``"a"``, ``"a and b"``, ``"a, b, c and 4 more"``: up to ``shown`` names."""
+    if len(names) > shown:
+        return ", ".join(names[:shown]) + f" and {len(names) - shown:,} more"
+    if len(names) > 1:
+        return ", ".join(names[:-1]) + " and " + names[-1]
+    return "".join(names)
+
+
+def _tied(candidates: dict[str, dict[str, float]], words: dict[str, str] | None = None) -> str:
+    """Names the candidates whose lead the chosen one's could not be told from on the
+    window (``within_noise``, ``models.compare``): a later run may choose one of them."""
+    tied = [(words or {}).get(n, n) for n, m in candidates.items() if m.get("within_noise")]
+    if not tied:
+        return ""
+    them = "it" if len(tied) == 1 else "one of them"
+    return (
+        f"; {_listed(tied)} did as well within the noise of this window, so another "
+        f"window may choose {them}"
+    )
+
+
 def _outlying(outlying: Sequence[str], outlier_spend: float) -> str:
     """Who is outlying at as_of (``examples.outlier_spend``), and what that changes."""
     if not outlying:
         return ""
-    named = ", ".join(outlying[:3]) + (
-        f" and {len(outlying) - 3:,} more" if len(outlying) > 3 else ""
-    )
+    named = _listed(outlying)
     has = "has" if len(outlying) == 1 else "have"
     return (
         f"; {_customers(len(outlying))} ({named}) {has} spent over {outlier_spend:,.2f}, "
@@ -213,7 +233,9 @@ def assess(
                     f"{m['spearman']:.2f}, p = {p_value:.2f}{_among(comparison[target], m)}):"
                     f" it does not tell who will bring the most {unit}"
                     if chance
-                    else _untested(p_value, unit) + _rough(validation_customers)
+                    else _untested(p_value, unit)
+                    + _tied(comparison[target])
+                    + _rough(validation_customers)
                 )
                 + apart,
             )
@@ -246,6 +268,8 @@ def assess(
             caveat = f"; only {_customers(events)} on the rarer side, so treat it as rough"
         else:
             caveat = _rough(validation_customers)
+        if not chance:
+            caveat = _tied(comparison["churn"]) + caveat
         out.append(
             Statement(
                 "churn_probability",
@@ -315,6 +339,7 @@ def assess(
                     "measured",
                     chosen["next_order"],
                     measured
+                    + _tied(timing, _TIMING_WORDS)
                     + "; given only where churn probability is below 0.5"
                     + _rough(nxt["customers"]),
                 )

@@ -74,6 +74,7 @@ from custintel.value.metrics import (
     spend_metrics,
     timing_errors,
     timing_p,
+    within_noise,
 )
 from custintel.value.seasons import Seasons
 
@@ -569,8 +570,10 @@ def compare(
     split's prior (``choose_category_prior``); the chosen candidate's
     ``chance_p`` tests its ranking allowing for that choice (``metrics.chosen_ranking_p``),
     or for the next order its timing against the middle of the window
-    (``metrics.timing_p``). Each churn candidate's reliability table goes
-    to ``models.reliability``."""
+    (``metrics.timing_p``). Every other candidate gets ``within_noise``: 1 where its
+    loss per customer is within noise of the chosen one's (``metrics.within_noise``),
+    so that the choice between them is a tie, else 0. Each churn candidate's
+    reliability table goes to ``models.reliability``."""
     table: dict[str, dict[str, dict[str, float]]] = {}
     # Outlying customers get BTYD's spend from every candidate: spend is measured, and
     # chosen, on the others (their error alone would be the RMSE).
@@ -581,6 +584,7 @@ def compare(
         table[target] = {name: spend_metrics(actual, p) for name, p in predicted.items()}
         chosen = min(table[target], key=lambda n: table[target][n]["rmse"])
         models.chosen[target] = chosen
+        _mark_ties(table[target], {n: (p - actual) ** 2 for n, p in predicted.items()}, chosen)
         table[target][chosen]["chance_p"] = chosen_ranking_p(
             actual,
             predicted,
@@ -594,6 +598,7 @@ def compare(
     table["churn"] = {name: churn_metrics(churned, p) for name, p in churn.items()}
     chosen = min(table["churn"], key=lambda n: table["churn"][n]["brier"])
     models.chosen["churn"] = chosen
+    _mark_ties(table["churn"], {n: (p - churned) ** 2 for n, p in churn.items()}, chosen)
     table["churn"][chosen]["chance_p"] = chosen_ranking_p(
         churned,
         churn,
@@ -609,6 +614,9 @@ def compare(
     table["next_order"] = timing_errors(actual_days, timing)
     chosen = min(table["next_order"], key=lambda n: table["next_order"][n]["mae_days"])
     models.chosen["next_order"] = chosen
+    if len(ordered):
+        errors = {n: np.abs(days - actual_days) for n, days in timing.items()}
+        _mark_ties(table["next_order"], errors, chosen)
     if chosen != "midpoint" and len(ordered):
         table["next_order"][chosen]["chance_p"] = timing_p(actual_days, timing, chosen)
     models.category_mix = shop_mix(validation)
@@ -625,6 +633,18 @@ def compare(
         for column in allocated.columns
     }
     return table
+
+
+def _mark_ties(
+    measured: dict[str, dict[str, float]], losses: dict[str, np.ndarray], chosen: str
+) -> None:
+    """Sets ``within_noise`` on every candidate but ``chosen``: 1.0 where its ``losses``
+    per customer are within noise of the chosen one's (the choice between them is a
+    tie that another window may break the other way), else 0.0."""
+    tied = set(within_noise(losses, chosen))
+    for name, metrics in measured.items():
+        if name != chosen:
+            metrics["within_noise"] = float(name in tied)
 
 
 # The prior strengths, in orders, that ``choose_category_prior`` chooses between: 0 is
