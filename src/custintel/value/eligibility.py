@@ -121,8 +121,9 @@ def _listed(names: Sequence[str], shown: int = 3) -> str:
 
 
 def _tied(candidates: dict[str, dict[str, float]], words: dict[str, str] | None = None) -> str:
-    """Names the candidates whose lead the chosen one's could not be told from on the
-    window (``within_noise``, ``models.compare``): a later run may choose one of them."""
+    """Names the candidates that the chosen one's lead over could not be told from the
+    window's noise (``within_noise``, ``models.compare``): another window may choose one
+    of them (``words`` says a candidate's name in words)."""
     tied = [(words or {}).get(n, n) for n, m in candidates.items() if m.get("within_noise")]
     if not tied:
         return ""

@@ -41,7 +41,7 @@ RELIABILITY_BINS = 10
 PERMUTATIONS = 999
 # Below this many customers a Spearman p-value is exact (8! = 40,320 orderings at most).
 EXACT_SPEARMAN_BELOW = 9
-# A candidate whose mean loss exceeds the best one's by less than this many standard
+# A candidate whose mean loss exceeds the best one's by no more than this many standard
 # errors of the per-customer difference is within noise of it (about 95 % two-sided).
 NOISE_Z = 2.0
 
