@@ -7,7 +7,7 @@ The churn model is the candidate of lowest Brier score on the validation window
 (``models.compare``). Its candidates are calibrated on the same window before it, so
 their Brier scores often differ by less than which customers happened to fall in the
 window can explain: on CDNOW's 273-day benchmark btyd was chosen at 0.108988 against the
-blend's 0.109047 and the random forest's 0.109154. Between such candidates the Brier
+blend's 0.109026 and the random forest's 0.109154. Between such candidates the Brier
 score says nothing, while their ROC-AUC on the same window may differ, and a marketer
 acts on the ranking (who to win back first) as much as on the probability. The
 variant: among the lowest-Brier candidate and those within noise of it
