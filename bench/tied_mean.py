@@ -75,7 +75,7 @@ def at(check: tuple[str, date, int]) -> dict[str, Any]:
             measured = {k: spend_metrics(actual[target], p) for k, p in served.items()}
             kept = ("rmse", "top_decile_capture", "normalised_gini", "aggregate_error")
         out[target] = {
-            "best": best,
+            "chosen": best,
             "ties": ties,
             **{k: {m: round(v[m], 6) for m in kept} for k, v in measured.items()},
         }
