@@ -21,6 +21,7 @@ from custintel.value import models as value_models
 from custintel.value.models import (
     CANDIDATES,
     LEARNERS,
+    TIES_MEAN,
     compare,
     fit_candidates,
     fit_churn,
@@ -284,12 +285,16 @@ def test_a_large_shop_blend_is_btyd_and_lightgbm() -> None:
     np.testing.assert_allclose(spend["blend"], (spend["btyd"] + spend["gbm"]) / 2)
 
 
-def test_the_refit_keeps_every_learner_the_chosen_blend_averages() -> None:
+def test_the_refit_keeps_every_candidate_the_chosen_one_averages() -> None:
     chosen = {"spend": "blend", "orders": "btyd", "churn": "btyd", "next_order": "gbm"}
     assert _needed(chosen, CANDIDATES) == ("btyd", *LEARNERS, "blend")
     assert _needed(chosen, ("btyd", "gbm", "blend", "run_rate")) == ("btyd", "gbm", "blend")
     plain = {"spend": "btyd", "orders": "btyd", "churn": "random_forest", "next_order": "gbm"}
     assert _needed(plain, CANDIDATES) == ("btyd", "gbm", "random_forest")
+    # A mean of tied orders candidates needs each of them.
+    mean = {"orders": TIES_MEAN, "churn": "btyd"}
+    averaged = {"orders": ["random_forest", "run_rate"]}
+    assert _needed(mean, CANDIDATES, averaged) == ("btyd", "gbm", "random_forest", "run_rate")
 
 
 def test_predicting_the_chosen_candidate_asks_only_the_learners_it_rests_on() -> None:

@@ -7,7 +7,10 @@ import pandas as pd
 import pytest
 from synthetic import WINDOW, examples_frame
 
-from custintel.value.models import compare, fit_candidates
+from custintel.errors import ConfigError
+from custintel.value.metrics import spend_metrics
+from custintel.value.models import TIES_MEAN, compare, fit_candidates
+from custintel.value.persist import models_from_dict, models_to_dict
 
 
 @pytest.mark.parametrize("btyd_knows", [False, True])
@@ -81,3 +84,35 @@ def test_orders_times_order_value_is_chosen_where_the_amounts_are_btyds_to_know(
     assert models.chosen["spend"] == "orders_x_value", rmse
     # Clearly, not by a hair: the blend of the same learners' spend is 6 % worse here.
     assert rmse["orders_x_value"] < 0.97 * rmse["blend"], rmse
+
+
+def test_orders_that_tie_on_the_window_are_served_as_their_mean() -> None:
+    """On 60 validation customers the trees' orders tie (bench/tied_mean.py: the mean of
+    the ties served orders better than the lowest error alone); spend and churn stay
+    the lowest error."""
+    rng = np.random.default_rng(5)
+    train, calibration = (examples_frame(rng, 3000, btyd_knows=True) for _ in range(2))
+    validation = examples_frame(rng, 60, btyd_knows=True)
+    models = fit_candidates(train, calibration, n_jobs=1)
+    table = compare(models, validation, WINDOW)["orders"]
+    assert models.chosen["orders"] == TIES_MEAN
+    candidates = {n: m for n, m in table.items() if n != TIES_MEAN}
+    best = min(candidates, key=lambda n: candidates[n]["rmse"])
+    tied = [n for n, m in candidates.items() if m.get("within_noise")]
+    assert tied and models.averaged == {"orders": [best, *tied]}
+    assert {n for n, m in table.items() if m.get("averaged")} == {best, *tied}
+    predicted = models.predict(validation, "orders", WINDOW)
+    mean = np.mean([predicted[n] for n in [best, *tied]], axis=0)
+    np.testing.assert_allclose(predicted[TIES_MEAN], mean)
+    served = models.predict(validation, "orders", WINDOW, only=TIES_MEAN)
+    np.testing.assert_allclose(served[TIES_MEAN], mean)
+    actual = validation["orders"].to_numpy(float)
+    assert table[TIES_MEAN]["rmse"] == pytest.approx(spend_metrics(actual, mean)["rmse"])
+    assert 0 <= table[TIES_MEAN]["chance_p"] <= 1
+    # A served version averages the same candidates.
+    restored = models_from_dict(models_to_dict(models))
+    again = restored.predict(validation, "orders", WINDOW, only=TIES_MEAN)[TIES_MEAN]
+    np.testing.assert_allclose(again, mean)
+    assert models.chosen["spend"] != TIES_MEAN and models.chosen["churn"] != TIES_MEAN
+    with pytest.raises(ConfigError, match="no spend candidates were averaged"):
+        models.predict(validation, "spend", WINDOW, only=TIES_MEAN)

@@ -421,3 +421,16 @@ def test_a_ranking_at_chance_is_not_also_called_a_tie() -> None:
     out = assessed(table, 5000)
     assert "could not be told from chance" in out["expected_spend"].note
     assert "within the noise" not in out["expected_spend"].note
+
+
+def test_a_mean_of_tied_candidates_is_named_by_its_parts() -> None:
+    table = comparison(0.6, 0.8, 5000)
+    table["orders"]["blend"] = spend(0.51) | {"within_noise": 1.0, "averaged": 1.0}
+    table["orders"]["gbm"]["averaged"] = 1.0
+    table["orders"]["mean_of_ties"] = spend(0.49)
+    note = assessed(table, 5000, orders="mean_of_ties")["expected_orders"].note
+    assert note.startswith(
+        "the mean of gbm and blend, which tied within the noise of this window: RMSE 0.49"
+    )
+    # Its parts are averaged, not alternatives another window may choose.
+    assert "another window may choose" not in note

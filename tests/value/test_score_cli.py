@@ -108,15 +108,23 @@ def test_score_writes_one_row_per_customer_with_the_choice(
     ties = {
         t: [n for n, m in summary["validation"][t].items() if m.get("within_noise")] for t in tables
     }
-    for name in (name for tied in ties.values() for name in tied):
-        assert re.search(rf"│ {name} ≈ ", result.output), name
-    assert ("≈ as good as the chosen one (*) within the noise" in result.output) == any(
-        ties.values()
-    )
+    validation = summary["validation"]
+    averaged = {t: [n for n, m in validation[t].items() if m.get("averaged")] for t in tables}
+    for target in tables:
+        for name in ties[target]:
+            mark = "+" if name in averaged[target] else "≈"
+            assert re.search(rf"│ {name} {re.escape(mark)} ", result.output), name
+    alone = any(set(ties[t]) - set(averaged[t]) for t in tables)
+    assert ("≈ as good as the chosen one (*) within the noise" in result.output) == alone
+    # Orders that tie are served as their mean, whose parts are the lowest error and
+    # its ties; otherwise the lowest error is chosen.
+    assert (summary["chosen"]["orders"] == "mean_of_ties") == bool(averaged["orders"])
     for target in ("spend", "orders"):
-        assert summary["chosen"][target] in summary["validation"][target]
-        chosen = summary["validation"][target][summary["chosen"][target]]["rmse"]
-        assert chosen == min(m["rmse"] for m in summary["validation"][target].values())
+        chosen = summary["chosen"][target]
+        assert chosen in validation[target]
+        lowest = min(m["rmse"] for n, m in validation[target].items() if n != "mean_of_ties")
+        parts = averaged[target] or [chosen]
+        assert min(validation[target][n]["rmse"] for n in parts) == lowest
     assert summary["cutoffs"]["validation_ends"] <= summary["as_of"]
     # the chosen churn model's reliability table: every validation customer in one bin,
     # the bins' churn adding up to the validation's churn rate

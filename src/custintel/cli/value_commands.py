@@ -58,14 +58,17 @@ def score(
     for target in ("spend", "orders", "churn"):
         if target not in run.comparison:
             continue
-        tied = any(m.get("within_noise") for m in run.comparison[target].values())
+        candidates = run.comparison[target]
+        marks = {name: _mark(name, m, run.chosen[target]) for name, m in candidates.items()}
+        captions = {
+            " ≈": "≈ as good as the chosen one (*) within the noise of this window",
+            " +": "+ tied within the noise of this window, averaged into the chosen one (*)",
+        }
         table = Table(
             title=f"{target}: candidates on {cut['validation']} to {cut['validation_ends']} "
             f"(chosen: {run.chosen[target]})",
             title_justify="left",
-            caption="≈ as good as the chosen one (*) within the noise of this window"
-            if tied
-            else None,
+            caption="; ".join(c for mark, c in captions.items() if mark in marks.values()) or None,
             caption_justify="left",
         )
         columns = (
@@ -76,13 +79,10 @@ def score(
         table.add_column("candidate")
         for column in columns:
             table.add_column(column, justify="right")
-        for name, metrics in run.comparison[target].items():
-            mark = (
-                " *" if name == run.chosen[target] else " ≈" if metrics.get("within_noise") else ""
-            )
+        for name, metrics in candidates.items():
             # NaN: no ranking to measure (one class of churn, one amount for everyone)
             table.add_row(
-                name + mark,
+                name + marks[name],
                 *(f"{metrics[c]:.3f}" if metrics[c] == metrics[c] else "–" for c in columns),
             )
         out_console.print(table)
@@ -161,3 +161,13 @@ def _levels(column: pd.Series, order: tuple[str, ...]) -> str:
     counts = column.value_counts()
     shown = [f"{level} {int(counts[level]):,}" for level in order if level in counts]
     return ", ".join(shown) or "not given"
+
+
+def _mark(name: str, measured: dict[str, float], chosen: str) -> str:
+    """A candidate's mark in its table: * chosen, + averaged into the chosen mean of
+    ties, ≈ within the noise of the chosen one."""
+    if name == chosen:
+        return " *"
+    if measured.get("averaged"):
+        return " +"
+    return " ≈" if measured.get("within_noise") else ""

@@ -124,7 +124,11 @@ def _tied(candidates: dict[str, dict[str, float]], words: dict[str, str] | None 
     """Names the candidates that the chosen one's lead over could not be told from the
     window's noise (``within_noise``, ``models.compare``): another window may choose one
     of them (``words`` says a candidate's name in words)."""
-    tied = [(words or {}).get(n, n) for n, m in candidates.items() if m.get("within_noise")]
+    tied = [
+        (words or {}).get(n, n)
+        for n, m in candidates.items()
+        if m.get("within_noise") and not m.get("averaged")
+    ]
     if not tied:
         return ""
     them = "it" if len(tied) == 1 else "one of them"
@@ -132,6 +136,15 @@ def _tied(candidates: dict[str, dict[str, float]], words: dict[str, str] | None 
         f"; {_listed(tied)} did as well within the noise of this window, so another "
         f"window may choose {them}"
     )
+
+
+def _model_words(candidates: dict[str, dict[str, float]], model: str) -> str:
+    """The chosen model as a note names it: the mean of tied candidates
+    (``models.TIES_MEAN``) by the parts marked ``averaged``."""
+    parts = [name for name, measured in candidates.items() if measured.get("averaged")]
+    if not parts or model in parts:
+        return model
+    return f"the mean of {_listed(parts)}, which tied within the noise of this window"
 
 
 def _outlying(outlying: Sequence[str], outlier_spend: float) -> str:
@@ -219,7 +232,8 @@ def assess(
                 column,
                 AT_CHANCE if chance else "measured",
                 model,
-                f"{model}: RMSE {m['rmse']:,.2f} {unit} per customer over "
+                f"{_model_words(comparison[target], model)}: RMSE {m['rmse']:,.2f} {unit} "
+                "per customer over "
                 f"{cutoffs['window_days']} days ({window}), "
                 + (
                     "last year's run rate itself: no model did better; "

@@ -145,6 +145,7 @@ def models_to_dict(models: ValueModels) -> dict[str, Any]:
         "candidates": list(models.candidates),
         "imbalance": models.imbalance,
         "chosen": dict(models.chosen),
+        "averaged": {target: list(parts) for target, parts in models.averaged.items()},
         "categories": list(models.categories),
         "window_days": models.window_days,
         "seasons": models.seasons.to_dict(),
@@ -199,6 +200,8 @@ def models_from_dict(data: dict[str, Any]) -> ValueModels:
             for target, rates in data["cell_rates"].items()
         },
         chosen=dict(data["chosen"]),
+        # Absent from versions stored before ties were averaged: none were.
+        averaged={str(t): list(parts) for t, parts in data.get("averaged", {}).items()},
         categories=list(data["categories"]),
         # Absent from versions stored before the churn window was kept: their churn
         # probabilities were served over the label window unconverted, as they still are.

@@ -42,6 +42,7 @@ from custintel.value.models import (
     COMBINED,
     IMBALANCE,
     LEARNERS,
+    TIES_MEAN,
     ValueModels,
     category_spend,
     compare,
@@ -323,12 +324,13 @@ def fit_and_choose(
     final = fit_candidates(
         _sample(pd.concat([train, calibration], ignore_index=True), rows),
         check_rows,
-        candidates=candidates if refit_all else _needed(trial.chosen, candidates),
+        candidates=candidates if refit_all else _needed(trial.chosen, candidates, trial.averaged),
         imbalance=imbalance,
         regression_rows=labelled,
         seasons=seasons,
     )
     final.chosen = dict(trial.chosen)
+    final.averaged = {target: list(parts) for target, parts in trial.averaged.items()}
     final.crossval = crossval.as_dict()
     final.reliability = trial.reliability
     final.window_days = plan.window_days
@@ -362,12 +364,18 @@ def training_plan(customers: int) -> TrainingPlan:
     return TrainingPlan(count, MAX_TRAIN_ROWS, candidates)
 
 
-def _needed(chosen: dict[str, str], candidates: Sequence[str]) -> tuple[str, ...]:
-    """The candidates the final models need: the chosen ones; BTYD and LightGBM, which
-    the next order date and the churn explanations rest on; and, when the blend is
-    chosen (or ``orders_x_value``, which rests on the blend's orders), every tree learner
-    among ``candidates``, which it averages."""
-    needed = {*chosen.values(), "btyd", "gbm"}
+def _needed(
+    chosen: dict[str, str],
+    candidates: Sequence[str],
+    averaged: dict[str, list[str]] | None = None,
+) -> tuple[str, ...]:
+    """The candidates the final models need: the chosen ones (for a chosen
+    ``TIES_MEAN``, the ones ``averaged`` names); BTYD and LightGBM, which the next order
+    date and the churn explanations rest on; and, when the blend is chosen (or
+    ``orders_x_value``, which rests on the blend's orders), every tree learner among
+    ``candidates``, which it averages."""
+    parts = [part for target_parts in (averaged or {}).values() for part in target_parts]
+    needed = {*chosen.values(), *parts, "btyd", "gbm"} - {TIES_MEAN}
     if needed & set(COMBINED):
         needed |= {c for c in candidates if c in LEARNERS}
     return tuple(c for c in CANDIDATES if c in needed)
