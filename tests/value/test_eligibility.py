@@ -425,12 +425,17 @@ def test_a_ranking_at_chance_is_not_also_called_a_tie() -> None:
 
 def test_a_mean_of_tied_candidates_is_named_by_its_parts() -> None:
     table = comparison(0.6, 0.8, 5000)
-    table["orders"]["blend"] = spend(0.51) | {"within_noise": 1.0, "averaged": 1.0}
     table["orders"]["gbm"]["averaged"] = 1.0
-    table["orders"]["mean_of_ties"] = spend(0.49)
+    for name in ("btyd", "xgboost", "blend"):
+        table["orders"][name] = spend(0.51) | {"within_noise": 1.0, "averaged": 1.0}
+    table["orders"]["mean_of_ties"] = spend(0.49) | {"aggregate_error": -0.002}
     note = assessed(table, 5000, orders="mean_of_ties")["expected_orders"].note
+    # Every part is named, however many.
     assert note.startswith(
-        "the mean of gbm and blend, which tied within the noise of this window: RMSE 0.49"
+        "the mean of gbm, btyd, xgboost and blend, which tied within the noise of this "
+        "window: RMSE 0.49"
     )
+    # An aggregate that rounds to 0 % is not said to be below the actual orders.
+    assert "in all within 0.5% of the actual orders" in note
     # Its parts are averaged, not alternatives another window may choose.
     assert "another window may choose" not in note

@@ -95,6 +95,8 @@ def _in_all(aggregate_error: float | None, unit: str) -> str:
     """How far the predicted total came from the actual one over the window."""
     if aggregate_error is None or aggregate_error != aggregate_error:
         return ""
+    if abs(aggregate_error) < 0.005:  # "0% below" would read as a contradiction
+        return f"; in all within 0.5% of the actual {unit}"
     side = "below" if aggregate_error < 0 else "above"
     return f"; in all {abs(aggregate_error):.0%} {side} the actual {unit}"
 
@@ -144,7 +146,8 @@ def _model_words(candidates: dict[str, dict[str, float]], model: str) -> str:
     parts = [name for name, measured in candidates.items() if measured.get("averaged")]
     if not parts or model in parts:
         return model
-    return f"the mean of {_listed(parts)}, which tied within the noise of this window"
+    named = _listed(parts, shown=len(parts))
+    return f"the mean of {named}, which tied within the noise of this window"
 
 
 def _outlying(outlying: Sequence[str], outlier_spend: float) -> str:
