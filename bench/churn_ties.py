@@ -57,7 +57,7 @@ from typing import Any
 from bench.measure import print_checks
 from bench.next_order_loss import CHECKS
 from bench.trial_regressors import shop_store
-from bench.value import fitted_on_cdnow, scored_on_holdout
+from bench.value import fitted_on_cdnow, scored_on_holdout, ties
 
 KEPT = ("roc_auc", "brier")
 
@@ -67,19 +67,16 @@ def at(check: tuple[str, date, int]) -> dict[str, Any]:
     shop, as_of, horizon = check
     run = fitted_on_cdnow(as_of, horizon, shop_store(shop))
     churn = scored_on_holdout(run, horizon).measures["churn"]
-    ties = {
-        target: [n for n, m in run.choice[target].items() if m.get("within_noise")]
-        for target in ("spend", "orders", "churn", "next_order")
-    }
+    tied = {target: ties(run, target) for target in ("spend", "orders", "churn", "next_order")}
     validation = run.choice["churn"]
     by_brier = run.final.chosen["churn"]
-    by_rule = max([by_brier, *ties["churn"]], key=lambda n: validation[n]["roc_auc"])
+    by_rule = max([by_brier, *tied["churn"]], key=lambda n: validation[n]["roc_auc"])
     return {
         "shop": shop,
         "as_of": as_of.isoformat(),
         "horizon_days": horizon,
         "chosen": dict(run.final.chosen),
-        "ties": ties,
+        "ties": tied,
         "churn_by_brier": by_brier,
         "churn_by_rule": by_rule,
         "validation": {

@@ -45,7 +45,7 @@ from typing import Any
 
 from bench.measure import print_checks
 from bench.trial_regressors import shop_store
-from bench.value import fitted_on_cdnow, scored_on_holdout
+from bench.value import fitted_on_cdnow, lowest_error, scored_on_holdout, ties
 
 SEQUENCES = {
     "cdnow": [date(1997, m, 1) for m in (6, 7, 8, 9)],
@@ -65,10 +65,8 @@ def at(check: tuple[str, date]) -> dict[str, Any]:
     return {
         "shop": shop,
         "as_of": as_of.isoformat(),
-        "best": {t: run.final.chosen[t] for t in TARGETS},
-        "ties": {
-            t: [n for n, m in run.choice[t].items() if m.get("within_noise")] for t in TARGETS
-        },
+        "best": {t: lowest_error(run, t) for t in TARGETS},
+        "ties": {t: ties(run, t) for t in TARGETS},
         "horizon": {
             t: {n: round(m[key], 6) for n, m in horizon[t].items() if n != "served"}
             for t, key in TARGETS.items()

@@ -51,7 +51,7 @@ import numpy as np
 from bench.measure import print_checks
 from bench.next_order_loss import CHECKS
 from bench.trial_regressors import shop_store
-from bench.value import fitted_on_cdnow, scored_on_holdout
+from bench.value import fitted_on_cdnow, lowest_error, scored_on_holdout, ties
 
 TARGETS = ("spend", "orders", "churn")
 
@@ -71,9 +71,9 @@ def at(check: tuple[str, date, int]) -> dict[str, Any]:
     predicted = {"spend": holdout.spend, "orders": holdout.orders, "churn": holdout.churn}
     out: dict[str, Any] = {"shop": shop, "as_of": as_of.isoformat(), "horizon_days": horizon}
     for target in TARGETS:
-        best = run.final.chosen[target]
-        ties = [n for n, m in run.choice[target].items() if m.get("within_noise")]
-        mean = np.mean([predicted[target][n] for n in [best, *ties]], axis=0)
+        best = lowest_error(run, target)
+        tied = ties(run, target)
+        mean = np.mean([predicted[target][n] for n in [best, *tied]], axis=0)
         if target == "churn":
             served = {"best": holdout.churn[best], "mean": mean}
             measured = {k: churn_metrics(holdout.churned, p) for k, p in served.items()}
@@ -84,7 +84,7 @@ def at(check: tuple[str, date, int]) -> dict[str, Any]:
             kept = ("rmse", "top_decile_capture", "normalised_gini", "aggregate_error")
         out[target] = {
             "chosen": best,
-            "ties": ties,
+            "ties": tied,
             **{k: {m: round(v[m], 6) for m in kept} for k, v in measured.items()},
         }
     return out

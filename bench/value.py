@@ -91,6 +91,18 @@ def fitted_on_cdnow(as_of: date, horizon: int, shop: Any = None) -> FittedOnCdno
     return FittedOnCdnow(final, choice, plan, views, current, summary, model, truth, seconds)
 
 
+def lowest_error(run: FittedOnCdnow, target: str) -> str:
+    """``run``'s candidate of lowest validation error for ``target``: the chosen one, or
+    for orders served as the mean of their ties (``models.TIES_MEAN``) its first part."""
+    return run.final.averaged.get(target, [run.final.chosen[target]])[0]
+
+
+def ties(run: FittedOnCdnow, target: str) -> list[str]:
+    """The candidates ``run``'s validation comparison marks within noise of the
+    lowest-error one for ``target`` (``models.compare``, ``metrics.within_noise``)."""
+    return [name for name, m in run.choice[target].items() if m.get("within_noise")]
+
+
 @contextmanager
 def extra_btyd_columns(
     columns: Mapping[str, Callable[[Any, Any, int], np.ndarray]],
