@@ -115,6 +115,14 @@ def test_score_writes_one_row_per_customer_with_the_choice(
             mark = "+" if name in averaged[target] else "≈"
             assert re.search(rf"│ {name} {re.escape(mark)} ", result.output), name
     alone = any(set(ties[t]) - set(averaged[t]) for t in tables)
+    # Shares show in percent under short headers, so that the tables fit 80 columns.
+    spend = validation["spend"][summary["chosen"]["spend"]]
+    assert re.search(
+        rf"│ {summary['chosen']['spend']} \* .*│ +{spend['top_decile_capture']:.1%} │ +"
+        rf"{re.escape(format(spend['aggregate_error'], '+.1%'))} │",
+        result.output,
+    )
+    assert "top 10 %" in result.output and "top_decile_capture" not in result.output
     assert ("≈ as good as the chosen one (*) within the noise" in result.output) == alone
     # Orders that tie are served as their mean, whose parts are the lowest error and
     # its ties; otherwise the lowest error is chosen.

@@ -76,14 +76,13 @@ def score(
             if target != "churn"
             else ("brier", "roc_auc", "pr_auc")
         )
-        table.add_column("candidate")
+        table.add_column("candidate", no_wrap=True)
         for column in columns:
-            table.add_column(column, justify="right")
+            table.add_column(_HEADERS[column], justify="right")
         for name, metrics in candidates.items():
-            # NaN: no ranking to measure (one class of churn, one amount for everyone)
             table.add_row(
                 name + marks[name],
-                *(f"{metrics[c]:.3f}" if metrics[c] == metrics[c] else "–" for c in columns),
+                *(_cell(c, metrics[c]) for c in columns),
             )
         out_console.print(table)
     for name, cv in (info.get("churn_crossval") or {}).get("summary", {}).items():
@@ -161,6 +160,30 @@ def _levels(column: pd.Series, order: tuple[str, ...]) -> str:
     counts = column.value_counts()
     shown = [f"{level} {int(counts[level]):,}" for level in order if level in counts]
     return ", ".join(shown) or "not given"
+
+
+def _cell(column: str, value: float) -> str:
+    """A measure as the candidate tables show it: shares in percent, NaN (no ranking to
+    measure: one class of churn, one amount for everyone) as a dash."""
+    if value != value:
+        return "–"
+    if column in _PERCENT:
+        return f"{value:+.1%}" if column == "aggregate_error" else f"{value:.1%}"
+    return f"{value:.3f}"
+
+
+_PERCENT = ("top_decile_capture", "aggregate_error")
+# Short headers, so that the tables fit 80 columns; the summary JSON keeps the keys.
+_HEADERS = {
+    "rmse": "RMSE",
+    "mae": "MAE",
+    "spearman": "Spearman",
+    "top_decile_capture": "top 10 %",
+    "aggregate_error": "aggregate",
+    "brier": "Brier",
+    "roc_auc": "ROC-AUC",
+    "pr_auc": "PR-AUC",
+}
 
 
 def _mark(name: str, measured: dict[str, float], chosen: str) -> str:
