@@ -85,6 +85,19 @@ def test_other_is_realised_spend_less_the_kept_categories() -> None:
     np.testing.assert_allclose(realised["next_spend__other"], [30.0, 0.0])
     with pytest.raises(KeyError, match="next_spend__books"):
         realised_by_category(frame.drop(columns="next_spend__books"))
+    # spend all in kept categories is exactly 0 in other, not the subtraction's residue
+    kept = pd.DataFrame(
+        {
+            "spend": [0.3],  # summed in another order than 0.1 + 0.2
+            "share__books": [1.0],
+            "share__toys": [0.0],
+            "share__other": [0.0],
+            "next_spend__books": [0.1],
+            "next_spend__toys": [0.2],
+        }
+    )
+    assert 0.3 - (0.1 + 0.2) != 0  # what the subtraction alone leaves
+    assert realised_by_category(kept)["next_spend__other"].tolist() == [0.0]
 
 
 def validation_window(rng: np.random.Generator, n: int, loyal: bool) -> pd.DataFrame:

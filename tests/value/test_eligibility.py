@@ -108,6 +108,41 @@ def test_measured_columns_name_model_error_and_baseline() -> None:
     assert out["expected_spend__toys"].status == "not measured"
 
 
+def test_each_category_column_gets_its_own_statement_other_included() -> None:
+    """A category named "Other" is the column other_2 and reads its own figures; the
+    column ``other`` (every category not named, and none) says what it holds."""
+    table = comparison(0.6, 0.8, 5000)
+    table["spend_by_category"] = {"other_2": spend(7.0), "home_garden": spend(3.0)}
+    table["spend_by_category"]["other"] = spend(2.0) | {"top_decile_capture": float("nan")}
+    out = by_output(
+        assess(
+            table,
+            CHOSEN,
+            CUTOFFS,
+            validation_customers=5000,
+            clv_days=365,
+            categories=["Other", "Home & Garden"],
+        )
+    )
+    categories = [o for o in out if o.startswith("expected_spend__")]
+    assert categories == [
+        "expected_spend__other_2",
+        "expected_spend__home_garden",
+        "expected_spend__other",
+    ]
+    assert "RMSE 7.00" in out["expected_spend__other_2"].note
+    # a column whose name does not say its category names it
+    assert 'the category "Other"' in out["expected_spend__other_2"].note
+    assert 'the category "Home & Garden"' in out["expected_spend__home_garden"].note
+    other = out["expected_spend__other"]
+    assert "the categories past the 30 with the most sales" in other.note
+    assert "without a category" in other.note and "RMSE 2.00" in other.note
+    assert other.status == "not measured"
+    assert "nobody bought from the other categories in the window" in other.note
+    # a shop without categories has no category columns, and no statements of them
+    assert not [o for o in assessed(table, 5000) if o.startswith("expected_spend__")]
+
+
 def test_few_customers_or_events_are_flagged_as_rough() -> None:
     out = assessed(comparison(0.97, 0.7, 500), 500)
     # 3 % of 500 customers ordered: 15 on the rarer side

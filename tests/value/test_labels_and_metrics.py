@@ -13,6 +13,7 @@ import pytest
 from scipy.stats import spearmanr
 
 from custintel.errors import NotEnoughData
+from custintel.features.customer import OTHER, category_slugs
 from custintel.value.labels import labels, plan_cutoffs
 from custintel.value.metrics import (
     chosen_ranking_p,
@@ -24,6 +25,7 @@ from custintel.value.metrics import (
     timing_p,
     within_noise,
 )
+from custintel.value.models import realised_by_category
 
 
 def orders_con(rows: list[tuple]) -> duckdb.DuckDBPyConnection:
@@ -65,6 +67,30 @@ def test_labels_count_only_the_window_after_the_cutoff() -> None:
     assert out.loc["b", "orders"] == 0
     assert out.loc["b", "churned"]
     assert pd.isna(out.loc["b", "days_to_next_order"])
+
+
+def test_labels_name_the_categories_as_the_features_do() -> None:
+    """A category named "Other", and two whose names slug alike, get the feature
+    columns' slugs (other_2, home_garden_2): ``other`` is the rest, lines without a
+    category included, the realised total less the named categories."""
+    named = ["Other", "Home & Garden", "Home - Garden"]
+    rows = [
+        ("a", "o1", datetime(2024, 1, 5), 10.0, 10.0, "sale", "Other"),
+        ("a", "o2", datetime(2024, 2, 3), 4.0, 4.0, "sale", "Other"),
+        ("a", "o2", datetime(2024, 2, 3), 6.0, 6.0, "sale", "Home & Garden"),
+        ("a", "o2", datetime(2024, 2, 3), 8.0, 8.0, "sale", "Home - Garden"),
+        ("a", "o2", datetime(2024, 2, 3), 3.0, 3.0, "sale", None),
+    ]
+    out = labels(orders_con(rows), [date(2024, 2, 1)], 29, categories=named)
+    slugs = category_slugs(named)
+    assert slugs == ["other_2", "home_garden", "home_garden_2"]
+    assert [c for c in out if c.startswith("next_spend__")] == [f"next_spend__{x}" for x in slugs]
+    assert out.loc[
+        0, ["next_spend__other_2", "next_spend__home_garden", "next_spend__home_garden_2"]
+    ].tolist() == [4.0, 6.0, 8.0]
+    shares = pd.DataFrame({f"share__{x}": [0.25] for x in [*slugs, OTHER]})
+    realised = realised_by_category(pd.concat([out, shares], axis=1))
+    assert realised.loc[0].tolist() == pytest.approx([4.0, 6.0, 8.0, 3.0])
 
 
 def test_a_row_moved_across_the_window_end_changes_the_label() -> None:

@@ -41,7 +41,13 @@ def run(*args: str) -> Result:
 def demo_orders(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("shop")
     write_shop(generate_shop(customers=600, seed=11), out, formats=("parquet",))
-    return out / "orders.parquet"
+    # A category named "Other", as many shops have, beside the column of the rest.
+    renamed = out / "orders-other.parquet"
+    duckdb.sql(
+        "SELECT * REPLACE (CASE WHEN category = 'beauty' THEN 'Other' ELSE category END "
+        f"AS category) FROM '{out / 'orders.parquet'}'"
+    ).write_parquet(str(renamed))
+    return renamed
 
 
 @pytest.mark.slow
@@ -59,6 +65,10 @@ def test_score_writes_one_row_per_customer_with_the_choice(
     categories = [c for c in scores.columns if c.startswith("expected_spend__")]
     assert list(scores.columns) == [*COLUMNS[:3], *categories, *COLUMNS[3:]]
     assert "expected_spend__grocery" in categories  # the demo shop's categories
+    # "Other" is a category of its own; the rest (none here) the last column
+    assert categories[-1] == "expected_spend__other" and "expected_spend__other_2" in categories
+    assert (scores["expected_spend__other_2"] > 0).any()
+    assert (scores["expected_spend__other"] == 0).all()
     np.testing.assert_allclose(
         scores[categories].sum(axis=1), scores["expected_spend"], rtol=1e-9, atol=1e-9
     )
@@ -165,6 +175,10 @@ def test_score_writes_one_row_per_customer_with_the_choice(
     assert "ROC-AUC" in statements["churn_probability"]["note"]
     assert statements["clv"]["status"] == "not measured"
     assert statements["expected_spend__grocery"]["status"] == "measured"
+    # every category column, "Other" and the rest included, says what it rests on
+    assert set(categories) <= set(statements)
+    assert statements["expected_spend__other_2"]["status"] == "measured"
+    assert "without a category" in statements["expected_spend__other"]["note"]
     # the category split says how its prior, chosen on the validation window, weighs
     split = summary["cutoffs"]["category_split"]
     assert split.startswith("the total split by")

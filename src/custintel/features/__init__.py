@@ -7,6 +7,7 @@ before its ``as_of`` date. docs/features.md defines every column.
 from custintel.features.customer import (
     FEATURE_COLUMNS,
     category_slug,
+    category_slugs,
     customer_features,
     feature_sql,
     top_categories,
@@ -18,6 +19,7 @@ __all__ = [
     "FEATURE_COLUMNS",
     "FREQUENCIES",
     "category_slug",
+    "category_slugs",
     "customer_features",
     "feature_sql",
     "sales_series",

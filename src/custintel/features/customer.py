@@ -24,7 +24,10 @@ from custintel.errors import ConfigError, StoreError
 
 __all__ = [
     "FEATURE_COLUMNS",
+    "MAX_CATEGORIES",
+    "OTHER",
     "category_slug",
+    "category_slugs",
     "customer_features",
     "feature_sql",
     "top_categories",
@@ -63,6 +66,9 @@ FEATURE_COLUMNS: tuple[str, ...] = (
 )
 
 OTHER = "other"
+# How many categories, those with the most sale spend, get columns of their own; the
+# rest, and lines without a category, are summed in ``other``.
+MAX_CATEGORIES = 30
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?")
 
 
@@ -78,8 +84,11 @@ def category_slug(name: str) -> str:
     return slug or "category"
 
 
-def _unique_slugs(categories: Sequence[str]) -> list[str]:
-    """Slug each category, suffixing ``_2``, ``_3``... on clashes (``other`` is reserved)."""
+def category_slugs(categories: Sequence[str]) -> list[str]:
+    """The column-name slug of each category of a list, in its order: ``category_slug``,
+    suffixed ``_2``, ``_3``... where an earlier category took it, and never ``other``,
+    the column of every category not listed (a category named "Other" is ``other_2``).
+    Every column that names the categories of one list uses these slugs."""
     taken = {OTHER}
     slugs = []
     for name in categories:
@@ -152,7 +161,7 @@ def _category_parts(categories: Sequence[str], other: bool) -> tuple[list[str], 
     compares integers rather than strings (31 string comparisons per row cost more
     than the aggregation itself).
     """
-    slugs = _unique_slugs(categories)
+    slugs = category_slugs(categories)
     sums = [
         f"    SUM(CASE WHEN k.idx = {i} THEN s.spend END) AS cat_{i}"
         for i in range(len(categories))
@@ -379,7 +388,7 @@ def _categories_by_spend(con: duckdb.DuckDBPyConnection, before: date) -> list[s
 
 
 def top_categories(
-    con: duckdb.DuckDBPyConnection, before: date, max_categories: int = 30
+    con: duckdb.DuckDBPyConnection, before: date, max_categories: int = MAX_CATEGORIES
 ) -> list[str]:
     """The ``max_categories`` categories with the most sale spend before ``before``.
 
@@ -396,7 +405,7 @@ def customer_features(
     con: duckdb.DuckDBPyConnection,
     as_of: date | Sequence[date],
     *,
-    max_categories: int = 30,
+    max_categories: int = MAX_CATEGORIES,
     categories: Sequence[str] | None = None,
 ) -> pa.Table:
     """Compute customer features at one or many cutoffs in a single query.

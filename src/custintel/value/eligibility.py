@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from custintel.features.customer import category_slug
+from custintel.features.customer import MAX_CATEGORIES, OTHER, category_slugs
 from custintel.value.examples import OUTLIER_FACTOR
 
 __all__ = [
@@ -178,6 +178,13 @@ _TIMING_MEANS = {
     "btyd_rate": "the median day of a first order within the window at each customer's "
     "purchase rate by the BTYD model",
 }
+
+
+# What ``expected_spend__other`` holds, in the words of a statement.
+_OTHER_WORDS = (
+    f"other: the spend on the categories past the {MAX_CATEGORIES} with the most sales, and "
+    "on order lines without a category"
+)
 
 
 def assess(
@@ -382,12 +389,17 @@ def assess(
         )
     )
     by_category = comparison.get("spend_by_category", {})
-    for category in categories:
-        slug = category_slug(category)
+    split = cutoffs.get(
+        "category_split", "the total split by each customer's own category shares so far"
+    )
+    columns = list(zip(categories, category_slugs(categories), strict=True))
+    if categories:  # the spend in no named category has a column too (features.customer)
+        columns.append(("the other categories", OTHER))
+    for category, slug in columns:
         slug_metrics = by_category.get(slug)
-        note = cutoffs.get(
-            "category_split", "the total split by each customer's own category shares so far"
-        )
+        note = split + (f"; {_OTHER_WORDS}" if slug == OTHER else "")
+        if slug not in (OTHER, category):  # the column's name does not say it
+            note += f'; the category "{category}"'
         status: Status = "measured" if slug_metrics else "not measured"
         if slug_metrics:
             note += f"; RMSE {slug_metrics['rmse']:,.2f} on {window}"

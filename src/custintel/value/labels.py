@@ -20,7 +20,7 @@ import duckdb
 import pandas as pd
 
 from custintel.errors import ConfigError, NotEnoughData
-from custintel.features.customer import category_slug
+from custintel.features.customer import category_slugs
 
 __all__ = ["LABEL_COLUMNS", "REQUIRED_HISTORY_DAYS", "ValuePlan", "labels", "plan_cutoffs"]
 
@@ -49,14 +49,13 @@ def labels(
         raise ConfigError(f"horizon_days={horizon_days} should be at least 1")
     table = f"label_cutoffs_{uuid.uuid4().hex}"
     values = ", ".join(f"(DATE '{d.isoformat()}')" for d in sorted(set(as_of)))
-    slugs = [category_slug(c) for c in categories]
+    slugs = category_slugs(categories)
     category_columns = "".join(
         f', COALESCE(s."next_spend__{x}", 0) AS "next_spend__{x}"' for x in slugs
     )
     category_sums = "".join(
-        f",\n  SUM(CASE WHEN o.category = ? THEN o.net_amount ELSE 0 END) "
-        f'AS "next_spend__{category_slug(c)}"'
-        for c in categories
+        f',\n  SUM(CASE WHEN o.category = ? THEN o.net_amount ELSE 0 END) AS "next_spend__{x}"'
+        for x in slugs
     )
     con.sql(f"CREATE TEMP TABLE {table} (as_of DATE)")
     try:

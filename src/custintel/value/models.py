@@ -67,7 +67,7 @@ import numpy as np
 import pandas as pd
 
 from custintel.errors import ConfigError
-from custintel.features.customer import OTHER
+from custintel.features.customer import MONEY_DECIMALS, OTHER
 from custintel.value import learners as tree_learners
 from custintel.value.calibration import CenteredIsotonic
 from custintel.value.eligibility import CHANCE_P
@@ -765,7 +765,10 @@ def realised_by_category(frame: pd.DataFrame) -> pd.DataFrame:
     for column in (c for c in columns if c not in frame):
         if column != "next_spend__" + OTHER:
             raise KeyError(f"{column} is not among the labels")
-        out[column] = frame["spend"].to_numpy(float) - out.sum(axis=1).to_numpy()
+        # Rounded as sums of money are, so that a shop that sells nothing outside
+        # the kept categories realises exactly 0 there, not a residue of the subtraction.
+        rest = frame["spend"].to_numpy(float) - out.sum(axis=1).to_numpy()
+        out[column] = np.round(rest, MONEY_DECIMALS)
     return out[columns]
 
 
