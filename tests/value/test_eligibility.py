@@ -139,6 +139,20 @@ def test_each_category_column_gets_its_own_statement_other_included() -> None:
     assert "without a category" in other.note and "RMSE 2.00" in other.note
     assert other.status == "not measured"
     assert "nobody bought from the other categories in the window" in other.note
+    # a shop that sold nothing outside its named categories is told so, not "RMSE 0.00"
+    table["spend_by_category"]["other"] = spend(0.0) | {"top_decile_capture": float("nan")}
+    none = by_output(
+        assess(
+            table,
+            CHOSEN,
+            CUTOFFS,
+            validation_customers=5000,
+            clv_days=365,
+            categories=["Other", "Home & Garden"],
+        )
+    )["expected_spend__other"]
+    assert none.status == "not measured" and "RMSE" not in none.note
+    assert "nothing was sold outside the named categories before 2026-01-01" in none.note
     # a shop without categories has no category columns, and no statements of them
     assert not [o for o in assessed(table, 5000) if o.startswith("expected_spend__")]
 

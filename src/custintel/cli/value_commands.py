@@ -119,7 +119,8 @@ def score(
             )
         out_console.print(reliability)
     statements = Table(title="what each column rests on", title_justify="left")
-    for column in ("column", "status", "note"):
+    statements.add_column("column", overflow="fold")  # a long category's name in full
+    for column in ("status", "note"):
         statements.add_column(column)
     # The category split is the same for every category: said once, before their rows.
     split, said = cut.get("category_split"), False

@@ -180,6 +180,16 @@ _TIMING_MEANS = {
 }
 
 
+def _sold_nothing(metrics: dict[str, float] | None) -> bool:
+    """Whether a category's validation figures say that nobody had bought from it, or
+    did in the window: every prediction 0 and every realised spend 0 (error 0, and no
+    top 10 % to measure)."""
+    if not metrics:
+        return False
+    capture = metrics.get("top_decile_capture", float("nan"))
+    return metrics.get("rmse") == 0 and capture != capture
+
+
 # What ``expected_spend__other`` holds, in the words of a statement.
 _OTHER_WORDS = (
     f"other: the spend on the categories past the {MAX_CATEGORIES} with the most sales, and "
@@ -398,10 +408,16 @@ def assess(
     for category, slug in columns:
         slug_metrics = by_category.get(slug)
         note = split + (f"; {_OTHER_WORDS}" if slug == OTHER else "")
-        if slug not in (OTHER, category):  # the column's name does not say it
+        if slug not in (OTHER, category.lower()):  # the column's name does not say it
             note += f'; the category "{category}"'
         status: Status = "measured" if slug_metrics else "not measured"
-        if slug_metrics:
+        if slug == OTHER and _sold_nothing(slug_metrics):
+            status = "not measured"
+            note += (
+                "; nothing was sold outside the named categories before "
+                f"{cutoffs['validation_ends']}, so it is 0 for everyone"
+            )
+        elif slug_metrics:
             note += f"; RMSE {slug_metrics['rmse']:,.2f} on {window}"
             capture = slug_metrics.get("top_decile_capture", float("nan"))
             if capture == capture:
