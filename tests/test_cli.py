@@ -122,7 +122,7 @@ def test_every_run_on_files_shows_the_rows_it_rejected(
     result = run(*command, "--orders", str(path), "--out", str(tmp_path / "out.csv"))
     said = " ".join(result.output.split())
     assert "Traceback" not in said
-    assert "1 rows rejected: duplicate (1)" in said, said
+    assert "1 row rejected: duplicate (1)" in said, said
 
 
 def test_sync_says_which_rows_share_an_order_and_which_keys_conflict(
@@ -136,5 +136,5 @@ def test_sync_says_which_rows_share_an_order_and_which_keys_conflict(
     mapping.write_text('[tables.orders]\npath = "orders.csv"\nkey = ["order_id"]\n')
     result = run("sync", "--mapping", str(mapping))
     conflict = " ".join(result.output.split())
-    assert "1 rows rejected: same key (1)" in conflict, conflict
+    assert "1 row rejected: same key (1)" in conflict, conflict
     assert "map the column that does (line_id for order lines)" in conflict

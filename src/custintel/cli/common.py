@@ -178,7 +178,8 @@ def print_sync_report(report: SyncReport) -> None:
         if t.rejected:
             reasons = "; ".join(f"{r} ({n})" for r, n in t.reasons)
             console.print(
-                f"  [yellow]{t.table}: {t.rejected:,} rows rejected: {reasons}"
+                f"  [yellow]{t.table}: {t.rejected:,} row{'' if t.rejected == 1 else 's'} "
+                f"rejected: {reasons}"
                 + (f"; see {t.rejects_file}" if t.rejects_file else "")
                 + "[/]",
                 highlight=False,

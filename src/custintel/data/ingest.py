@@ -321,7 +321,9 @@ def _write_rejects(
 
 def _check_reject_share(report: TableReport, max_share: float) -> None:
     if report.read and report.rejected / report.read > max_share:
-        top = "; ".join(f"{reason} ({n} rows)" for reason, n in report.reasons[:3])
+        top = "; ".join(
+            f"{reason} ({n} row{'' if n == 1 else 's'})" for reason, n in report.reasons[:3]
+        )
         raise RowsRejected(
             f"{report.rejected} of {report.read} rows rejected ({top}); nothing was loaded",
             where=report.origin,
