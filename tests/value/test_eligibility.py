@@ -50,9 +50,10 @@ def assessed(
     customers: int,
     cutoffs: dict = CUTOFFS,
     outlying: tuple[str, ...] = (),
+    categories: tuple[str, ...] = (),
     **chosen: str,
 ) -> dict:
-    """The statements of a run without categories, by output column; ``chosen``
+    """The statements of a run (of ``categories``), by output column; ``chosen``
     overrides the model chosen for a target; ``outlying`` customers are past 52,000."""
     return by_output(
         assess(
@@ -61,7 +62,7 @@ def assessed(
             cutoffs,
             validation_customers=customers,
             clv_days=365,
-            categories=[],
+            categories=list(categories),
             outlying=outlying,
             outlier_spend=52_000.0,
         )
@@ -114,16 +115,8 @@ def test_each_category_column_gets_its_own_statement_other_included() -> None:
     table = comparison(0.6, 0.8, 5000)
     table["spend_by_category"] = {"other_2": spend(7.0), "home_garden": spend(3.0)}
     table["spend_by_category"]["other"] = spend(2.0) | {"top_decile_capture": float("nan")}
-    out = by_output(
-        assess(
-            table,
-            CHOSEN,
-            CUTOFFS,
-            validation_customers=5000,
-            clv_days=365,
-            categories=["Other", "Home & Garden"],
-        )
-    )
+    named = ("Other", "Home & Garden")
+    out = assessed(table, 5000, categories=named)
     categories = [o for o in out if o.startswith("expected_spend__")]
     assert categories == [
         "expected_spend__other_2",
@@ -141,16 +134,7 @@ def test_each_category_column_gets_its_own_statement_other_included() -> None:
     assert "nobody bought from the other categories in the window" in other.note
     # a shop that sold nothing outside its named categories is told so, not "RMSE 0.00"
     table["spend_by_category"]["other"] = spend(0.0) | {"top_decile_capture": float("nan")}
-    none = by_output(
-        assess(
-            table,
-            CHOSEN,
-            CUTOFFS,
-            validation_customers=5000,
-            clv_days=365,
-            categories=["Other", "Home & Garden"],
-        )
-    )["expected_spend__other"]
+    none = assessed(table, 5000, categories=named)["expected_spend__other"]
     assert none.status == "not measured" and "RMSE" not in none.note
     assert "nothing was sold outside the named categories before 2026-01-01" in none.note
     # a shop without categories has no category columns, and no statements of them
