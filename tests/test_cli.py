@@ -125,13 +125,31 @@ def test_every_run_on_files_shows_the_rows_it_rejected(
     assert "1 row rejected: duplicate (1)" in said, said
 
 
+def test_sync_reads_a_folder_of_parts_and_says_which_files(home: Path, tmp_path: Path) -> None:
+    export = tmp_path / "export"
+    export.mkdir()
+    header, *lines = ORDERS.splitlines()
+    (export / "orders_1.csv").write_text("\n".join([header, *lines[:2]]) + "\n")
+    (export / "orders_2.csv").write_text("\n".join([header, *lines[2:]]) + "\n")
+    result = run("sync", "--orders", str(export))
+    said = " ".join(result.output.split())
+    assert result.exit_code == 0, said
+    assert (
+        f"orders: 2 files read as one, rows in this order: orders_1.csv (2), "
+        f"orders_2.csv ({len(lines) - 2})"
+    ) in said
+    # a pattern the shell did not expand reads the files it matches
+    glob = run("sync", "--orders", str(export / "orders_*.csv"))
+    assert glob.exit_code == 0 and "2 files read as one" in glob.output
+
+
 def test_sync_says_which_rows_share_an_order_and_which_keys_conflict(
     home: Path, tmp_path: Path
 ) -> None:
     path = tmp_path / "orders.csv"
     path.write_text(ORDERS + "\nc1,2024-02-20,-20,o2,books\n")  # a return under o2
     shared = " ".join(run("sync", "--orders", str(path)).output.split())
-    assert "1 rows share their order_id with an earlier row that has other values" in shared
+    assert "1 row shares its order_id with an earlier row that has other values" in shared
     mapping = tmp_path / "custintel.toml"
     mapping.write_text('[tables.orders]\npath = "orders.csv"\nkey = ["order_id"]\n')
     result = run("sync", "--mapping", str(mapping))

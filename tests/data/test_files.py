@@ -85,6 +85,114 @@ def test_malformed_lines_are_returned_with_their_line_number(con, tmp_path: Path
     assert "too many columns" in why
 
 
+def test_a_line_short_of_several_columns_is_one_malformed_line(con, tmp_path: Path) -> None:
+    path = tmp_path / "orders.csv"
+    path.write_text("customer_id,ordered_at,amount,city,region\n1,2024-01-02,5,a,b\n2\n")
+    result = read_file(con, path, "raw")
+    assert result.rows == 1
+    assert [(line, text) for line, text, _ in result.malformed] == [(3, "2")]
+
+
+def write_parts(folder: Path, parts: dict[str, str]) -> None:
+    folder.mkdir(exist_ok=True)
+    for name, text in parts.items():
+        (folder / name).write_text(text)
+
+
+def test_a_folder_of_parts_is_one_table_in_the_order_of_their_numbers(con, tmp_path: Path) -> None:
+    """orders_2 comes before orders_10; hidden files and Spark's _SUCCESS are not read;
+    a part with a header and no rows adds nothing; a malformed line names its file."""
+    write_parts(
+        tmp_path / "export",
+        {
+            "orders_10.csv": "customer_id,amount\n3,30\n",
+            "orders_2.csv": "amount,customer_id\n20,2\n21,2,extra\n",  # columns swapped
+            "orders_1.csv": "customer_id,amount\n1,10\n",
+            "orders_3.csv": "customer_id,amount\n",
+            "_SUCCESS": "",
+            ".orders_4.csv.crc": "x",
+        },
+    )
+    result = read_file(con, tmp_path / "export", "raw")
+    assert result.columns == ["customer_id", "amount"]
+    assert rows(con, "raw") == [("1", "10"), ("2", "20"), ("3", "30")]
+    assert result.parts == [
+        ("orders_1.csv", 1),
+        ("orders_2.csv", 1),
+        ("orders_3.csv", 0),
+        ("orders_10.csv", 1),
+    ]
+    [(line, text, why)] = result.malformed
+    assert (line, text) == (3, "21,2,extra") and why.endswith("(in orders_2.csv)")
+    # a glob reads the files it matches, in the same order
+    glob = read_file(con, tmp_path / "export" / "orders_1*.csv", "raw_glob")
+    assert rows(con, "raw_glob") == [("1", "10"), ("3", "30")]
+    assert [name for name, _ in glob.parts] == ["orders_1.csv", "orders_10.csv"]
+
+
+def test_parts_of_one_export_must_have_its_columns(con, tmp_path: Path) -> None:
+    write_parts(
+        tmp_path / "export",
+        {"a.csv": "customer_id,amount\n1,10\n", "b.csv": "customer_id,total,city\n2,5,x\n"},
+    )
+    with pytest.raises(SourceUnreadable) as info:
+        read_file(con, tmp_path / "export", "raw")
+    assert info.value.where.endswith("b.csv")
+    assert "lacks 'amount'; it has 'total', 'city' besides" in str(info.value)
+    assert "a.csv" in str(info.value)
+
+
+def test_folders_and_globs_that_name_no_file_say_so(con, tmp_path: Path) -> None:
+    write_parts(tmp_path / "empty", {"notes.md": "x", "_SUCCESS": ""})
+    with pytest.raises(SourceNotFound, match="holds no CSV, Parquet or XLSX file"):
+        read_file(con, tmp_path / "empty", "raw")
+    with pytest.raises(SourceNotFound, match=r"no file matches '.*orders_\*\.csv'"):
+        read_file(con, tmp_path / "empty" / "orders_*.csv", "raw")
+    write_parts(
+        tmp_path / "headers", {"a.csv": "customer_id,amount\n", "b.csv": "customer_id,amount\n"}
+    )
+    with pytest.raises(EmptySource, match="the 2 files have a header but no data rows"):
+        read_file(con, tmp_path / "headers", "raw")
+
+
+def test_parquet_parts_are_read_as_one_table(con, tmp_path: Path) -> None:
+    """A folder of part files, and partition folders by a ``**`` glob (a
+    folder of subfolders alone says how); parts of other column types are refused."""
+    for folder, i in (("2023", 1), ("2024", 2), ("2024", 10)):
+        (tmp_path / "orders" / folder).mkdir(parents=True, exist_ok=True)
+        pq.write_table(
+            pa.table({"customer_id": [i], "amount": [i * 1.5]}),
+            tmp_path / "orders" / folder / f"part-{i}.parquet",
+        )
+    read_file(con, tmp_path / "orders" / "2024", "raw")
+    assert rows(con, "raw") == [(2, 3.0), (10, 15.0)]
+    nested = read_file(con, tmp_path / "orders" / "**" / "*.parquet", "raw")
+    assert nested.rows == 3
+    assert [n for n, _ in nested.parts] == ["part-1.parquet", "part-2.parquet", "part-10.parquet"]
+    # parts that share a name are named by their folder too
+    pq.write_table(
+        pa.table({"customer_id": [4], "amount": [6.0]}),
+        tmp_path / "orders" / "2023" / "part-2.parquet",
+    )
+    shared = read_file(con, tmp_path / "orders" / "**" / "*.parquet", "raw")
+    assert [n for n, _ in shared.parts] == [
+        "2023/part-1.parquet",
+        "2023/part-2.parquet",
+        "2024/part-2.parquet",
+        "2024/part-10.parquet",
+    ]
+    with pytest.raises(SourceNotFound, match="its subfolders are not read") as info:
+        read_file(con, tmp_path / "orders", "raw")
+    assert "*.parquet" in (info.value.hint or "")
+    pq.write_table(
+        pa.table({"customer_id": [3], "amount": [pa.scalar([1], pa.list_(pa.int64())).as_py()]}),
+        tmp_path / "orders" / "2024" / "part-11.parquet",
+    )
+    with pytest.raises(SourceUnreadable, match="the parts cannot be read as one table") as info:
+        read_file(con, tmp_path / "orders" / "2024", "raw")
+    assert 'column "amount"' in str(info.value)
+
+
 def test_parquet_keeps_types(con, tmp_path: Path) -> None:
     path = tmp_path / "orders.parquet"
     table = pa.table({"customer_id": [1, 2], "amount": [1.5, 2.0]})

@@ -99,6 +99,35 @@ def test_bad_rows_are_rejected_with_reason_and_row(
     assert store.count("orders") == 5
 
 
+def test_a_folder_of_parts_syncs_as_one_export_and_rejects_name_their_file(
+    store: Store, tmp_path: Path
+) -> None:
+    """An export split in parts: every row loaded once; a bad row and a repeat of a row
+    in an earlier part are rejected with their file and their row in it."""
+    export = tmp_path / "export"
+    export.mkdir()
+    write_csv(export / "orders_1.csv", ORDER_HEADER, GOOD_ORDERS[:3])
+    bad = ["o9", "c9", "not a date", "1", "completed"]
+    write_csv(export / "orders_2.csv", ORDER_HEADER, [*GOOD_ORDERS[3:], bad, GOOD_ORDERS[0]])
+    t = sync_orders(store, export, tmp_path).table("orders")
+    assert (t.read, t.inserted, t.rejected) == (7, 5, 2)
+    assert t.parts == [("orders_1.csv", 3), ("orders_2.csv", 4)]
+    assert t.rejects_file is not None
+    with t.rejects_file.open(newline="") as f:
+        rejects = {r["order_id"]: r for r in csv.DictReader(f)}
+    assert (rejects["o9"]["_file"], rejects["o9"]["_file_row"], rejects["o9"]["_row"]) == (
+        "orders_2.csv",
+        "3",
+        "6",
+    )
+    assert rejects["o1"]["_file"] == "orders_2.csv" and rejects["o1"]["_file_row"] == "4"
+    assert rejects["o1"]["_reason"] == "duplicate of row 1"
+    assert store.count("orders") == 5
+    # synced again, the same parts change nothing
+    again = sync_orders(store, export, tmp_path).table("orders")
+    assert (again.inserted, again.unchanged) == (0, 5)
+
+
 def test_future_dates_are_rejected(store: Store, tmp_path: Path) -> None:
     future = (datetime.now() + timedelta(days=30)).strftime("%Y-%m-%d")
     path = write_csv(

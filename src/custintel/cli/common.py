@@ -84,7 +84,12 @@ def main(
 
 # Options shared by the commands that read data (DESIGN.md's CLI contract).
 OrdersOpt = Annotated[
-    Path | None, typer.Option("--orders", help="Orders or order lines file (CSV, Parquet, XLSX).")
+    Path | None,
+    typer.Option(
+        "--orders",
+        help="Orders or order lines file (CSV, Parquet, XLSX), or a folder or a quoted "
+        "glob ('exports/orders_*.csv') of the parts of one export.",
+    ),
 ]
 CustomersOpt = Annotated[
     Path | None,
@@ -158,6 +163,14 @@ def print_sync_report(report: SyncReport) -> None:
         )
     console.print(table)
     for t in report.tables:
+        if t.parts:
+            shown = ", ".join(f"{name} ({rows:,})" for name, rows in t.parts[:5])
+            more = f" and {len(t.parts) - 5} more" if len(t.parts) > 5 else ""
+            console.print(
+                f"  {t.table}: {len(t.parts)} files read as one, rows in this order: {shown}{more}",
+                highlight=False,
+                markup=False,
+            )
         renamed = {k: v for k, v in t.guessed.items() if k != v}
         if renamed:
             pairs = ", ".join(f"{k} <- {v!r}" for k, v in renamed.items())
@@ -187,10 +200,11 @@ def print_sync_report(report: SyncReport) -> None:
         key = ", ".join(t.key_columns)
         if t.numbered_rows:
             console.print(
-                f"  {t.table}: {t.numbered_rows:,} rows share their {key} with an earlier row "
-                "that has other values (order lines or returns without a line id): each is "
-                "kept as another row of that order; map a line id column to line_id so that "
-                "a later sync can tell which line changed",
+                f"  {t.table}: {t.numbered_rows:,} "
+                + ("row shares its" if t.numbered_rows == 1 else "rows share their")
+                + f" {key} with an earlier row that has other values (order lines or "
+                "returns without a line id): each is kept as another row of that order; map "
+                "a line id column to line_id so that a later sync can tell which line changed",
                 highlight=False,
                 markup=False,
             )

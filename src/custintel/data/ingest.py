@@ -52,6 +52,7 @@ class TableReport:
     key_columns: list[str] = field(default_factory=list)  # what identifies a row
     derived: dict[str, str] = field(default_factory=dict)  # column computed -> formula
     numbered_rows: int = 0  # order rows told apart by a number (validate.Staged)
+    parts: list[tuple[str, int]] = field(default_factory=list)  # files read, with rows
 
     @property
     def loaded(self) -> int:
@@ -208,6 +209,7 @@ def _read_raw(
         )
         report.read = result.rows + len(result.malformed)
         report.encoding = result.encoding
+        report.parts = result.parts
         if result.malformed:
             report.rejected += len(result.malformed)
             report.reasons.append(("malformed line", len(result.malformed)))
@@ -293,13 +295,16 @@ def _store_malformed(
 def _write_rejects(
     con: duckdb.DuckDBPyConnection, raw: str, staged: Staged, path: Path, report: TableReport
 ) -> Path:
-    """Write every rejected row with its reason and raw values to ``path`` (CSV)."""
+    """Write every rejected row with its reason and raw values to ``path`` (CSV); rows
+    read from several files also get their file and their row in it (``_file``,
+    ``_file_row``)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     raw_cols = [c for c in (r[0] for r in con.execute(f"DESCRIBE {raw}").fetchall()) if c != "_row"]
     values = ", ".join(f'CAST(r."{c}" AS VARCHAR) AS "{c}"' for c in raw_cols)
+    located = _in_file(report.parts)
     parts = [
-        f"SELECT s._row, NULL::BIGINT AS _line, s._reason, {values} FROM {staged.table} s "
-        f"JOIN {raw} r ON r._row = s._row WHERE s._reason IS NOT NULL"
+        f"SELECT s._row, NULL::BIGINT AS _line, s._reason, {located}{values} "
+        f"FROM {staged.table} s JOIN {raw} r ON r._row = s._row WHERE s._reason IS NOT NULL"
     ]
     malformed = f"_malformed_{report.table}"
     if con.execute(
@@ -308,7 +313,7 @@ def _write_rejects(
         nulls = ", ".join(f'NULL AS "{c}"' for c in raw_cols[1:])
         first = f'_text AS "{raw_cols[0]}"' if raw_cols else "_text"
         parts.append(
-            f"SELECT NULL::BIGINT, _line, _reason, {first}"
+            f"SELECT NULL::BIGINT, _line, _reason, {'NULL, NULL, ' if located else ''}{first}"
             + (f", {nulls}" if nulls else "")
             + f" FROM {malformed}"
         )
@@ -317,6 +322,20 @@ def _write_rejects(
         f"TO '{path.as_posix()}' (HEADER, DELIMITER ',')"
     )
     return path
+
+
+def _in_file(parts: list[tuple[str, int]]) -> str:
+    """SQL columns ``_file, _file_row`` of row ``s._row`` among ``parts`` (file names and
+    their rows, in ``_row`` order), followed by a comma; '' for one file."""
+    if not parts:
+        return ""
+    files, rows, start = [], [], 0
+    for name, count in parts:
+        literal = "'" + name.replace("'", "''") + "'"
+        files.append(f"WHEN s._row <= {start + count} THEN {literal}")
+        rows.append(f"WHEN s._row <= {start + count} THEN s._row - {start}")
+        start += count
+    return f"CASE {' '.join(files)} END AS _file, CASE {' '.join(rows)} END AS _file_row, "
 
 
 def _check_reject_share(report: TableReport, max_share: float) -> None:
